@@ -1,0 +1,317 @@
+//! TOML configuration: loading, defaults and validation.
+//!
+//! Every section and key is optional; `Config::default()` is exactly what
+//! `tandem serve` runs with when no file is given. Loading walks the parsed TOML
+//! by hand (instead of `#[derive(Deserialize)]`) so that *all* problems are
+//! reported at once, each with file:line:column and the dotted key.
+
+mod error;
+mod load;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, Problem, ProblemKind};
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub xmpp: XmppConfig,
+    pub tls: TlsConfig,
+    pub storage: StorageConfig,
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The XMPP domain we serve, already lowercased.
+    pub domain: String,
+    /// Where state lives; relative cert/key paths and the default database are under it.
+    pub data_dir: PathBuf,
+}
+
+/// `[xmpp]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmppConfig {
+    /// c2s listeners that offer STARTTLS. Empty turns them off.
+    pub listen: Vec<SocketAddr>,
+    /// c2s listeners that speak TLS from the first byte (XEP-0368). Empty turns them off.
+    pub tls_listen: Vec<SocketAddr>,
+    /// Largest stanza accepted, in bytes.
+    pub max_stanza_size: usize,
+    /// Refuse SASL until the stream is encrypted.
+    pub require_encryption: bool,
+    /// XML nesting depth limit (guards the parser against deeply nested input).
+    pub max_depth: usize,
+}
+
+/// `[tls]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// As written; use [`Config::cert_path`] for the path to open.
+    pub cert: PathBuf,
+    /// As written; use [`Config::key_path`] for the path to open.
+    pub key: PathBuf,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    pub url: StorageUrl,
+    /// True when `url` came from the file. When false the url is derived from
+    /// `data_dir` and follows `--data-dir`.
+    pub explicit: bool,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `tracing_subscriber::EnvFilter` directive string, checked to parse.
+    pub level: String,
+}
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageUrl {
+    /// An SQLite file. `sqlite::memory:` is represented by the path `:memory:`
+    /// (SQLite's own spelling), see [`StorageUrl::is_memory`]. Relative paths
+    /// are relative to the working directory, as in sqlx URLs.
+    Sqlite(PathBuf),
+}
+
+impl StorageUrl {
+    /// The path SQLite uses for an in-memory database.
+    pub const MEMORY: &'static str = ":memory:";
+
+    /// True for `sqlite::memory:`.
+    pub fn is_memory(&self) -> bool {
+        match self {
+            StorageUrl::Sqlite(path) => path.as_os_str() == Self::MEMORY,
+        }
+    }
+
+    /// Parses the `storage.url` forms we accept. The error is the explanation
+    /// shown to the operator.
+    pub(crate) fn parse(url: &str) -> Result<StorageUrl, String> {
+        const EXPECTED: &str =
+            "expected \"sqlite:///absolute/path.db\", \"sqlite://relative/path.db\" or \"sqlite::memory:\"";
+        let Some((scheme, rest)) = url.split_once(':') else {
+            return Err(format!("\"{url}\" is not a storage URL ({EXPECTED})"));
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => {}
+            "postgres" | "postgresql" => {
+                return Err("PostgreSQL storage is not supported yet; use sqlite://".into())
+            }
+            other => {
+                return Err(format!(
+                    "unsupported storage scheme `{other}:` ({EXPECTED})"
+                ));
+            }
+        }
+        if rest == Self::MEMORY {
+            return Ok(StorageUrl::Sqlite(PathBuf::from(Self::MEMORY)));
+        }
+        // `sqlite://x` and sqlx's short `sqlite:x` both name the file `x`;
+        // `sqlite:///abs` leaves the leading slash on, giving an absolute path.
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() {
+            return Err(format!("\"{url}\" names no database file ({EXPECTED})"));
+        }
+        // The storage layer picks its own connection options; silently
+        // dropping or mis-parsing `?mode=...` would be worse than refusing it.
+        if path.contains('?') {
+            return Err(format!(
+                "\"{url}\": URL query parameters are not supported ({EXPECTED})"
+            ));
+        }
+        Ok(StorageUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The default database under a data directory.
+    fn default_for(data_dir: &Path) -> StorageUrl {
+        StorageUrl::Sqlite(data_dir.join("tandem.db"))
+    }
+}
+
+impl fmt::Display for StorageUrl {
+    /// An sqlx-compatible URL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageUrl::Sqlite(_) if self.is_memory() => f.write_str("sqlite::memory:"),
+            StorageUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+        }
+    }
+}
+
+pub(crate) const DEFAULT_DOMAIN: &str = "localhost";
+pub(crate) const DEFAULT_DATA_DIR: &str = "./tandem-data";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:5222";
+pub(crate) const DEFAULT_TLS_LISTEN: &str = "127.0.0.1:5223";
+pub(crate) const DEFAULT_MAX_STANZA_SIZE: usize = 262_144;
+pub(crate) const DEFAULT_MAX_DEPTH: usize = 64;
+pub(crate) const DEFAULT_LOG_LEVEL: &str = "info";
+/// Below this, ordinary roster pushes and disco results no longer fit.
+pub(crate) const MIN_STANZA_SIZE: usize = 10_000;
+/// Above this one client could make us buffer an unreasonable amount per stanza.
+pub(crate) const MAX_STANZA_SIZE: usize = 16 * 1024 * 1024;
+pub(crate) const MIN_DEPTH: usize = 8;
+pub(crate) const MAX_DEPTH: usize = 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        let data_dir = PathBuf::from(DEFAULT_DATA_DIR);
+        Config {
+            server: ServerConfig {
+                domain: DEFAULT_DOMAIN.into(),
+                data_dir: data_dir.clone(),
+            },
+            xmpp: XmppConfig {
+                listen: vec![DEFAULT_LISTEN.parse().expect("valid default")],
+                tls_listen: vec![DEFAULT_TLS_LISTEN.parse().expect("valid default")],
+                max_stanza_size: DEFAULT_MAX_STANZA_SIZE,
+                require_encryption: true,
+                max_depth: DEFAULT_MAX_DEPTH,
+            },
+            tls: TlsConfig {
+                cert: "cert.pem".into(),
+                key: "key.pem".into(),
+            },
+            storage: StorageConfig {
+                url: StorageUrl::default_for(&data_dir),
+                explicit: false,
+            },
+            log: LogConfig {
+                level: DEFAULT_LOG_LEVEL.into(),
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a file; messages name the file as `path` was given.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let bytes = std::fs::read(path).map_err(|reason| ConfigError::Read {
+            path: path.to_owned(),
+            reason,
+        })?;
+        let origin = path.display().to_string();
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => Config::from_str(text, &origin),
+            Err(e) => {
+                // Point at the offending byte rather than failing with a bare io error.
+                let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+                let (line, column) = error::line_col(valid, valid.len());
+                Err(ConfigError::Invalid {
+                    problems: vec![Problem {
+                        file: origin,
+                        line,
+                        column,
+                        key: None,
+                        kind: ProblemKind::Syntax,
+                        message: "the file is not valid UTF-8".into(),
+                    }],
+                })
+            }
+        }
+    }
+
+    /// Parses and validates configuration text; `origin` names it in messages.
+    #[allow(clippy::should_implement_trait)] // needs `origin`, so not `FromStr`
+    pub fn from_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        load::load(text, origin)
+    }
+
+    /// Applies `--data-dir`, which wins over the file. Defaults derived from the
+    /// data dir (storage url when not set explicitly; relative cert/key, which are
+    /// resolved lazily) follow the new directory.
+    pub fn with_data_dir_override(mut self, dir: Option<PathBuf>) -> Config {
+        if let Some(dir) = dir {
+            if !self.storage.explicit {
+                self.storage.url = StorageUrl::default_for(&dir);
+            }
+            self.server.data_dir = dir;
+        }
+        self
+    }
+
+    /// The certificate file to load (or generate), relative paths under data_dir.
+    pub fn cert_path(&self) -> PathBuf {
+        self.server.data_dir.join(&self.tls.cert)
+    }
+
+    /// The private key file to load (or generate), relative paths under data_dir.
+    pub fn key_path(&self) -> PathBuf {
+        self.server.data_dir.join(&self.tls.key)
+    }
+
+    /// The parsed storage location.
+    pub fn storage(&self) -> &StorageUrl {
+        &self.storage.url
+    }
+
+    /// Human summary for `tandem check-config`.
+    pub fn explain(&self) -> String {
+        use fmt::Write as _;
+        fn listeners(list: &[SocketAddr]) -> String {
+            if list.is_empty() {
+                "off".into()
+            } else {
+                list.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        }
+        // Tells the operator up front whether startup will generate a self-signed pair.
+        fn presence(path: &Path) -> &'static str {
+            if path.exists() {
+                "present"
+            } else {
+                "absent; a self-signed one will be generated"
+            }
+        }
+        let x = &self.xmpp;
+        let mut out = String::new();
+        let _ = writeln!(out, "domain:            {}", self.server.domain);
+        let _ = writeln!(out, "data dir:          {}", self.server.data_dir.display());
+        let _ = writeln!(out, "c2s (STARTTLS):    {}", listeners(&x.listen));
+        let _ = writeln!(out, "c2s (direct TLS):  {}", listeners(&x.tls_listen));
+        let _ = writeln!(
+            out,
+            "encryption:        {}",
+            if x.require_encryption {
+                "required before authentication"
+            } else {
+                "optional (passwords may cross the network in clear)"
+            }
+        );
+        let _ = writeln!(
+            out,
+            "stanza limits:     {} bytes, nesting depth {}",
+            x.max_stanza_size, x.max_depth
+        );
+        let cert = self.cert_path();
+        let key = self.key_path();
+        let _ = writeln!(
+            out,
+            "tls certificate:   {} ({})",
+            cert.display(),
+            presence(&cert)
+        );
+        let _ = writeln!(
+            out,
+            "tls key:           {} ({})",
+            key.display(),
+            presence(&key)
+        );
+        let _ = writeln!(out, "storage:           {}", self.storage.url);
+        let _ = write!(out, "log filter:        {}", self.log.level);
+        out
+    }
+}

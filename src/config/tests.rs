@@ -1,0 +1,700 @@
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+const FULL: &str = include_str!("../../fixtures/config/full.toml");
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_str(text, "tandem.toml")
+}
+
+fn problems(text: &str) -> Vec<Problem> {
+    match load(text) {
+        Ok(c) => panic!("expected problems, got {c:?}"),
+        Err(e) => e.problems().to_vec(),
+    }
+}
+
+/// Exactly one problem; checks its line, key and kind.
+fn one(text: &str, line: usize, key: Option<&str>, kind: ProblemKind) -> Problem {
+    let ps = problems(text);
+    assert_eq!(ps.len(), 1, "expected one problem, got {ps:#?}");
+    let p = ps.into_iter().next().unwrap();
+    assert_eq!((p.line, p.key.as_deref(), p.kind), (line, key, kind), "{p}");
+    assert_eq!(p.file, "tandem.toml");
+    p
+}
+
+fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+    list.iter().map(|a| a.parse().unwrap()).collect()
+}
+
+// ----- defaults and valid files ------------------------------------------------
+
+#[test]
+fn defaults() {
+    let c = Config::default();
+    assert_eq!(c.server.domain, "localhost");
+    assert_eq!(c.server.data_dir, PathBuf::from("./tandem-data"));
+    assert_eq!(c.xmpp.listen, addrs(&["127.0.0.1:5222"]));
+    assert_eq!(c.xmpp.tls_listen, addrs(&["127.0.0.1:5223"]));
+    assert_eq!(c.xmpp.max_stanza_size, 262_144);
+    assert!(c.xmpp.require_encryption);
+    assert_eq!(c.xmpp.max_depth, 64);
+    assert_eq!(c.cert_path(), PathBuf::from("./tandem-data/cert.pem"));
+    assert_eq!(c.key_path(), PathBuf::from("./tandem-data/key.pem"));
+    assert_eq!(
+        c.storage(),
+        &StorageUrl::Sqlite("./tandem-data/tandem.db".into())
+    );
+    assert!(!c.storage.explicit);
+    assert_eq!(c.storage().to_string(), "sqlite://./tandem-data/tandem.db");
+    assert_eq!(c.log.level, "info");
+}
+
+#[test]
+fn empty_file_is_the_default() {
+    assert_eq!(load("").unwrap(), Config::default());
+    assert_eq!(load("# nothing here\n\n").unwrap(), Config::default());
+    let empty_sections = "[server]\n[xmpp]\n[tls]\n[storage]\n[log]\n";
+    assert_eq!(load(empty_sections).unwrap(), Config::default());
+}
+
+#[test]
+fn full_example() {
+    let c = load(FULL).unwrap();
+    assert_eq!(c.server.domain, "chat.example.test");
+    assert_eq!(c.server.data_dir, PathBuf::from("/var/lib/tandem"));
+    assert_eq!(c.xmpp.listen, addrs(&["127.0.0.1:5222", "[::1]:5222"]));
+    assert_eq!(c.xmpp.tls_listen, addrs(&["0.0.0.0:5223"]));
+    assert_eq!(c.xmpp.max_stanza_size, 524_288);
+    assert!(!c.xmpp.require_encryption);
+    assert_eq!(c.xmpp.max_depth, 128);
+    assert_eq!(
+        c.cert_path(),
+        PathBuf::from("/var/lib/tandem/tls/fullchain.pem")
+    );
+    assert_eq!(c.key_path(), PathBuf::from("/etc/tandem/privkey.pem"));
+    assert_eq!(
+        c.storage(),
+        &StorageUrl::Sqlite("/srv/tandem/db/tandem.db".into())
+    );
+    assert!(c.storage.explicit);
+    assert_eq!(c.log.level, "info,tandem=debug");
+}
+
+#[test]
+fn from_file_reads_and_names_the_file() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/config/full.toml");
+    assert_eq!(Config::from_file(&path).unwrap(), load(FULL).unwrap());
+
+    let missing = Path::new("/nonexistent/tandem.toml");
+    let err = Config::from_file(missing).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }));
+    assert!(err.problems().is_empty());
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/tandem.toml: cannot read"),
+        "{err}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("tandem-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, b"[server]\ndomain = \"ab\xffcd\"\n").unwrap();
+    let err = Config::from_file(&bad).unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    let p = &err.problems()[0];
+    assert_eq!((p.line, p.column, p.kind), (2, 13, ProblemKind::Syntax));
+    assert_eq!(p.file, bad.display().to_string());
+}
+
+#[test]
+fn dotted_and_inline_forms_work() {
+    let c = load("server.domain = \"a.test\"\nxmpp = { max_depth = 9 }\n").unwrap();
+    assert_eq!(c.server.domain, "a.test");
+    assert_eq!(c.xmpp.max_depth, 9);
+}
+
+#[test]
+fn empty_listener_lists_turn_listeners_off() {
+    let c = load("[xmpp]\nlisten = []\ntls_listen = []\n").unwrap();
+    assert!(c.xmpp.listen.is_empty() && c.xmpp.tls_listen.is_empty());
+    assert!(c.explain().contains("c2s (STARTTLS):    off"));
+}
+
+#[test]
+fn domain_is_lowercased_and_idn_accepted() {
+    let c = load("[server]\ndomain = \"BÜCHER.Example\"\n").unwrap();
+    assert_eq!(c.server.domain, "bücher.example");
+    let c = load("[server]\ndomain = \"[::1]\"\n").unwrap();
+    assert_eq!(c.server.domain, "[::1]");
+    let long_label = "a".repeat(63);
+    load(&format!("[server]\ndomain = \"{long_label}.test\"\n")).unwrap();
+}
+
+#[test]
+fn boundary_values_are_accepted() {
+    let c = load("[xmpp]\nmax_stanza_size = 10000\nmax_depth = 8\n").unwrap();
+    assert_eq!((c.xmpp.max_stanza_size, c.xmpp.max_depth), (10_000, 8));
+    let c = load("[xmpp]\nmax_stanza_size = 16777216\nmax_depth = 1024\n").unwrap();
+    assert_eq!(
+        (c.xmpp.max_stanza_size, c.xmpp.max_depth),
+        (16 * 1024 * 1024, 1024)
+    );
+    let c = load("[xmpp]\nmax_stanza_size = 0x10000\n").unwrap();
+    assert_eq!(c.xmpp.max_stanza_size, 65536);
+}
+
+#[test]
+fn storage_url_forms() {
+    let url = |u: &str| load(&format!("[storage]\nurl = \"{u}\"\n")).map(|c| c.storage().clone());
+    assert_eq!(
+        url("sqlite:///abs/t.db").unwrap(),
+        StorageUrl::Sqlite("/abs/t.db".into())
+    );
+    assert_eq!(
+        url("sqlite://rel/t.db").unwrap(),
+        StorageUrl::Sqlite("rel/t.db".into())
+    );
+    assert_eq!(
+        url("sqlite:t.db").unwrap(),
+        StorageUrl::Sqlite("t.db".into())
+    );
+    let mem = url("sqlite::memory:").unwrap();
+    assert!(mem.is_memory());
+    assert_eq!(mem.to_string(), "sqlite::memory:");
+    assert_eq!(
+        url("sqlite:///abs/t.db").unwrap().to_string(),
+        "sqlite:///abs/t.db"
+    );
+}
+
+#[test]
+fn log_filters() {
+    for ok in [
+        "debug",
+        "WARN",
+        "tandem=trace",
+        "info,tandem_xmpp=debug,sqlx=warn",
+        "io",
+        "off",
+    ] {
+        load(&format!("[log]\nlevel = \"{ok}\"\n")).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+}
+
+// ----- --data-dir --------------------------------------------------------------
+
+#[test]
+fn data_dir_override_moves_derived_paths() {
+    let c = Config::default().with_data_dir_override(Some("/srv/tandem".into()));
+    assert_eq!(c.server.data_dir, PathBuf::from("/srv/tandem"));
+    assert_eq!(
+        c.storage(),
+        &StorageUrl::Sqlite("/srv/tandem/tandem.db".into())
+    );
+    assert_eq!(c.cert_path(), PathBuf::from("/srv/tandem/cert.pem"));
+    assert_eq!(c.key_path(), PathBuf::from("/srv/tandem/key.pem"));
+
+    // The flag wins over the file's data_dir; explicit storage and absolute
+    // paths stay where the file put them.
+    let c = load(FULL)
+        .unwrap()
+        .with_data_dir_override(Some("/tmp/t".into()));
+    assert_eq!(c.server.data_dir, PathBuf::from("/tmp/t"));
+    assert_eq!(c.cert_path(), PathBuf::from("/tmp/t/tls/fullchain.pem"));
+    assert_eq!(c.key_path(), PathBuf::from("/etc/tandem/privkey.pem"));
+    assert_eq!(
+        c.storage(),
+        &StorageUrl::Sqlite("/srv/tandem/db/tandem.db".into())
+    );
+
+    // No flag: nothing changes.
+    assert_eq!(
+        load(FULL).unwrap().with_data_dir_override(None),
+        load(FULL).unwrap()
+    );
+}
+
+#[test]
+fn data_dir_in_file_moves_derived_paths() {
+    let c = load("[server]\ndata_dir = \"/d\"\n").unwrap();
+    assert_eq!(c.storage(), &StorageUrl::Sqlite("/d/tandem.db".into()));
+    assert_eq!(c.cert_path(), PathBuf::from("/d/cert.pem"));
+    // ...and the flag still moves them on from there.
+    let c = c.with_data_dir_override(Some("/e".into()));
+    assert_eq!(c.storage(), &StorageUrl::Sqlite("/e/tandem.db".into()));
+}
+
+// ----- errors ------------------------------------------------------------------
+
+#[test]
+fn display_format() {
+    let text = "[server]\ndomain = \"example.test\"\n\n[xmpp]\nlisten = [\n    \"127.0.0.1:5222\",\n         \"127.0.0.1\",\n]\n";
+    let err = load(text).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tandem.toml:7:10: xmpp.listen[1]: \"127.0.0.1\" is not an address:port \
+         (expected e.g. \"127.0.0.1:5222\" or \"[::1]:5222\")"
+    );
+}
+
+#[test]
+fn syntax_errors_have_line_and_column() {
+    let p = one(
+        "[server]\ndomain = \"x\"\nfoo = \n",
+        3,
+        None,
+        ProblemKind::Syntax,
+    );
+    assert_eq!(p.column, 7);
+    assert!(p.to_string().starts_with("tandem.toml:3:7: "), "{p}");
+
+    let p = one("[server\ndomain = \"x\"\n", 1, None, ProblemKind::Syntax);
+    assert_eq!(p.column, 8);
+
+    // Duplicate keys are a syntax error in TOML.
+    one(
+        "[server]\ndomain = \"a\"\ndomain = \"b\"\n",
+        3,
+        None,
+        ProblemKind::Syntax,
+    );
+}
+
+#[test]
+fn unknown_keys_and_sections() {
+    let p = one(
+        "[server]\ndomian = \"x\"\n",
+        2,
+        Some("server.domian"),
+        ProblemKind::UnknownKey,
+    );
+    assert_eq!(p.column, 1);
+    assert!(p.message.contains("did you mean `domain`?"), "{p}");
+
+    let p = one(
+        "[xmpp]\nmax_stanza = 20000\n",
+        2,
+        Some("xmpp.max_stanza"),
+        ProblemKind::UnknownKey,
+    );
+    assert!(p.message.contains("unknown key"), "{p}");
+    let p = one(
+        "\n[tls]\ncertificate = \"x\"\n",
+        3,
+        Some("tls.certificate"),
+        ProblemKind::UnknownKey,
+    );
+    assert!(p.message.contains("expected one of: cert, key"), "{p}");
+
+    let p = one(
+        "[sever]\ndomain = \"x\"\n",
+        1,
+        Some("sever"),
+        ProblemKind::UnknownKey,
+    );
+    assert_eq!(p.column, 2);
+    assert!(
+        p.message
+            .contains("unknown section; did you mean `[server]`?"),
+        "{p}"
+    );
+    let p = one(
+        "[http]\nport = 80\n",
+        1,
+        Some("http"),
+        ProblemKind::UnknownKey,
+    );
+    assert!(
+        p.message
+            .contains("expected one of: [server], [xmpp], [tls], [storage], [log]"),
+        "{p}"
+    );
+
+    // A setting above every section header: say where it belongs.
+    let p = one(
+        "domain = \"x\"\n",
+        1,
+        Some("domain"),
+        ProblemKind::UnknownKey,
+    );
+    assert!(
+        p.message
+            .contains("`domain` belongs in the [server] section"),
+        "{p}"
+    );
+    let p = one(
+        "\nlevle = \"x\"\n",
+        2,
+        Some("levle"),
+        ProblemKind::UnknownKey,
+    );
+    assert!(
+        p.message
+            .contains("did you mean `level` in the [log] section?"),
+        "{p}"
+    );
+
+    let p = one(
+        "[server]\n\"data dir\" = \"x\"\n",
+        2,
+        Some("server.\"data dir\""),
+        ProblemKind::UnknownKey,
+    );
+    assert!(p.message.contains("did you mean `data_dir`?"), "{p}");
+}
+
+#[test]
+fn wrong_types_name_the_expected_type() {
+    let p = one(
+        "[server]\ndomain = 5\n",
+        2,
+        Some("server.domain"),
+        ProblemKind::WrongType,
+    );
+    assert_eq!(p.message, "expected a string, found integer 5");
+    assert_eq!(p.column, 10);
+
+    let p = one(
+        "[xmpp]\nmax_depth = \"64\"\n",
+        2,
+        Some("xmpp.max_depth"),
+        ProblemKind::WrongType,
+    );
+    assert_eq!(p.message, "expected an integer, found string \"64\"");
+    let p = one(
+        "[xmpp]\nmax_stanza_size = 1.5e5\n",
+        2,
+        Some("xmpp.max_stanza_size"),
+        ProblemKind::WrongType,
+    );
+    assert_eq!(p.message, "expected an integer, found float 1.5e5");
+
+    let p = one(
+        "[xmpp]\nrequire_encryption = \"yes\"\n",
+        2,
+        Some("xmpp.require_encryption"),
+        ProblemKind::WrongType,
+    );
+    assert_eq!(
+        p.message,
+        "expected a boolean (true or false), found string \"yes\""
+    );
+
+    let p = one(
+        "[xmpp]\nlisten = \"127.0.0.1:5222\"\n",
+        2,
+        Some("xmpp.listen"),
+        ProblemKind::WrongType,
+    );
+    assert!(p.message.starts_with("expected an array of"), "{p}");
+    let p = one(
+        "[xmpp]\nlisten = [\"127.0.0.1:5222\", 5222]\n",
+        2,
+        Some("xmpp.listen[1]"),
+        ProblemKind::WrongType,
+    );
+    assert_eq!(p.column, 29);
+
+    let p = one("\nxmpp = 1\n", 2, Some("xmpp"), ProblemKind::WrongType);
+    assert!(
+        p.message.starts_with("expected a table (a [xmpp] section)"),
+        "{p}"
+    );
+    one(
+        "[[log]]\nlevel = \"info\"\n",
+        1,
+        Some("log"),
+        ProblemKind::WrongType,
+    );
+    let p = one(
+        "[storage]\nurl = [\"sqlite::memory:\"]\n",
+        2,
+        Some("storage.url"),
+        ProblemKind::WrongType,
+    );
+    assert_eq!(p.message, "expected a string, found an array");
+}
+
+#[test]
+fn invalid_domains() {
+    let check = |domain: &str, needle: &str| {
+        let text = format!("# c\n[server]\ndomain = \"{domain}\"\n");
+        let p = one(&text, 3, Some("server.domain"), ProblemKind::InvalidValue);
+        assert!(p.message.contains(needle), "{domain}: {p}");
+        assert_eq!(p.column, 10);
+    };
+    check("", "must not be empty");
+    check("user@example.test", "contains '@'");
+    check("example.test/res", "contains '/'");
+    check("exa mple.test", "spaces");
+    check(".example.test", "must not start or end with a dot");
+    check("example.test.", "must not start or end with a dot");
+    check("example..test", "empty label");
+    check(&format!("{}.test", "a".repeat(64)), "at most 63");
+    check("a.".repeat(600).trim_end_matches('.'), "at most 1023");
+    check("example.test:5222", "takes no port");
+    check("[::zz]", "not a valid IPv6 literal");
+}
+
+#[test]
+fn out_of_range_numbers() {
+    let p = one(
+        "[xmpp]\nmax_stanza_size = 9999\n",
+        2,
+        Some("xmpp.max_stanza_size"),
+        ProblemKind::InvalidValue,
+    );
+    assert_eq!(
+        p.message,
+        "9999 is out of range (expected 10000 to 16777216 bytes)"
+    );
+    one(
+        "[xmpp]\nmax_stanza_size = 16777217\n",
+        2,
+        Some("xmpp.max_stanza_size"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        "[xmpp]\nmax_stanza_size = -1\n",
+        2,
+        Some("xmpp.max_stanza_size"),
+        ProblemKind::InvalidValue,
+    );
+    let p = one(
+        "[xmpp]\nmax_depth = 7\n",
+        2,
+        Some("xmpp.max_depth"),
+        ProblemKind::InvalidValue,
+    );
+    assert_eq!(p.message, "7 is out of range (expected 8 to 1024)");
+    one(
+        "[xmpp]\nmax_depth = 1025\n",
+        2,
+        Some("xmpp.max_depth"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        "[xmpp]\nmax_depth = 99999999999999999999\n",
+        2,
+        Some("xmpp.max_depth"),
+        ProblemKind::InvalidValue,
+    );
+}
+
+#[test]
+fn invalid_listen_addresses() {
+    let p = one(
+        "[xmpp]\ntls_listen = [\"::1\"]\n",
+        2,
+        Some("xmpp.tls_listen[0]"),
+        ProblemKind::InvalidValue,
+    );
+    assert!(p.message.contains("IPv6 addresses need brackets"), "{p}");
+    let p = one(
+        "[xmpp]\nlisten = [\"localhost:5222\"]\n",
+        2,
+        Some("xmpp.listen[0]"),
+        ProblemKind::InvalidValue,
+    );
+    assert!(p.message.contains("not a host name"), "{p}");
+    let p = one(
+        "[xmpp]\nlisten = [\"127.0.0.1:99999\"]\n",
+        2,
+        Some("xmpp.listen[0]"),
+        ProblemKind::InvalidValue,
+    );
+    assert!(
+        p.message
+            .starts_with("\"127.0.0.1:99999\" is not an address:port (expected"),
+        "{p}"
+    );
+}
+
+#[test]
+fn listener_conflicts() {
+    let p = one(
+        "[xmpp]\nlisten = [\"127.0.0.1:5222\"]\ntls_listen = [\"127.0.0.1:5222\"]\n",
+        3,
+        Some("xmpp.tls_listen[0]"),
+        ProblemKind::Conflict,
+    );
+    assert!(
+        p.message.contains("also listed as xmpp.listen[0] (line 2)"),
+        "{p}"
+    );
+
+    one(
+        "[xmpp]\nlisten = [\"[::1]:5222\", \"[::1]:5222\"]\n",
+        2,
+        Some("xmpp.listen[1]"),
+        ProblemKind::Conflict,
+    );
+
+    // A file-given listener clashing with the other list's default.
+    let p = one(
+        "[xmpp]\nlisten = [\"127.0.0.1:5223\"]\n",
+        2,
+        Some("xmpp.listen[0]"),
+        ProblemKind::Conflict,
+    );
+    assert!(
+        p.message.contains("xmpp.tls_listen[0] (the default)")
+            || p.message.contains("(the default)"),
+        "{p}"
+    );
+
+    let p = one(
+        "[xmpp]\nlisten = [\"0.0.0.0:5222\", \"10.1.1.1:5222\"]\n",
+        2,
+        Some("xmpp.listen[1]"),
+        ProblemKind::Conflict,
+    );
+    assert!(
+        p.message
+            .contains("0.0.0.0 already covers every address on port 5222"),
+        "{p}"
+    );
+
+    // Different families, different ports, and port 0 do not clash.
+    load("[xmpp]\nlisten = [\"0.0.0.0:5222\", \"[::1]:5222\"]\ntls_listen = [\"0.0.0.0:5223\"]\n")
+        .unwrap();
+    load("[xmpp]\nlisten = [\"127.0.0.1:0\"]\ntls_listen = [\"127.0.0.1:0\"]\n").unwrap();
+}
+
+#[test]
+fn invalid_storage_urls() {
+    let check = |url: &str, expected: &str| {
+        let p = one(
+            &format!("[storage]\nurl = \"{url}\"\n"),
+            2,
+            Some("storage.url"),
+            ProblemKind::InvalidValue,
+        );
+        assert!(p.message.contains(expected), "{url}: {p}");
+    };
+    let p = one(
+        "[storage]\nurl = \"postgres://u@db/tandem\"\n",
+        2,
+        Some("storage.url"),
+        ProblemKind::InvalidValue,
+    );
+    assert_eq!(
+        p.message,
+        "PostgreSQL storage is not supported yet; use sqlite://"
+    );
+    check(
+        "postgresql://db/tandem",
+        "PostgreSQL storage is not supported yet",
+    );
+    check("mysql://db/tandem", "unsupported storage scheme `mysql:`");
+    check("/var/lib/tandem.db", "is not a storage URL");
+    check("sqlite://", "names no database file");
+    check(
+        "sqlite://t.db?mode=ro",
+        "query parameters are not supported",
+    );
+}
+
+#[test]
+fn invalid_log_levels() {
+    let check = |level: &str, expected: &str| {
+        let p = one(
+            &format!("[log]\nlevel = \"{level}\"\n"),
+            2,
+            Some("log.level"),
+            ProblemKind::InvalidValue,
+        );
+        assert!(p.message.contains(expected), "{level}: {p}");
+    };
+    check("", "must not be empty");
+    check("tandem=loud", "is not a valid log filter");
+    check("inof", "did you mean `info`?");
+    check("warning", "did you mean `warn`?");
+    check("info,degub", "did you mean `debug`?");
+}
+
+#[test]
+fn all_problems_are_reported_in_file_order() {
+    let text = "\
+[server]
+domain = \"a@b\"
+data_dri = \"/x\"
+
+[xmpp]
+listen = [\"127.0.0.1\", \"127.0.0.1:5222\", \"127.0.0.1:5222\"]
+max_depth = 2
+require_encryption = 1
+
+[storage]
+url = \"postgres://db\"
+
+[log]
+level = \"inof\"
+
+[extra]
+";
+    let err = load(text).unwrap_err();
+    let got: Vec<(usize, &str, ProblemKind)> = err
+        .problems()
+        .iter()
+        .map(|p| (p.line, p.key.as_deref().unwrap_or(""), p.kind))
+        .collect();
+    use ProblemKind::*;
+    assert_eq!(
+        got,
+        vec![
+            (2, "server.domain", InvalidValue),
+            (3, "server.data_dri", UnknownKey),
+            (6, "xmpp.listen[0]", InvalidValue),
+            (6, "xmpp.listen[2]", Conflict),
+            (7, "xmpp.max_depth", InvalidValue),
+            (8, "xmpp.require_encryption", WrongType),
+            (11, "storage.url", InvalidValue),
+            (14, "log.level", InvalidValue),
+            (16, "extra", UnknownKey),
+        ]
+    );
+    // One line per problem in the Display output.
+    assert_eq!(err.to_string().lines().count(), 9);
+}
+
+#[test]
+fn columns_count_characters_and_crlf_is_handled() {
+    let p = one(
+        "[server]\r\n# é ü\r\ndomain = \"ü@x\"\r\n",
+        3,
+        Some("server.domain"),
+        ProblemKind::InvalidValue,
+    );
+    assert_eq!(p.column, 10);
+    let p = one(
+        "[server]\ndata_dir = \"é\"; foo = 1\n",
+        2,
+        None,
+        ProblemKind::Syntax,
+    );
+    assert!(p.column > 1);
+}
+
+#[test]
+fn explain_summarises() {
+    let text = load(FULL).unwrap().explain();
+    for needle in [
+        "chat.example.test",
+        "127.0.0.1:5222, [::1]:5222",
+        "0.0.0.0:5223",
+        "sqlite:///srv/tandem/db/tandem.db",
+        "/var/lib/tandem/tls/fullchain.pem",
+        "/etc/tandem/privkey.pem",
+        "info,tandem=debug",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+    assert!(Config::default()
+        .explain()
+        .contains("sqlite://./tandem-data/tandem.db"));
+}

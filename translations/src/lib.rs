@@ -1,0 +1,1 @@
+//! SDP <-> Jingle translation. Built in issue 4; empty until then.

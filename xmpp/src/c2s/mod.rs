@@ -1,0 +1,326 @@
+//! The client-to-server session state machine (RFC 6120 §4–§7), Sans-IO.
+//!
+//! Drive it with [`Session::handle_bytes`] (plaintext, after TLS decryption), answer its
+//! [`Event`]s (`StartTls`, `NeedCredentials`, ...) and write out what
+//! [`Session::take_outgoing`] returns. Once bound it hands every client stanza, with `from`
+//! stamped, to the caller as [`Event::Stanza`].
+
+mod features;
+mod negotiation;
+
+use std::collections::VecDeque;
+
+use jid::{BareJid, FullJid};
+
+use crate::element::Element;
+use crate::sasl::PasswordRecord;
+use crate::stream::reader::{ReaderLimits, StreamEvent, StreamReader};
+use crate::stream::writer::{self, CLIENT_NS};
+use crate::stream::StreamErrorCondition;
+
+pub use negotiation::SaslState;
+
+/// What the session needs to know about its server.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The domain this server serves; the only accepted stream `to`.
+    pub domain: String,
+    /// Whether STARTTLS is offered on this connection (false on direct TLS or without a cert).
+    pub starttls_available: bool,
+    /// Refuse SASL until TLS is up (RFC 6120 §5.3.1 "mandatory-to-negotiate").
+    pub require_encryption: bool,
+    pub limits: ReaderLimits,
+    /// Failed SASL attempts allowed before the stream is closed.
+    pub max_auth_attempts: u32,
+}
+
+/// Something the driver must act on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `<proceed/>` is queued: flush the outgoing bytes, run the TLS handshake, then call
+    /// [`Session::handle_tls_established`].
+    StartTls,
+    /// Look the user up and answer with [`Session::handle_credentials`].
+    NeedCredentials { username: String },
+    /// SASL succeeded for this local user.
+    Authenticated { username: String },
+    /// SASL failed; `reason` is for logs only.
+    AuthFailed { username: Option<String>, reason: String },
+    /// The client bound this full JID. Newest wins: the driver must evict an older session
+    /// with the same full JID.
+    Bound { jid: FullJid },
+    /// A client stanza for the router, `from` already stamped.
+    Stanza(Element),
+    /// The stream is over; flush the outgoing bytes and close the transport.
+    Closed { error: Option<StreamErrorCondition> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the client's stream header.
+    AwaitHeader,
+    /// Header exchanged, features sent, negotiating (TLS, SASL, bind).
+    Negotiating,
+    /// `<proceed/>` sent; nothing more is read until TLS is up.
+    TlsPending,
+    /// Waiting for the driver's credential lookup.
+    CredentialsPending,
+    /// Resource bound: stanzas flow.
+    Established,
+    Closed,
+}
+
+/// One client connection's XMPP state.
+pub struct Session {
+    config: SessionConfig,
+    reader: StreamReader,
+    phase: Phase,
+    tls: bool,
+    header_sent: bool,
+    stream_lang: String,
+    authenticated: Option<String>,
+    bound: Option<FullJid>,
+    sasl: Option<SaslState>,
+    auth_failures: u32,
+    /// Elements read while a credential lookup was outstanding, handled once it returns.
+    deferred: VecDeque<Element>,
+    outgoing: Vec<u8>,
+    events: VecDeque<Event>,
+    stream_counter: u32,
+    id_seed: u64,
+}
+
+impl Session {
+    /// `tls` is true for direct TLS connections (XEP-0368); `id_seed` makes stream ids unique
+    /// without the core touching a random source.
+    pub fn new(config: SessionConfig, tls: bool, id_seed: u64) -> Self {
+        Session {
+            reader: StreamReader::new(config.limits),
+            config,
+            phase: Phase::AwaitHeader,
+            tls,
+            header_sent: false,
+            stream_lang: "en".into(),
+            authenticated: None,
+            bound: None,
+            sasl: None,
+            auth_failures: 0,
+            deferred: VecDeque::new(),
+            outgoing: Vec::new(),
+            events: VecDeque::new(),
+            stream_counter: 0,
+            id_seed,
+        }
+    }
+
+    /// Feeds plaintext bytes from the client.
+    pub fn handle_bytes(&mut self, data: &[u8]) {
+        if matches!(self.phase, Phase::Closed | Phase::TlsPending) {
+            return;
+        }
+        if let Err(err) = self.reader.push(data) {
+            tracing::debug!(condition = %err.condition, detail = %err.detail, "stream read error");
+            self.close_with_error(err.condition, None);
+            return;
+        }
+        self.process_reader();
+    }
+
+    /// TLS is up; the client now restarts the stream (RFC 6120 §5.4.3.3).
+    pub fn handle_tls_established(&mut self) {
+        if self.phase != Phase::TlsPending {
+            return;
+        }
+        self.tls = true;
+        self.restart_stream();
+    }
+
+    /// Answer to [`Event::NeedCredentials`]; `None` when no such user exists.
+    pub fn handle_credentials(&mut self, record: Option<&PasswordRecord>) {
+        if self.phase != Phase::CredentialsPending {
+            return;
+        }
+        self.phase = Phase::Negotiating;
+        self.continue_sasl_with_credentials(record);
+        while self.phase == Phase::Negotiating || self.phase == Phase::Established {
+            let Some(element) = self.deferred.pop_front() else { break };
+            self.handle_element(element);
+        }
+        if matches!(self.phase, Phase::Negotiating | Phase::Established | Phase::AwaitHeader) {
+            self.process_reader();
+        }
+    }
+
+    /// The client closed the transport without closing the stream.
+    pub fn handle_eof(&mut self) {
+        if self.phase != Phase::Closed {
+            self.phase = Phase::Closed;
+            self.events.push_back(Event::Closed { error: None });
+        }
+    }
+
+    /// Queues a stanza for the client (something the router delivered).
+    pub fn send_stanza(&mut self, stanza: &Element) {
+        if self.phase == Phase::Established {
+            let mut text = String::with_capacity(256);
+            stanza.write_to(&mut text, CLIENT_NS);
+            self.outgoing.extend_from_slice(text.as_bytes());
+        }
+    }
+
+    /// Closes the stream from our side, with a stream error if given (e.g. `conflict` when a
+    /// newer session took the resource, `system-shutdown` on shutdown).
+    pub fn close(&mut self, error: Option<StreamErrorCondition>, text: Option<&str>) {
+        match error {
+            Some(condition) => self.close_with_error(condition, text),
+            None => {
+                if self.phase != Phase::Closed {
+                    self.write_str(writer::STREAM_CLOSE);
+                    self.phase = Phase::Closed;
+                    self.events.push_back(Event::Closed { error: None });
+                }
+            }
+        }
+    }
+
+    /// Bytes to write to the client, if any.
+    pub fn take_outgoing(&mut self) -> Option<Vec<u8>> {
+        if self.outgoing.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.outgoing))
+        }
+    }
+
+    pub fn has_outgoing(&self) -> bool {
+        !self.outgoing.is_empty()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub fn jid(&self) -> Option<&FullJid> {
+        self.bound.as_ref()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    fn process_reader(&mut self) {
+        while !matches!(self.phase, Phase::Closed | Phase::TlsPending) {
+            let Some(event) = self.reader.poll_event() else { break };
+            match event {
+                StreamEvent::Header(header) => self.handle_header(header),
+                StreamEvent::Element(element) => {
+                    if self.phase == Phase::CredentialsPending {
+                        self.deferred.push_back(element);
+                    } else {
+                        self.handle_element(element);
+                    }
+                }
+                StreamEvent::Close => {
+                    // Answer the client's close with ours (RFC 6120 §4.4).
+                    self.write_str(writer::STREAM_CLOSE);
+                    self.phase = Phase::Closed;
+                    self.events.push_back(Event::Closed { error: None });
+                }
+            }
+        }
+    }
+
+    fn handle_header(&mut self, header: crate::stream::StreamHeader) {
+        if self.phase != Phase::AwaitHeader {
+            return self.close_with_error(StreamErrorCondition::BadFormat, Some("unexpected stream header"));
+        }
+        if let Some(lang) = header.lang.filter(|l| !l.is_empty() && l.len() <= 35) {
+            self.stream_lang = lang;
+        }
+        self.send_header(header.from.as_deref());
+        // RFC 6120 §4.9.3.6: an unknown `to` gets host-unknown; a missing one is tolerated
+        // by most servers and clients rely on it, so we assume our domain.
+        if let Some(to) = header.to.as_deref() {
+            if !to.eq_ignore_ascii_case(&self.config.domain) {
+                return self.close_with_error(StreamErrorCondition::HostUnknown, Some("this server does not serve that domain"));
+            }
+        }
+        match header.version.as_deref() {
+            Some(v) if version_at_least_1(v) => {}
+            _ => return self.close_with_error(StreamErrorCondition::UnsupportedVersion, Some("XMPP 1.0 streams only")),
+        }
+        self.phase = Phase::Negotiating;
+        let features = self.features();
+        // Written with the conventional `stream:` prefix, bound in our header.
+        let mut text = String::from("<stream:features>");
+        for child in features.children() {
+            child.write_to(&mut text, "");
+        }
+        text.push_str("</stream:features>");
+        self.write_str(&text);
+    }
+
+    fn send_header(&mut self, client_from: Option<&str>) {
+        self.stream_counter += 1;
+        let id = format!("{:016x}{:04x}", self.id_seed, self.stream_counter);
+        // `to` echoes the client's `from` only when it is a valid JID (RFC 6120 §4.7.2).
+        let to = client_from.filter(|f| jid::Jid::new(f).is_ok());
+        let header = writer::stream_header(&self.config.domain, to, &id, &self.stream_lang);
+        self.write_str(&header);
+        self.header_sent = true;
+    }
+
+    fn restart_stream(&mut self) {
+        self.reader.reset();
+        self.phase = Phase::AwaitHeader;
+    }
+
+    fn handle_element(&mut self, element: Element) {
+        match self.phase {
+            Phase::Negotiating => self.handle_negotiation_element(element),
+            Phase::Established => self.handle_client_stanza(element),
+            Phase::CredentialsPending => self.deferred.push_back(element),
+            Phase::AwaitHeader | Phase::TlsPending | Phase::Closed => {}
+        }
+    }
+
+    fn close_with_error(&mut self, condition: StreamErrorCondition, text: Option<&str>) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if !self.header_sent {
+            self.send_header(None);
+        }
+        let error = writer::stream_error(condition, text);
+        self.write_str(&error);
+        self.phase = Phase::Closed;
+        self.events.push_back(Event::Closed { error: Some(condition) });
+    }
+
+    fn write_str(&mut self, s: &str) {
+        self.outgoing.extend_from_slice(s.as_bytes());
+    }
+
+    fn write_element(&mut self, element: &Element, parent_ns: &str) {
+        let mut text = String::with_capacity(256);
+        element.write_to(&mut text, parent_ns);
+        self.outgoing.extend_from_slice(text.as_bytes());
+    }
+
+    fn bare_jid(&self) -> Option<BareJid> {
+        let user = self.authenticated.as_ref()?;
+        BareJid::new(&format!("{user}@{}", self.config.domain)).ok()
+    }
+}
+
+fn version_at_least_1(version: &str) -> bool {
+    let major = version.split('.').next().and_then(|m| m.trim().parse::<u32>().ok());
+    matches!(major, Some(m) if m >= 1)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,213 @@
+//! Scenario tests of the c2s state machine, no sockets: bytes in, bytes and events out.
+
+use base64::Engine as _;
+
+use super::*;
+use crate::sasl::{PasswordRecord, DEFAULT_ITERATIONS};
+
+const OPEN: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+    xmlns:stream='http://etherx.jabber.org/streams' to='example.test' version='1.0'>";
+
+fn config() -> SessionConfig {
+    SessionConfig {
+        domain: "example.test".into(),
+        starttls_available: true,
+        require_encryption: true,
+        limits: ReaderLimits::default(),
+        max_auth_attempts: 3,
+    }
+}
+
+struct Harness {
+    session: Session,
+    record: PasswordRecord,
+    out: String,
+    events: Vec<Event>,
+}
+
+impl Harness {
+    fn new(tls: bool) -> Self {
+        Harness {
+            session: Session::new(config(), tls, 7),
+            record: PasswordRecord::derive("alice", "example.test", "secret", DEFAULT_ITERATIONS).unwrap(),
+            out: String::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Feeds input and answers credential lookups like the driver would.
+    fn send(&mut self, input: &str) -> String {
+        self.session.handle_bytes(input.as_bytes());
+        self.pump()
+    }
+
+    fn pump(&mut self) -> String {
+        loop {
+            let mut progressed = false;
+            while let Some(event) = self.session.poll_event() {
+                progressed = true;
+                if let Event::NeedCredentials { username } = &event {
+                    let record = (username == "alice").then(|| self.record.clone());
+                    self.events.push(event);
+                    self.session.handle_credentials(record.as_ref());
+                } else {
+                    self.events.push(event);
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        let out = String::from_utf8(self.session.take_outgoing().unwrap_or_default()).unwrap();
+        self.out.push_str(&out);
+        out
+    }
+
+    fn login_plain(&mut self, password: &str) -> String {
+        self.send(OPEN);
+        let payload = base64::engine::general_purpose::STANDARD.encode(format!("\0alice\0{password}"));
+        self.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"))
+    }
+
+    fn bind(&mut self, resource: Option<&str>) -> String {
+        self.send(OPEN);
+        let resource = resource.map(|r| format!("<resource>{r}</resource>")).unwrap_or_default();
+        self.send(&format!("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>{resource}</bind></iq>"))
+    }
+}
+
+#[test]
+fn plaintext_stream_offers_only_required_starttls() {
+    let mut h = Harness::new(false);
+    let out = h.send(OPEN);
+    assert!(out.contains("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>"), "{out}");
+    assert!(!out.contains("mechanism"));
+    let out = h.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHNlY3JldA==</auth>");
+    assert!(out.contains("<encryption-required/>"), "{out}");
+    assert!(h.session.jid().is_none());
+}
+
+#[test]
+fn starttls_then_restart_offers_mechanisms() {
+    let mut h = Harness::new(false);
+    h.send(OPEN);
+    let out = h.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    assert_eq!(out, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    assert_eq!(h.events.last(), Some(&Event::StartTls));
+    // Bytes arriving before the handshake completes are not XMPP.
+    h.session.handle_bytes(b"\x16\x03\x01garbage");
+    h.session.handle_tls_established();
+    let out = h.send(OPEN);
+    assert!(out.contains("<mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism>"), "{out}");
+    assert!(!out.contains("starttls"));
+}
+
+#[test]
+fn plain_login_bind_and_stamped_stanza() {
+    let mut h = Harness::new(true);
+    let out = h.login_plain("secret");
+    assert_eq!(out, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+    let out = h.bind(Some("phone"));
+    assert!(out.contains("<jid>alice@example.test/phone</jid>"), "{out}");
+    assert!(h.events.contains(&Event::Bound { jid: FullJid::new("alice@example.test/phone").unwrap() }));
+    h.send("<message to='Bob@Example.Test' type='chat'><body>hi</body></message>");
+    let Some(Event::Stanza(stanza)) = h.events.last() else { panic!("{:?}", h.events) };
+    assert_eq!(stanza.attr("from"), Some("alice@example.test/phone"));
+    assert_eq!(stanza.attr("to"), Some("bob@example.test"));
+}
+
+#[test]
+fn wrong_password_is_not_authorized_and_unknown_user_looks_the_same() {
+    let mut h = Harness::new(true);
+    let out = h.login_plain("wrong");
+    assert!(out.ends_with("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"), "{out}");
+    let payload = base64::engine::general_purpose::STANDARD.encode("\0nobody\0secret");
+    let out = h.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"));
+    assert_eq!(out, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>");
+    // Third failure closes the stream.
+    h.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"));
+    assert!(h.session.is_closed());
+}
+
+#[test]
+fn scram_sha256_login_with_an_independent_client() {
+    use sasl::client::mechanisms::Scram;
+    use sasl::client::Mechanism as _;
+    use sasl::common::scram::Sha256;
+    use sasl::common::{ChannelBinding, Credentials};
+
+    let mut h = Harness::new(true);
+    h.send(OPEN);
+    let creds = Credentials::default().with_username("alice").with_password("secret").with_channel_binding(ChannelBinding::Unsupported);
+    let mut client = Scram::<Sha256>::from_credentials(creds).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let first = b64.encode(client.initial());
+    let out = h.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>{first}</auth>"));
+    let challenge = out.strip_prefix("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>").unwrap().strip_suffix("</challenge>").unwrap();
+    let response = client.response(&b64.decode(challenge).unwrap()).unwrap();
+    let out = h.send(&format!("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>", b64.encode(response)));
+    let success = out.strip_prefix("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>").unwrap().strip_suffix("</success>").unwrap();
+    client.success(&b64.decode(success).unwrap()).unwrap();
+    assert!(h.events.contains(&Event::Authenticated { username: "alice".into() }));
+}
+
+#[test]
+fn generated_resource_when_none_requested() {
+    let mut h = Harness::new(true);
+    h.login_plain("secret");
+    let out = h.bind(None);
+    assert!(out.contains("<jid>alice@example.test/tandem-"), "{out}");
+}
+
+#[test]
+fn stanzas_before_bind_or_auth_are_refused() {
+    let mut h = Harness::new(true);
+    h.send(OPEN);
+    h.send("<message to='bob@example.test'/>");
+    assert!(h.out.contains("<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{}", h.out);
+    assert!(h.session.is_closed());
+}
+
+#[test]
+fn forged_from_is_invalid_from() {
+    let mut h = Harness::new(true);
+    h.login_plain("secret");
+    h.bind(Some("r"));
+    h.send("<message from='bob@example.test/x' to='carol@example.test'/>");
+    assert!(h.out.contains("<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{}", h.out);
+}
+
+#[test]
+fn wrong_host_is_host_unknown() {
+    let mut h = Harness::new(true);
+    h.send("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='other.test' version='1.0'>");
+    assert!(h.out.contains("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{}", h.out);
+    assert!(h.out.starts_with("<?xml version='1.0'?><stream:stream"));
+}
+
+#[test]
+fn doctype_before_anything_gets_header_then_restricted_xml() {
+    let mut h = Harness::new(true);
+    h.send("<?xml version='1.0'?><!DOCTYPE stream>");
+    assert!(h.out.starts_with("<?xml version='1.0'?><stream:stream"));
+    assert!(h.out.contains("<restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{}", h.out);
+    assert_eq!(h.events, vec![Event::Closed { error: Some(StreamErrorCondition::RestrictedXml) }]);
+}
+
+#[test]
+fn legacy_session_is_acknowledged() {
+    let mut h = Harness::new(true);
+    h.login_plain("secret");
+    h.bind(Some("r"));
+    let out = h.send("<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+    assert_eq!(out, "<iq type='result' id='s1' to='alice@example.test/r'/>");
+}
+
+#[test]
+fn client_close_is_answered() {
+    let mut h = Harness::new(true);
+    h.send(OPEN);
+    let out = h.send("</stream:stream>");
+    assert!(out.ends_with("</stream:stream>"));
+    assert!(h.session.is_closed());
+}

@@ -1,0 +1,106 @@
+//! SASL for c2s authentication (RFC 6120 §6), Sans-IO: bytes in (already base64-decoded by
+//! the caller), bytes or a typed error out; no I/O, no clock.
+//!
+//! - SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256 (RFC 7677): [`ScramServer`].
+//! - PLAIN (RFC 4616): [`PlainServer`] and [`verify_plain`].
+//! - Stored verifiers instead of passwords: [`PasswordRecord`], [`ScramCredentials`]
+//!   (SASLprep per RFC 4013; HA1 per RFC 7616 / RFC 8760 for SIP digest).
+//! - Failures map to RFC 6120 §6.5 conditions: [`SaslCondition`].
+
+mod credentials;
+mod decoy;
+mod error;
+mod hash;
+mod plain;
+mod saslprep;
+mod scram;
+
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
+mod interop_tests;
+
+pub use credentials::{PasswordRecord, ScramCredentials, DEFAULT_ITERATIONS};
+pub use error::{SaslCondition, SaslError};
+pub use hash::ScramHash;
+pub use plain::{verify_plain, PlainRequest, PlainServer};
+pub use scram::{ClientFirst, ScramServer};
+
+/// The mechanisms this server implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    ScramSha256,
+    ScramSha1,
+    Plain,
+}
+
+impl Mechanism {
+    /// All of them, strongest first (the order to advertise them in).
+    pub const ALL: [Mechanism; 3] = [Self::ScramSha256, Self::ScramSha1, Self::Plain];
+
+    /// IANA name, e.g. `"SCRAM-SHA-256"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ScramSha256 => "SCRAM-SHA-256",
+            Self::ScramSha1 => "SCRAM-SHA-1",
+            Self::Plain => "PLAIN",
+        }
+    }
+
+    /// Parses the `mechanism` attribute of `<auth/>`; names are matched exactly
+    /// (RFC 4422 §3.1 names are upper case).
+    pub fn from_name(name: &str) -> Result<Self, SaslError> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                SaslError::new(
+                    SaslCondition::InvalidMechanism,
+                    "unsupported SASL mechanism",
+                )
+            })
+    }
+
+    /// The SCRAM hash, or `None` for PLAIN.
+    pub fn scram_hash(self) -> Option<ScramHash> {
+        match self {
+            Self::ScramSha256 => Some(ScramHash::Sha256),
+            Self::ScramSha1 => Some(ScramHash::Sha1),
+            Self::Plain => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mechanism_names_round_trip() {
+        for m in Mechanism::ALL {
+            assert_eq!(Mechanism::from_name(m.name()).unwrap(), m);
+        }
+        for bad in [
+            "",
+            "scram-sha-256",
+            "SCRAM-SHA-256-PLUS",
+            "DIGEST-MD5",
+            "PLAIN ",
+        ] {
+            let e = Mechanism::from_name(bad).unwrap_err();
+            assert_eq!(e.condition(), SaslCondition::InvalidMechanism);
+        }
+    }
+
+    #[test]
+    fn condition_element_names() {
+        assert_eq!(SaslCondition::NotAuthorized.as_str(), "not-authorized");
+        assert_eq!(
+            SaslCondition::TemporaryAuthFailure.as_str(),
+            "temporary-auth-failure"
+        );
+        assert_eq!(SaslCondition::InvalidAuthzid.as_str(), "invalid-authzid");
+        let e = SaslError::new(SaslCondition::Aborted, "client aborted");
+        assert_eq!(e.to_string(), "aborted: client aborted");
+    }
+}
