@@ -1,1 +1,23 @@
-fn main() {}
+//! `tandem`: XMPP server core, SIP stack and SIP<->Jingle gateway in one binary.
+
+mod cli;
+mod config;
+mod im;
+mod server;
+mod storage;
+mod tls;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tandem: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -227,6 +227,19 @@ impl StreamReader {
     }
 }
 
+/// Parses one stanza serialised in the `jabber:client` namespace (as stored offline).
+pub fn parse_stanza(xml: &str) -> Result<Element, ReadError> {
+    let mut reader = StreamReader::new(ReaderLimits { max_stanza_size: xml.len().max(1) + 1, max_depth: 256 });
+    reader.push(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")?;
+    reader.push(xml.as_bytes())?;
+    while let Some(event) = reader.poll_event() {
+        if let StreamEvent::Element(element) = event {
+            return Ok(element);
+        }
+    }
+    Err(ReadError::new(StreamErrorCondition::BadFormat, "no complete element"))
+}
+
 fn new_parser(limits: ReaderLimits) -> rxml::Parser {
     let mut options = rxml::Options::default();
     // One token (attribute value, name, text chunk) may be as large as a whole stanza, no more.

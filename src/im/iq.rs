@@ -1,0 +1,111 @@
+//! Iq routing (RFC 6120 §8.2.3, §10) and the server's own services: disco (XEP-0030),
+//! ping (XEP-0199), version (XEP-0092), and the roster on the user's behalf.
+
+use tandem_xmpp::c2s::Session;
+use tandem_xmpp::roster::ROSTER_NS;
+use tandem_xmpp::stanza::{iq_result, StanzaErrorCondition};
+use tandem_xmpp::Element;
+
+use super::delivery::{self, bounce, reply_error};
+use super::{roster, ImSession};
+use crate::server::Shared;
+
+pub const DISCO_INFO_NS: &str = "http://jabber.org/protocol/disco#info";
+pub const DISCO_ITEMS_NS: &str = "http://jabber.org/protocol/disco#items";
+pub const PING_NS: &str = "urn:xmpp:ping";
+pub const VERSION_NS: &str = "jabber:iq:version";
+
+/// Features the server itself really implements; nothing here is advertised ahead of the code.
+const SERVER_FEATURES: &[&str] = &[DISCO_INFO_NS, DISCO_ITEMS_NS, PING_NS, VERSION_NS, "msgoffline"];
+
+/// An iq from the client of `im`.
+pub async fn handle_outbound(shared: &Shared, im: &mut ImSession, session: &mut Session, iq: Element) {
+    let is_request = matches!(iq.attr("type"), Some("get") | Some("set"));
+    if !is_request && !matches!(iq.attr("type"), Some("result") | Some("error")) {
+        return reply_error(session, &iq, StanzaErrorCondition::BadRequest);
+    }
+    let to = super::to_jid(&iq);
+    let Some(to) = to else {
+        // No `to`: the user's own account handles it (RFC 6120 §10.3.3).
+        if is_request {
+            handle_for_account(shared, im, session, &iq).await;
+        }
+        return;
+    };
+    if !delivery::is_local(shared, &to) {
+        return bounce(shared, &iq, StanzaErrorCondition::RemoteServerNotFound);
+    }
+    match to.clone().try_into_full() {
+        Ok(full) => {
+            // RFC 6120 §10.5.3.2: an iq for a resource that is not there.
+            if !delivery::to_full(shared, &full, iq.clone()) && is_request {
+                reply_error(session, &iq, StanzaErrorCondition::ServiceUnavailable);
+            }
+        }
+        // Responses to a bare JID have nobody to go to.
+        Err(_) if !is_request => {}
+        Err(bare) if bare.node().is_none() => handle_for_server(session, &iq),
+        Err(bare) if bare == im.bare => handle_for_account(shared, im, session, &iq).await,
+        // On behalf of another account, nothing is offered yet.
+        Err(_) => reply_error(session, &iq, StanzaErrorCondition::ServiceUnavailable),
+    }
+}
+
+async fn handle_for_account(shared: &Shared, im: &mut ImSession, session: &mut Session, iq: &Element) {
+    let Some(payload) = iq.children().next() else {
+        return reply_error(session, iq, StanzaErrorCondition::BadRequest);
+    };
+    match (payload.name(), payload.ns()) {
+        ("query", ROSTER_NS) => roster::handle_iq(shared, im, session, iq, payload).await,
+        ("ping", PING_NS) if iq.attr("type") == Some("get") => session.send_stanza(&iq_result(iq, None)),
+        ("query", DISCO_INFO_NS) if iq.attr("type") == Some("get") && payload.attr("node").is_none() => {
+            let query = Element::new("query", DISCO_INFO_NS)
+                .with_child(Element::new("identity", DISCO_INFO_NS).with_attr("category", "account").with_attr("type", "registered"))
+                .with_child(Element::new("feature", DISCO_INFO_NS).with_attr("var", DISCO_INFO_NS));
+            session.send_stanza(&iq_result(iq, Some(query)));
+        }
+        ("query", DISCO_ITEMS_NS) if iq.attr("type") == Some("get") => {
+            session.send_stanza(&iq_result(iq, Some(Element::new("query", DISCO_ITEMS_NS))));
+        }
+        _ => reply_error(session, iq, StanzaErrorCondition::ServiceUnavailable),
+    }
+}
+
+fn handle_for_server(session: &mut Session, iq: &Element) {
+    let Some(payload) = iq.children().next() else {
+        return reply_error(session, iq, StanzaErrorCondition::BadRequest);
+    };
+    let get = iq.attr("type") == Some("get");
+    let reply = match (payload.name(), payload.ns()) {
+        ("ping", PING_NS) if get => iq_result(iq, None),
+        ("query", DISCO_INFO_NS) if get => {
+            if payload.attr("node").is_some() {
+                return reply_error(session, iq, StanzaErrorCondition::ItemNotFound);
+            }
+            let mut query = Element::new("query", DISCO_INFO_NS).with_child(
+                Element::new("identity", DISCO_INFO_NS)
+                    .with_attr("category", "server")
+                    .with_attr("type", "im")
+                    .with_attr("name", "Tandem"),
+            );
+            for feature in SERVER_FEATURES {
+                query.push_child(Element::new("feature", DISCO_INFO_NS).with_attr("var", *feature));
+            }
+            iq_result(iq, Some(query))
+        }
+        ("query", DISCO_ITEMS_NS) if get => {
+            if payload.attr("node").is_some() {
+                return reply_error(session, iq, StanzaErrorCondition::ItemNotFound);
+            }
+            iq_result(iq, Some(Element::new("query", DISCO_ITEMS_NS)))
+        }
+        ("query", VERSION_NS) if get => {
+            let query = Element::new("query", VERSION_NS)
+                .with_child(Element::new("name", VERSION_NS).with_text("Tandem"))
+                .with_child(Element::new("version", VERSION_NS).with_text(env!("CARGO_PKG_VERSION")));
+            iq_result(iq, Some(query))
+        }
+        _ => return reply_error(session, iq, StanzaErrorCondition::ServiceUnavailable),
+    };
+    session.send_stanza(&reply);
+}

@@ -1,0 +1,122 @@
+//! Message routing, RFC 6121 §8.5 for local users; offline storage (XEP-0160) with a
+//! XEP-0203 delay stamp.
+
+use jid::{BareJid, Jid};
+use tandem_xmpp::stanza::StanzaErrorCondition;
+use tandem_xmpp::stream::writer::CLIENT_NS;
+use tandem_xmpp::Element;
+
+use super::delivery::{self, bounce};
+use crate::server::Shared;
+
+pub const DELAY_NS: &str = "urn:xmpp:delay";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MessageType {
+    Normal,
+    Chat,
+    Groupchat,
+    Headline,
+    Error,
+}
+
+fn message_type(stanza: &Element) -> MessageType {
+    match stanza.attr("type") {
+        Some("chat") => MessageType::Chat,
+        Some("groupchat") => MessageType::Groupchat,
+        Some("headline") => MessageType::Headline,
+        Some("error") => MessageType::Error,
+        // RFC 6121 §5.2.2: absent or unknown types are treated as normal.
+        _ => MessageType::Normal,
+    }
+}
+
+/// Routes a message whose `from` is a local full JID.
+pub async fn route(shared: &Shared, stanza: Element) {
+    let kind = message_type(&stanza);
+    let to = match super::to_jid(&stanza) {
+        Some(to) => to,
+        // RFC 6120 §10.3.1: no `to` means the sender's own account.
+        None => match super::from_jid(&stanza) {
+            Some(from) => Jid::from(from.to_bare()),
+            None => return,
+        },
+    };
+    if !delivery::is_local(shared, &to) {
+        return bounce(shared, &stanza, StanzaErrorCondition::RemoteServerNotFound);
+    }
+    if to.node().is_none() {
+        // Messages to the server itself: nothing here consumes them (RFC 6120 §10.3.3).
+        if matches!(kind, MessageType::Normal | MessageType::Chat) {
+            bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable);
+        }
+        return;
+    }
+    if let Ok(full) = to.clone().try_into_full() {
+        if delivery::to_full(shared, &full, stanza.clone()) {
+            return;
+        }
+        // RFC 6121 §8.5.3.2.1: no such resource.
+        match kind {
+            MessageType::Error => return,
+            MessageType::Groupchat => return bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable),
+            _ => {}
+        }
+    }
+    to_bare(shared, &to.to_bare(), stanza, kind).await;
+}
+
+/// RFC 6121 §8.5.2: a message for a local account as a whole.
+async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: MessageType) {
+    let candidates: Vec<_> =
+        delivery::available(shared, bare).into_iter().filter(|r| r.priority.unwrap_or(-1) >= 0).collect();
+    if !candidates.is_empty() {
+        match kind {
+            MessageType::Normal | MessageType::Chat => {
+                let top = candidates.iter().filter_map(|r| r.priority).max().unwrap_or(0);
+                for route in candidates.iter().filter(|r| r.priority == Some(top)) {
+                    route.handle.deliver(stanza.clone());
+                }
+            }
+            MessageType::Headline => {
+                for route in &candidates {
+                    route.handle.deliver(stanza.clone());
+                }
+            }
+            MessageType::Groupchat => bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable),
+            MessageType::Error => {}
+        }
+        return;
+    }
+    let username = bare.node().map(|n| n.as_str()).unwrap_or_default();
+    let exists = match shared.storage.user_exists(username).await {
+        Ok(exists) => exists,
+        Err(e) => {
+            tracing::error!(error = %e, "user lookup failed while routing a message");
+            return bounce(shared, &stanza, StanzaErrorCondition::InternalServerError);
+        }
+    };
+    match kind {
+        MessageType::Normal | MessageType::Chat if exists => store_offline(shared, username, stanza).await,
+        MessageType::Normal | MessageType::Chat | MessageType::Groupchat => {
+            bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable)
+        }
+        // Headlines are not worth keeping (RFC 6121 §8.5.2.2.1); errors are never answered.
+        MessageType::Headline | MessageType::Error => {}
+    }
+}
+
+async fn store_offline(shared: &Shared, username: &str, mut stanza: Element) {
+    // Messages without anything to show (chat states alone) are not worth storing.
+    if !stanza.has_child("body", CLIENT_NS) && !stanza.has_child("subject", CLIENT_NS) {
+        return;
+    }
+    let stamp = super::time::xep0082(crate::storage::unix_now());
+    stanza.push_child(
+        Element::new("delay", DELAY_NS).with_attr("from", shared.domain.clone()).with_attr("stamp", stamp).with_text("Offline Storage"),
+    );
+    if let Err(e) = shared.storage.store_offline(username, &stanza.to_xml_in(CLIENT_NS)).await {
+        tracing::error!(user = %username, error = %e, "could not store an offline message");
+        bounce(shared, &stanza, StanzaErrorCondition::InternalServerError);
+    }
+}

@@ -1,0 +1,151 @@
+//! The running server: listeners, per-connection tasks and the shared state they route through.
+
+mod connection;
+mod listener;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tandem_xmpp::c2s::SessionConfig;
+use tandem_xmpp::router::{LocalRouteTable, RouteTable};
+use tandem_xmpp::stream::{ReaderLimits, StreamErrorCondition};
+use tandem_xmpp::Element;
+use tokio::sync::{mpsc, watch};
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::storage::Storage;
+use crate::tls::TlsConfigs;
+
+/// What a session task can be told by others.
+#[derive(Debug)]
+pub enum SessionCommand {
+    /// Write this stanza to the client.
+    Deliver(Element),
+    /// Close the stream with this error (e.g. `conflict` when a newer session took the resource).
+    Evict(StreamErrorCondition),
+}
+
+/// How the router reaches one session.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    pub id: u64,
+    tx: mpsc::UnboundedSender<SessionCommand>,
+}
+
+impl SessionHandle {
+    /// Queues a stanza; false if the session is already gone.
+    pub fn deliver(&self, stanza: Element) -> bool {
+        self.tx.send(SessionCommand::Deliver(stanza)).is_ok()
+    }
+
+    pub fn evict(&self, condition: StreamErrorCondition) {
+        let _ = self.tx.send(SessionCommand::Evict(condition));
+    }
+}
+
+/// State every connection task shares.
+pub struct Shared {
+    pub domain: String,
+    pub storage: Storage,
+    pub routes: Arc<dyn RouteTable<SessionHandle>>,
+    pub tls: TlsConfigs,
+    limits: ReaderLimits,
+    require_encryption: bool,
+    next_session_id: AtomicU64,
+}
+
+impl Shared {
+    pub fn session_config(&self, starttls_available: bool) -> SessionConfig {
+        SessionConfig {
+            domain: self.domain.clone(),
+            starttls_available,
+            require_encryption: self.require_encryption,
+            limits: self.limits,
+            max_auth_attempts: 3,
+        }
+    }
+
+    pub fn next_session_id(&self) -> u64 {
+        self.next_session_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A started server: its bound addresses and a way to stop it.
+pub struct RunningServer {
+    pub starttls_addrs: Vec<SocketAddr>,
+    pub direct_tls_addrs: Vec<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    tracker: TaskTracker,
+    storage: Storage,
+}
+
+impl RunningServer {
+    /// Binds every listener and starts accepting. Ports of 0 are resolved in the result.
+    pub async fn start(config: &Config) -> Result<RunningServer> {
+        std::fs::create_dir_all(&config.server.data_dir)
+            .with_context(|| format!("creating data dir {}", config.server.data_dir.display()))?;
+        let tls = crate::tls::load_or_generate(&config.cert_path(), &config.key_path(), &config.server.domain)?;
+        let storage = Storage::open(&config.storage().to_string())
+            .await
+            .with_context(|| format!("opening storage {}", config.storage()))?;
+        let shared = Arc::new(Shared {
+            domain: config.server.domain.clone(),
+            storage: storage.clone(),
+            routes: Arc::new(LocalRouteTable::default()),
+            tls,
+            limits: ReaderLimits { max_stanza_size: config.xmpp.max_stanza_size, max_depth: config.xmpp.max_depth },
+            require_encryption: config.xmpp.require_encryption,
+            next_session_id: AtomicU64::new(seed_session_ids()),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let tracker = TaskTracker::new();
+        let mut starttls_addrs = Vec::new();
+        let mut direct_tls_addrs = Vec::new();
+        for (addrs, direct_tls, out) in [
+            (&config.xmpp.listen, false, &mut starttls_addrs),
+            (&config.xmpp.tls_listen, true, &mut direct_tls_addrs),
+        ] {
+            for addr in addrs {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding c2s listener {addr}"))?;
+                let local = listener.local_addr()?;
+                tracing::info!(addr = %local, direct_tls, "c2s listening");
+                out.push(local);
+                tracker.spawn(listener::accept_loop(
+                    listener,
+                    direct_tls,
+                    shared.clone(),
+                    shutdown_rx.clone(),
+                    tracker.clone(),
+                ));
+            }
+        }
+        Ok(RunningServer { starttls_addrs, direct_tls_addrs, shutdown, tracker, storage })
+    }
+
+    /// Closes every stream with `system-shutdown`, waits for the sessions to finish (bounded),
+    /// then closes storage.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        self.tracker.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.tracker.wait()).await.is_err() {
+            tracing::warn!("some sessions did not close within 10 s");
+        }
+        self.storage.close().await;
+    }
+}
+
+/// Session ids only need to be unique per process; starting from the clock keeps stream ids
+/// distinct across restarts too.
+fn seed_session_ids() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(1)
+        << 8
+}

@@ -1,0 +1,82 @@
+//! Server certificate: loaded from PEM files, or generated self-signed on first start.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The two rustls configurations c2s needs.
+#[derive(Clone)]
+pub struct TlsConfigs {
+    /// For STARTTLS upgrades.
+    pub starttls: Arc<rustls::ServerConfig>,
+    /// For direct TLS listeners: also negotiates ALPN `xmpp-client` (XEP-0368).
+    pub direct: Arc<rustls::ServerConfig>,
+}
+
+/// Loads the certificate and key, generating a self-signed pair for `domain` when both files
+/// are absent. Only one file present is an operator mistake and is refused.
+pub fn load_or_generate(cert_path: &Path, key_path: &Path, domain: &str) -> Result<TlsConfigs> {
+    match (cert_path.exists(), key_path.exists()) {
+        (true, true) => {}
+        (false, false) => generate_self_signed(cert_path, key_path, domain)?,
+        (true, false) => bail!("{} exists but its key {} does not", cert_path.display(), key_path.display()),
+        (false, true) => bail!("{} exists but its certificate {} does not", key_path.display(), cert_path.display()),
+    }
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
+        .with_context(|| format!("reading certificate {}", cert_path.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing certificate {}", cert_path.display()))?;
+    if certs.is_empty() {
+        bail!("no certificate found in {}", cert_path.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key_path).with_context(|| format!("reading private key {}", key_path.display()))?;
+    build(certs, key)
+}
+
+fn build(certs: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Result<TlsConfigs> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let starttls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("certificate and key do not match or are unsupported")?;
+    let mut direct = starttls.clone();
+    direct.alpn_protocols = vec![b"xmpp-client".to_vec()];
+    Ok(TlsConfigs { starttls: Arc::new(starttls), direct: Arc::new(direct) })
+}
+
+fn generate_self_signed(cert_path: &Path, key_path: &Path, domain: &str) -> Result<()> {
+    let mut names = vec![domain.to_string()];
+    if domain != "localhost" {
+        names.push("localhost".into());
+    }
+    let certified = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
+    for path in [cert_path, key_path] {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    write_private(key_path, certified.signing_key.serialize_pem().as_bytes())?;
+    std::fs::write(cert_path, certified.cert.pem()).with_context(|| format!("writing {}", cert_path.display()))?;
+    tracing::warn!(cert = %cert_path.display(), %domain, "generated a self-signed certificate; clients will not trust it until you install a real one");
+    Ok(())
+}
+
+/// Writes a file readable only by its owner: it holds a private key.
+fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
