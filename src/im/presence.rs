@@ -210,6 +210,8 @@ pub async fn outbound_subscription(shared: &Shared, im: &ImSession, stanza: Elem
     if contact.domain().as_str() != shared.domain {
         return bounce(shared, &routed, StanzaErrorCondition::RemoteServerNotFound);
     }
+    Box::pin(inbound_subscription(shared, &contact, &im.bare, routed, action)).await;
+    // After the answer itself, as RFC 6121 §3.1.5 orders it.
     match action {
         // The contact now receives our presence: send the current one (RFC 6121 §3.1.5).
         SubscriptionAction::Subscribed => {
@@ -232,7 +234,6 @@ pub async fn outbound_subscription(shared: &Shared, im: &ImSession, stanza: Elem
         }
         _ => {}
     }
-    Box::pin(inbound_subscription(shared, &contact, &im.bare, routed, action)).await;
 }
 
 /// A subscription stanza from `from` arrives for the local account `owner`.

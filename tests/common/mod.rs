@@ -1,0 +1,261 @@
+//! Shared harness for end-to-end tests: runs the real `tandem` binary on ephemeral loopback
+//! ports with a CA-signed certificate that test clients trust.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+
+pub const DOMAIN: &str = "localhost";
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// A test CA, shared by every test in this process; `SSL_CERT_FILE` points at it so that
+/// tokio-xmpp (through rustls-native-certs) trusts servers it signed.
+pub struct TestCa {
+    pub dir: tempfile::TempDir,
+    pub cert_pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+pub fn ca() -> &'static TestCa {
+    static CA: OnceLock<TestCa> = OnceLock::new();
+    CA.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, "tandem test CA");
+        let cert = params.self_signed(&key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, cert.pem()).unwrap();
+        // Set once, before any client exists, and never changed afterwards.
+        unsafe { std::env::set_var("SSL_CERT_FILE", &path) };
+        TestCa { cert_pem: cert.pem(), issuer: rcgen::Issuer::new(params, key), dir }
+    })
+}
+
+impl TestCa {
+    /// Writes a server certificate for `localhost` signed by this CA into `dir`.
+    pub fn issue_server_cert(&self, dir: &Path) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec![DOMAIN.to_string()]).unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    }
+
+    pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        let der = rustls::pki_types::CertificateDer::from_pem_slice(self.cert_pem.as_bytes()).unwrap();
+        roots.add(der).unwrap();
+        Arc::new(rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth())
+    }
+}
+
+use rustls::pki_types::pem::PemObject;
+
+/// A running `tandem serve` process with its data dir.
+pub struct Server {
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    child: Option<Child>,
+    pub starttls: SocketAddr,
+    pub direct_tls: SocketAddr,
+    extra_config: String,
+}
+
+impl Server {
+    /// A fresh data dir with a CA-signed certificate, and the server started on it.
+    pub fn start() -> Server {
+        Self::start_with_config("")
+    }
+
+    /// `extra` is appended to the `[xmpp]` section of the generated config.
+    pub fn start_with_config(extra: &str) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        ca().issue_server_cert(&dir);
+        let mut server = Server {
+            dir,
+            _tmp: Some(tmp),
+            child: None,
+            starttls: "0.0.0.0:0".parse().unwrap(),
+            direct_tls: "0.0.0.0:0".parse().unwrap(),
+            extra_config: extra.to_string(),
+        };
+        server.spawn();
+        server
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.join("tandem.toml")
+    }
+
+    fn spawn(&mut self) {
+        let config = format!(
+            "[server]\ndomain = \"{DOMAIN}\"\ndata_dir = \"{}\"\n[xmpp]\nlisten = [\"127.0.0.1:0\"]\ntls_listen = [\"127.0.0.1:0\"]\n{}\n",
+            self.dir.display(),
+            self.extra_config
+        );
+        std::fs::write(self.config_path(), config).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .args(["serve", "--config"])
+            .arg(self.config_path())
+            .env("TANDEM_LOG", std::env::var("TANDEM_TEST_LEVEL").unwrap_or("info".into()))
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("starting tandem");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if std::env::var_os("TANDEM_TEST_LOG").is_some() {
+                    eprintln!("[tandem] {line}");
+                }
+                if line.contains("c2s listening") {
+                    let addr = line.split("addr=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().to_string();
+                    let direct = line.contains("direct_tls=true");
+                    let _ = tx.send((addr.parse::<SocketAddr>().unwrap(), direct));
+                }
+            }
+        });
+        for _ in 0..2 {
+            let (addr, direct) = rx.recv_timeout(STEP).expect("tandem did not start listening");
+            if direct {
+                self.direct_tls = addr;
+            } else {
+                self.starttls = addr;
+            }
+        }
+        self.child = Some(child);
+    }
+
+    pub fn add_user(&self, user: &str, password: &str) {
+        let status = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .args(["user", "add", &format!("{user}@{DOMAIN}"), "--password", password, "--config"])
+            .arg(self.config_path())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "tandem user add {user} failed");
+    }
+
+    /// Stops with SIGTERM (graceful) and waits.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe { libc_kill(child.id() as i32, 15) };
+            let deadline = std::time::Instant::now() + STEP;
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    assert!(status.success(), "tandem exited with {status}");
+                    return;
+                }
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("tandem did not stop on SIGTERM");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Stops and starts again on the same data dir (new ports).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// A hand-driven client for the cases a client library would never produce.
+pub struct RawClient {
+    stream: RawStream,
+    pub received: String,
+}
+
+enum RawStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+pub const OPEN: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
+
+impl RawClient {
+    /// Connects to a STARTTLS port, negotiates TLS, and reopens the stream.
+    pub async fn connect_tls(addr: SocketAddr) -> RawClient {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut client = RawClient { stream: RawStream::Plain(tcp), received: String::new() };
+        client.send(OPEN).await;
+        client.read_until("</stream:features>").await;
+        client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>").await;
+        client.read_until("<proceed").await;
+        let RawStream::Plain(tcp) = client.stream else { unreachable!() };
+        let connector = tokio_rustls::TlsConnector::from(ca().client_config());
+        let tls = connector.connect(DOMAIN.try_into().unwrap(), tcp).await.unwrap();
+        client.stream = RawStream::Tls(Box::new(tls));
+        client.received.clear();
+        client
+    }
+
+    pub async fn send(&mut self, data: &str) {
+        let result = match &mut self.stream {
+            RawStream::Plain(s) => s.write_all(data.as_bytes()).await,
+            RawStream::Tls(s) => {
+                let r = s.write_all(data.as_bytes()).await;
+                if r.is_ok() {
+                    s.flush().await
+                } else {
+                    r
+                }
+            }
+        };
+        // The server may already have closed on us; what it sent is what tests check.
+        let _ = result;
+    }
+
+    /// Reads until `needle` was received or the stream ended; returns everything so far.
+    pub async fn read_until(&mut self, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + STEP;
+        let mut buf = vec![0u8; 8192];
+        while !self.received.contains(needle) {
+            let read = match &mut self.stream {
+                RawStream::Plain(s) => tokio::time::timeout_at(deadline, s.read(&mut buf)).await,
+                RawStream::Tls(s) => tokio::time::timeout_at(deadline, s.read(&mut buf)).await,
+            };
+            match read {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => self.received.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(_) => panic!("timed out waiting for {needle:?}; got {:?}", self.received),
+            }
+        }
+        self.received.clone()
+    }
+
+    /// Reads until the server closes the connection.
+    pub async fn read_to_end(&mut self) -> String {
+        self.read_until("\u{0}never").await
+    }
+}

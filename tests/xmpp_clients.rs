@@ -1,0 +1,164 @@
+//! End to end with a real XMPP client library nobody here wrote (tokio-xmpp): logins over
+//! STARTTLS and direct TLS with SCRAM, roster subscriptions, presence, messages, offline
+//! delivery across reconnects and restarts.
+
+mod common;
+
+use std::str::FromStr;
+
+use common::{Server, DOMAIN, STEP};
+use futures::StreamExt;
+use tokio_xmpp::connect::DnsConfig;
+use tokio_xmpp::parsers::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::message::{Message, MessageType};
+use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+use tokio_xmpp::{Client, Event, Stanza};
+
+async fn connect(server: &Server, user: &str, direct_tls: bool) -> (Client, Jid) {
+    common::ca();
+    let jid = BareJid::from_str(&format!("{user}@{DOMAIN}")).unwrap();
+    let mut client = if direct_tls {
+        Client::new_direct_tls_with_config(jid, "pw", DnsConfig::Addr { addr: server.direct_tls.to_string() }, Default::default())
+    } else {
+        Client::new_starttls(jid, "pw", DnsConfig::Addr { addr: server.starttls.to_string() }, Default::default())
+    };
+    let bound = loop {
+        match tokio::time::timeout(STEP, client.next()).await.expect("login timed out").expect("client ended") {
+            Event::Online { bound_jid, .. } => break bound_jid,
+            Event::Disconnected(e) => panic!("{user} could not log in: {e}"),
+            Event::Stanza(_) => {}
+        }
+    };
+    (client, bound)
+}
+
+/// Waits for the first stanza matching `pred`, skipping others.
+async fn expect<T>(client: &mut Client, what: &str, mut pred: impl FnMut(&Stanza) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + STEP;
+    let mut skipped = Vec::new();
+    loop {
+        let event = tokio::time::timeout_at(deadline, client.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}; skipped {skipped:#?}"))
+            .expect("client ended");
+        match event {
+            Event::Stanza(stanza) => {
+                if let Some(found) = pred(&stanza) {
+                    return found;
+                }
+                skipped.push(stanza);
+            }
+            Event::Disconnected(e) => panic!("disconnected while waiting for {what}: {e}"),
+            Event::Online { .. } => {}
+        }
+    }
+}
+
+fn presence(type_: PresenceType, to: &str) -> Stanza {
+    let mut p = Presence::new(type_);
+    p.to = Some(Jid::from_str(to).unwrap());
+    p.into()
+}
+
+fn chat(to: &str, body: &str) -> Stanza {
+    let mut m = Message::new(Some(Jid::from_str(to).unwrap()));
+    m.type_ = MessageType::Chat;
+    m.bodies.insert(tokio_xmpp::parsers::message::Lang::default(), body.to_string());
+    m.into()
+}
+
+fn body_of(stanza: &Stanza) -> Option<(String, String)> {
+    match stanza {
+        Stanza::Message(m) => {
+            let body = m.bodies.values().next()?.clone();
+            Some((m.from.as_ref()?.to_string(), body))
+        }
+        _ => None,
+    }
+}
+
+fn presence_from(stanza: &Stanza, from_bare: &str, type_: PresenceType) -> bool {
+    matches!(stanza, Stanza::Presence(p) if p.type_ == type_ && p.from.as_ref().is_some_and(|f| f.to_bare().to_string() == from_bare))
+}
+
+#[tokio::test]
+async fn two_users_subscribe_see_presence_and_chat_over_starttls_and_direct_tls() {
+    let server = Server::start();
+    server.add_user("alice", "pw");
+    server.add_user("bob", "pw");
+    let (mut alice, alice_jid) = connect(&server, "alice", false).await;
+    let (mut bob, bob_jid) = connect(&server, "bob", true).await;
+    assert_eq!(alice_jid.to_bare().to_string(), "alice@localhost");
+    assert!(alice_jid.resource().is_some(), "server generated a resource");
+
+    alice.send_stanza(Presence::new(PresenceType::None).into()).await.unwrap();
+    bob.send_stanza(Presence::new(PresenceType::None).into()).await.unwrap();
+
+    // Mutual subscription, RFC 6121 §3.
+    alice.send_stanza(presence(PresenceType::Subscribe, "bob@localhost")).await.unwrap();
+    expect(&mut bob, "alice's subscribe", |s| presence_from(s, "alice@localhost", PresenceType::Subscribe).then_some(())).await;
+    bob.send_stanza(presence(PresenceType::Subscribed, "alice@localhost")).await.unwrap();
+    expect(&mut alice, "bob's subscribed", |s| presence_from(s, "bob@localhost", PresenceType::Subscribed).then_some(())).await;
+    // Approval delivers bob's current presence to alice.
+    expect(&mut alice, "bob's presence", |s| presence_from(s, "bob@localhost", PresenceType::None).then_some(())).await;
+
+    bob.send_stanza(presence(PresenceType::Subscribe, "alice@localhost")).await.unwrap();
+    expect(&mut alice, "bob's subscribe", |s| presence_from(s, "bob@localhost", PresenceType::Subscribe).then_some(())).await;
+    alice.send_stanza(presence(PresenceType::Subscribed, "bob@localhost")).await.unwrap();
+    expect(&mut bob, "alice's presence", |s| presence_from(s, "alice@localhost", PresenceType::None).then_some(())).await;
+
+    // A new presence broadcast reaches the subscribed contact.
+    let mut away = Presence::new(PresenceType::None);
+    away.show = Some(tokio_xmpp::parsers::presence::Show::Away);
+    alice.send_stanza(away.into()).await.unwrap();
+    expect(&mut bob, "alice away", |s| match s {
+        Stanza::Presence(p) if p.show == Some(tokio_xmpp::parsers::presence::Show::Away) => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // Messages both ways, to the bare and to the full JID.
+    alice.send_stanza(chat("bob@localhost", "hello bob")).await.unwrap();
+    let (from, body) = expect(&mut bob, "message from alice", body_of).await;
+    assert_eq!(body, "hello bob");
+    assert_eq!(from, alice_jid.to_string(), "from is the sender's full JID, stamped by the server");
+    bob.send_stanza(chat(&alice_jid.to_string(), "hi alice")).await.unwrap();
+    let (from, body) = expect(&mut alice, "message from bob", body_of).await;
+    assert_eq!((from.as_str(), body.as_str()), (bob_jid.to_string().as_str(), "hi alice"));
+
+    // Going offline is seen by the contact.
+    alice.send_end().await.unwrap();
+    expect(&mut bob, "alice unavailable", |s| presence_from(s, "alice@localhost", PresenceType::Unavailable).then_some(())).await;
+}
+
+#[tokio::test]
+async fn offline_message_arrives_after_reconnect_and_after_restart() {
+    let mut server = Server::start();
+    server.add_user("carol", "pw");
+    server.add_user("dave", "pw");
+    let (mut carol, _) = connect(&server, "carol", false).await;
+
+    carol.send_stanza(chat("dave@localhost", "while you were out")).await.unwrap();
+    // Round trip through the server so the message has been handled before dave connects.
+    carol.send_stanza(chat("carol@localhost", "sync")).await.unwrap();
+    // carol has no available presence, so a message to her bare JID is stored too; skip it.
+
+    let (mut dave, _) = connect(&server, "dave", true).await;
+    dave.send_stanza(Presence::new(PresenceType::None).into()).await.unwrap();
+    let (from, body) = expect(&mut dave, "offline message", body_of).await;
+    assert_eq!(body, "while you were out");
+    assert!(from.starts_with("carol@localhost/"));
+    dave.send_end().await.unwrap();
+
+    // Delivered messages are gone; a new one must survive a restart of the server.
+    carol.send_stanza(chat("dave@localhost", "survives restarts")).await.unwrap();
+    carol.send_stanza(chat("carol@localhost", "sync")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(carol);
+    server.restart();
+
+    let (mut dave, _) = connect(&server, "dave", false).await;
+    dave.send_stanza(Presence::new(PresenceType::None).into()).await.unwrap();
+    let (_, body) = expect(&mut dave, "offline message after restart", body_of).await;
+    assert_eq!(body, "survives restarts", "the first offline message was delivered once and deleted");
+}
