@@ -74,8 +74,14 @@ async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: Message
         match kind {
             MessageType::Normal | MessageType::Chat => {
                 let top = candidates.iter().filter_map(|r| r.priority).max().unwrap_or(0);
+                let mut delivered = false;
                 for route in candidates.iter().filter(|r| r.priority == Some(top)) {
-                    route.handle.deliver(stanza.clone());
+                    delivered |= route.handle.deliver(stanza.clone());
+                }
+                if !delivered {
+                    // Every target closed in the meantime: keep the message rather than lose it.
+                    let username = bare.node().map(|n| n.as_str()).unwrap_or_default();
+                    store_offline(shared, username, stanza).await;
                 }
             }
             MessageType::Headline => {

@@ -64,8 +64,10 @@ pub async fn after_flush(shared: &Shared, im: &mut ImSession) {
 /// The session is gone: unbind it and tell whoever saw it online.
 pub async fn session_ended(shared: &Shared, im: &mut ImSession, handle: &SessionHandle) {
     let id = handle.id;
-    shared.routes.unbind(&im.jid, &|h: &SessionHandle| h.id == id);
-    if im.available {
+    let still_ours = shared.routes.unbind(&im.jid, &|h: &SessionHandle| h.id == id);
+    // A session replaced by a newer one for the same full JID must not announce that JID as
+    // offline nor clear the newcomer's presence: the resource lives on.
+    if still_ours && im.available {
         presence::broadcast_unavailable(shared, im, None).await;
     }
 }

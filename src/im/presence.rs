@@ -193,9 +193,10 @@ pub async fn outbound_subscription(shared: &Shared, im: &ImSession, stanza: Elem
             return bounce(shared, &stanza, StanzaErrorCondition::InternalServerError);
         }
     };
+    let was_visible = item.is_visible();
     let outcome = apply_outbound(&mut item, action);
     if outcome.changed {
-        roster::store_and_push(shared, &im.username, &im.bare, &item).await;
+        roster::store_and_push(shared, &im.username, &im.bare, &item, was_visible).await;
     }
     if matches!(action, SubscriptionAction::Subscribed | SubscriptionAction::Unsubscribed) {
         let _ = shared.storage.delete_pending_subscription(&im.username, &contact).await;
@@ -261,9 +262,10 @@ async fn inbound_subscription(shared: &Shared, owner: &BareJid, from: &BareJid, 
             .with_attr("to", from.to_string());
         return Box::pin(inbound_subscription(shared, from, owner, reply, SubscriptionAction::Subscribed)).await;
     }
+    let was_visible = item.is_visible();
     let outcome = apply_inbound(&mut item, action);
     if outcome.changed {
-        roster::store_and_push(shared, username, owner, &item).await;
+        roster::store_and_push(shared, username, owner, &item, was_visible).await;
     }
     if !outcome.forward {
         return;

@@ -15,18 +15,20 @@ use crate::server::Shared;
 
 static PUSH_COUNTER: AtomicU64 = AtomicU64::new(1);
 
-/// Stores the item (or deletes it when empty) and pushes it to the owner's interested resources.
-pub async fn store_and_push(shared: &Shared, username: &str, owner: &BareJid, item: &RosterItem) {
+/// Stores the item (or deletes it when empty) and pushes it to the owner's interested
+/// resources. `was_visible` says whether the client knew the item before, so that an item kept
+/// only for a pending request is neither pushed nor "removed" from a roster that never had it.
+pub async fn store_and_push(shared: &Shared, username: &str, owner: &BareJid, item: &RosterItem, was_visible: bool) {
     if let Err(e) = shared.storage.put_roster_item(username, item).await {
         tracing::error!(user = %username, error = %e, "could not store a roster item");
         return;
     }
-    let mut element = item.to_element();
-    if !item.is_visible() {
-        element.set_attr("subscription", "remove");
-        element.remove_attr("ask");
+    if item.is_visible() {
+        push(shared, owner, item.to_element());
+    } else if was_visible {
+        let removed = Element::new("item", ROSTER_NS).with_attr("jid", item.jid.to_string()).with_attr("subscription", "remove");
+        push(shared, owner, removed);
     }
-    push(shared, owner, element);
 }
 
 fn push(shared: &Shared, owner: &BareJid, item: Element) {
@@ -68,10 +70,11 @@ pub async fn handle_iq(shared: &Shared, im: &ImSession, session: &mut Session, i
                     Ok(item) => item.unwrap_or_else(|| RosterItem::new(jid.clone())),
                     Err(_) => return reply_error(session, iq, StanzaErrorCondition::InternalServerError),
                 };
+                let was_visible = item.is_visible();
                 item.name = name;
                 item.groups = groups;
                 item.listed = true;
-                store_and_push(shared, &im.username, &im.bare, &item).await;
+                store_and_push(shared, &im.username, &im.bare, &item, was_visible).await;
                 session.send_stanza(&iq_result(iq, None));
             }
             Ok(RosterSet::Remove { jid }) => remove(shared, im, session, iq, jid).await,
