@@ -66,6 +66,10 @@ struct Common {
     /// real clients do, to keep PBKDF2 off the load generator's core).
     #[arg(long, global = true)]
     no_scram_cache: bool,
+    /// Keep the SCRAM salted-password cache in this file across runs (read at start, written
+    /// at the end), so repeated runs do not pay client-side PBKDF2 again.
+    #[arg(long, global = true)]
+    scram_cache_file: Option<std::path::PathBuf>,
     /// Per-login timeout in seconds.
     #[arg(long, global = true, default_value_t = 30)]
     timeout_secs: u64,
@@ -231,6 +235,9 @@ async fn run(cli: Cli) -> Result<()> {
         connector: conn::tls_connector(c.tls12)?,
     });
     let out = Out { json: c.json };
+    if let (Some(f), false) = (&c.scram_cache_file, c.no_scram_cache) {
+        scram::load_cache(f)?;
+    }
     let to = Duration::from_secs(c.timeout_secs);
     let common = json!({
         "addr": c.addr.to_string(), "mech": c.mech.name(),
@@ -261,6 +268,9 @@ async fn run(cli: Cli) -> Result<()> {
             o.insert("scram_iterations".into(), json!(iters));
             out.line(format!("server SCRAM PBKDF2 iterations: {iters}"));
         }
+    }
+    if let (Some(f), false) = (&c.scram_cache_file, c.no_scram_cache) {
+        scram::save_cache(f)?;
     }
     out.result(v);
     Ok(())

@@ -57,11 +57,66 @@ impl ScramHash {
     }
 }
 
-type CacheKey = (ScramHash, Vec<u8>, u32, String);
+/// (hash, salt, iterations, SHA-256 of the password) -> salted password.
+type CacheKey = (ScramHash, Vec<u8>, u32, Vec<u8>);
 
 fn cache() -> &'static Mutex<HashMap<CacheKey, Vec<u8>>> {
     static C: OnceLock<Mutex<HashMap<CacheKey, Vec<u8>>>> = OnceLock::new();
     C.get_or_init(Default::default)
+}
+
+fn hash_name(h: ScramHash) -> &'static str {
+    match h {
+        ScramHash::Sha1 => "SHA-1",
+        ScramHash::Sha256 => "SHA-256",
+    }
+}
+
+/// Load a cache file written by [`save_cache`] (missing file: empty cache). Returns entries read.
+pub fn load_cache(path: &std::path::Path) -> Result<usize> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut c = cache().lock().unwrap();
+    let mut n = 0;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [h, salt, iters, pw, salted] = f[..] else { continue };
+        let h = match h {
+            "SHA-1" => ScramHash::Sha1,
+            "SHA-256" => ScramHash::Sha256,
+            _ => continue,
+        };
+        let (Ok(salt), Ok(iters), Ok(pw), Ok(salted)) =
+            (B64.decode(salt), iters.parse::<u32>(), B64.decode(pw), B64.decode(salted))
+        else {
+            continue;
+        };
+        c.insert((h, salt, iters, pw), salted);
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Write the whole cache (salted passwords, keyed by a hash of the password, never the password).
+pub fn save_cache(path: &std::path::Path) -> Result<usize> {
+    let c = cache().lock().unwrap();
+    let mut out = String::new();
+    for ((h, salt, iters, pw), salted) in c.iter() {
+        out.push_str(&format!(
+            "{} {} {iters} {} {}\n",
+            hash_name(*h),
+            B64.encode(salt),
+            B64.encode(pw),
+            B64.encode(salted)
+        ));
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, out).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)?;
+    Ok(c.len())
 }
 
 pub struct ScramClient {
@@ -125,7 +180,7 @@ impl ScramClient {
         }
         self.iterations = Some(iters);
         let salted = if self.use_cache {
-            let key = (self.hash, salt.clone(), iters, self.password.clone());
+            let key = (self.hash, salt.clone(), iters, Sha256::digest(self.password.as_bytes()).to_vec());
             let hit = cache().lock().unwrap().get(&key).cloned();
             match hit {
                 Some(s) => s,
@@ -194,6 +249,13 @@ mod tests {
             ),
         ] {
             for cached in [false, true, true] {
+                if cached {
+                    let f = std::env::temp_dir().join(format!("scram-cache-test-{}", std::process::id()));
+                    save_cache(&f).unwrap();
+                    cache().lock().unwrap().clear();
+                    load_cache(&f).unwrap();
+                    std::fs::remove_file(&f).unwrap();
+                }
                 let mut c = ScramClient::new(hash, "user", "pencil", cached).unwrap();
                 c.cnonce = cnonce.into();
                 c.client_first_bare = format!("n=user,r={cnonce}");
