@@ -87,7 +87,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn load_config(location: &Location) -> Result<Config> {
@@ -142,7 +145,9 @@ async fn wait_for_signal() -> Result<()> {
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     Ok(())
 }
 
@@ -150,13 +155,19 @@ async fn open_storage(location: &Location) -> Result<(Config, Storage)> {
     let config = load_config(location)?;
     std::fs::create_dir_all(&config.server.data_dir)
         .with_context(|| format!("creating data dir {}", config.server.data_dir.display()))?;
-    let storage = Storage::open(&config.storage().to_string()).await.with_context(|| format!("opening {}", config.storage()))?;
+    let storage = Storage::open(&config.storage().to_string())
+        .await
+        .with_context(|| format!("opening {}", config.storage()))?;
     Ok((config, storage))
 }
 
 /// The localpart of a JID of our domain; a bare name is taken as one of our users.
 fn local_username(jid: &str, domain: &str) -> Result<String> {
-    let full = if jid.contains('@') { jid.to_string() } else { format!("{jid}@{domain}") };
+    let full = if jid.contains('@') {
+        jid.to_string()
+    } else {
+        format!("{jid}@{domain}")
+    };
     let bare = BareJid::new(&full).with_context(|| format!("{jid:?} is not a valid JID"))?;
     if bare.domain().as_str() != domain {
         bail!("{bare} is not on this server's domain {domain}");
@@ -169,7 +180,11 @@ fn local_username(jid: &str, domain: &str) -> Result<String> {
 
 async fn user_command(command: UserCommand) -> Result<ExitCode> {
     match command {
-        UserCommand::Add { jid, password, location } => {
+        UserCommand::Add {
+            jid,
+            password,
+            location,
+        } => {
             let (config, storage) = open_storage(&location).await?;
             let username = local_username(&jid, &config.server.domain)?;
             let password = match password {
@@ -179,8 +194,13 @@ async fn user_command(command: UserCommand) -> Result<ExitCode> {
             if password.is_empty() {
                 bail!("the password is empty");
             }
-            let record = PasswordRecord::derive(&username, &config.server.domain, &password, DEFAULT_ITERATIONS)
-                .map_err(|e| anyhow::anyhow!("password not usable: {}", e.reason()))?;
+            let record = PasswordRecord::derive(
+                &username,
+                &config.server.domain,
+                &password,
+                DEFAULT_ITERATIONS,
+            )
+            .map_err(|e| anyhow::anyhow!("password not usable: {}", e.reason()))?;
             match storage.add_user(&username, &record).await {
                 Ok(()) => println!("added {username}@{}", config.server.domain),
                 Err(StorageError::UserExists(_)) => {
@@ -224,7 +244,10 @@ fn read_password() -> Result<String> {
         Ok(first)
     } else {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
         Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }
 }

@@ -22,8 +22,16 @@ pub fn load_or_generate(cert_path: &Path, key_path: &Path, domain: &str) -> Resu
     match (cert_path.exists(), key_path.exists()) {
         (true, true) => {}
         (false, false) => generate_self_signed(cert_path, key_path, domain)?,
-        (true, false) => bail!("{} exists but its key {} does not", cert_path.display(), key_path.display()),
-        (false, true) => bail!("{} exists but its certificate {} does not", key_path.display(), cert_path.display()),
+        (true, false) => bail!(
+            "{} exists but its key {} does not",
+            cert_path.display(),
+            key_path.display()
+        ),
+        (false, true) => bail!(
+            "{} exists but its certificate {} does not",
+            key_path.display(),
+            cert_path.display()
+        ),
     }
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
         .with_context(|| format!("reading certificate {}", cert_path.display()))?
@@ -32,7 +40,8 @@ pub fn load_or_generate(cert_path: &Path, key_path: &Path, domain: &str) -> Resu
     if certs.is_empty() {
         bail!("no certificate found in {}", cert_path.display());
     }
-    let key = PrivateKeyDer::from_pem_file(key_path).with_context(|| format!("reading private key {}", key_path.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key_path)
+        .with_context(|| format!("reading private key {}", key_path.display()))?;
     build(certs, key)
 }
 
@@ -46,7 +55,10 @@ fn build(certs: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Re
         .context("certificate and key do not match or are unsupported")?;
     let mut direct = starttls.clone();
     direct.alpn_protocols = vec![b"xmpp-client".to_vec()];
-    Ok(TlsConfigs { starttls: Arc::new(starttls), direct: Arc::new(direct) })
+    Ok(TlsConfigs {
+        starttls: Arc::new(starttls),
+        direct: Arc::new(direct),
+    })
 }
 
 fn generate_self_signed(cert_path: &Path, key_path: &Path, domain: &str) -> Result<()> {
@@ -54,14 +66,16 @@ fn generate_self_signed(cert_path: &Path, key_path: &Path, domain: &str) -> Resu
     if domain != "localhost" {
         names.push("localhost".into());
     }
-    let certified = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
+    let certified = rcgen::generate_simple_self_signed(names)
+        .context("generating a self-signed certificate")?;
     for path in [cert_path, key_path] {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
     }
     write_private(key_path, certified.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(cert_path, certified.cert.pem()).with_context(|| format!("writing {}", cert_path.display()))?;
+    std::fs::write(cert_path, certified.cert.pem())
+        .with_context(|| format!("writing {}", cert_path.display()))?;
     tracing::warn!(cert = %cert_path.display(), %domain, "generated a self-signed certificate; clients will not trust it until you install a real one");
     Ok(())
 }
@@ -76,7 +90,10 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(contents).with_context(|| format!("writing {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

@@ -36,7 +36,9 @@ async fn logged_in(server: &Server, user: &str, resource: &str) -> RawClient {
 
 async fn still_serves(server: &Server, bystander: &mut RawClient) {
     // The bystander pings the server and a fresh login still works.
-    bystander.send("<iq type='get' id='alive' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>").await;
+    bystander
+        .send("<iq type='get' id='alive' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
     let got = bystander.read_until("id='alive'").await;
     assert!(got.contains("type='result'"), "{got}");
     bystander.received.clear();
@@ -62,17 +64,29 @@ async fn doctype_oversized_and_malformed_input_get_stream_errors_and_others_keep
         m.send(input).await;
         let got = m.read_to_end().await;
         assert!(
-            got.contains(&format!("<{condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")),
+            got.contains(&format!(
+                "<{condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+            )),
             "{input} -> {got}"
         );
-        assert!(got.ends_with("</stream:stream>"), "stream closed after the error: {got}");
+        assert!(
+            got.ends_with("</stream:stream>"),
+            "stream closed after the error: {got}"
+        );
         still_serves(&server, &mut bystander).await;
     }
 
     let mut m = logged_in(&server, "mallory", "m").await;
-    m.send(&format!("<message to='bystander@localhost'><body>{}</body></message>", "A".repeat(20_000))).await;
+    m.send(&format!(
+        "<message to='bystander@localhost'><body>{}</body></message>",
+        "A".repeat(20_000)
+    ))
+    .await;
     let got = m.read_to_end().await;
-    assert!(got.contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{got}");
+    assert!(
+        got.contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{got}"
+    );
     still_serves(&server, &mut bystander).await;
     // The oversized message was never delivered.
     assert!(!bystander.received.contains("AAAA"));
@@ -81,14 +95,23 @@ async fn doctype_oversized_and_malformed_input_get_stream_errors_and_others_keep
 #[tokio::test]
 async fn doctype_before_tls_is_restricted_xml() {
     let server = Server::start();
-    let tcp = tokio::net::TcpStream::connect(server.starttls).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(server.starttls)
+        .await
+        .unwrap();
     let mut raw = tcp;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    raw.write_all(b"<?xml version='1.0'?><!DOCTYPE stream:stream>").await.unwrap();
+    raw.write_all(b"<?xml version='1.0'?><!DOCTYPE stream:stream>")
+        .await
+        .unwrap();
     let mut got = Vec::new();
-    let _ = tokio::time::timeout(common::STEP, raw.read_to_end(&mut got)).await.unwrap();
+    let _ = tokio::time::timeout(common::STEP, raw.read_to_end(&mut got))
+        .await
+        .unwrap();
     let got = String::from_utf8_lossy(&got);
-    assert!(got.contains("<restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{got}");
+    assert!(
+        got.contains("<restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{got}"
+    );
 }
 
 #[tokio::test]
@@ -100,15 +123,27 @@ async fn wrong_password_is_not_authorized_and_plain_needs_tls() {
     c.read_until("</stream:features>").await;
     c.send(&plain("erin", "nope")).await;
     let got = c.read_until("</failure>").await;
-    assert!(got.contains(&format!("<failure xmlns='{SASL}'><not-authorized/></failure>")), "{got}");
+    assert!(
+        got.contains(&format!(
+            "<failure xmlns='{SASL}'><not-authorized/></failure>"
+        )),
+        "{got}"
+    );
     // An account that does not exist looks exactly the same.
     c.received.clear();
     c.send(&plain("nobody", "pw")).await;
     let got = c.read_until("</failure>").await;
-    assert!(got.contains(&format!("<failure xmlns='{SASL}'><not-authorized/></failure>")), "{got}");
+    assert!(
+        got.contains(&format!(
+            "<failure xmlns='{SASL}'><not-authorized/></failure>"
+        )),
+        "{got}"
+    );
 
     // Without TLS, no mechanism is offered and SASL is refused.
-    let tcp = tokio::net::TcpStream::connect(server.starttls).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(server.starttls)
+        .await
+        .unwrap();
     let mut raw = tcp;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     raw.write_all(OPEN.as_bytes()).await.unwrap();
@@ -116,11 +151,17 @@ async fn wrong_password_is_not_authorized_and_plain_needs_tls() {
     let mut buf = vec![0u8; 4096];
     let mut got = String::new();
     while !got.contains("</failure>") {
-        let n = tokio::time::timeout(common::STEP, raw.read(&mut buf)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(common::STEP, raw.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(n > 0, "closed early: {got}");
         got.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
-    assert!(got.contains("<required/>") && !got.contains("<mechanism>"), "{got}");
+    assert!(
+        got.contains("<required/>") && !got.contains("<mechanism>"),
+        "{got}"
+    );
     assert!(got.contains("<encryption-required/>"), "{got}");
 }
 
@@ -139,40 +180,68 @@ async fn roster_disco_version_and_error_routing() {
     let got = fred.read_until("id='r1'").await;
     assert!(got.contains("type='result'"), "{got}");
     fred.received.clear();
-    fred.send("<iq type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>").await;
+    fred.send("<iq type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>")
+        .await;
     let got = fred.read_until("</iq>").await;
-    assert!(got.contains("jid='gina@localhost'") && got.contains("name='Gina'") && got.contains("<group>Friends</group>"), "{got}");
+    assert!(
+        got.contains("jid='gina@localhost'")
+            && got.contains("name='Gina'")
+            && got.contains("<group>Friends</group>"),
+        "{got}"
+    );
     assert!(got.contains("subscription='none'"), "{got}");
     fred.received.clear();
 
     fred.send("<iq type='get' id='d1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>").await;
     let got = fred.read_until("</iq>").await;
-    assert!(got.contains("category='server'") && got.contains("var='urn:xmpp:ping'") && got.contains("var='msgoffline'"), "{got}");
+    assert!(
+        got.contains("category='server'")
+            && got.contains("var='urn:xmpp:ping'")
+            && got.contains("var='msgoffline'"),
+        "{got}"
+    );
     fred.received.clear();
 
-    fred.send("<iq type='get' id='v1' to='localhost'><query xmlns='jabber:iq:version'/></iq>").await;
+    fred.send("<iq type='get' id='v1' to='localhost'><query xmlns='jabber:iq:version'/></iq>")
+        .await;
     let got = fred.read_until("</iq>").await;
     assert!(got.contains("<name>Tandem</name>"), "{got}");
     fred.received.clear();
 
     // An iq to a full JID that is not connected: service-unavailable (RFC 6120 §10.5.3.2).
-    fred.send("<iq type='get' id='u1' to='gina@localhost/nowhere'><ping xmlns='urn:xmpp:ping'/></iq>").await;
+    fred.send(
+        "<iq type='get' id='u1' to='gina@localhost/nowhere'><ping xmlns='urn:xmpp:ping'/></iq>",
+    )
+    .await;
     let got = fred.read_until("</iq>").await;
-    assert!(got.contains("type='error'") && got.contains("<service-unavailable"), "{got}");
+    assert!(
+        got.contains("type='error'") && got.contains("<service-unavailable"),
+        "{got}"
+    );
     fred.received.clear();
 
     // An error stanza is never answered with an error, even when undeliverable.
-    fred.send("<iq type='error' id='e1' to='gina@localhost/nowhere'/>").await;
-    fred.send("<message type='error' id='e2' to='nobody@localhost'/>").await;
-    fred.send("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>").await;
+    fred.send("<iq type='error' id='e1' to='gina@localhost/nowhere'/>")
+        .await;
+    fred.send("<message type='error' id='e2' to='nobody@localhost'/>")
+        .await;
+    fred.send("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
     let got = fred.read_until("id='p1'").await;
-    assert!(!got.contains("id='e1'") && !got.contains("id='e2'"), "an error was answered: {got}");
+    assert!(
+        !got.contains("id='e1'") && !got.contains("id='e2'"),
+        "an error was answered: {got}"
+    );
     fred.received.clear();
 
     // Messages to an account that does not exist bounce with service-unavailable.
-    fred.send("<message type='chat' id='m1' to='nobody@localhost'><body>x</body></message>").await;
+    fred.send("<message type='chat' id='m1' to='nobody@localhost'><body>x</body></message>")
+        .await;
     let got = fred.read_until("</message>").await;
-    assert!(got.contains("type='error'") && got.contains("<service-unavailable"), "{got}");
+    assert!(
+        got.contains("type='error'") && got.contains("<service-unavailable"),
+        "{got}"
+    );
 }
 
 #[tokio::test]
@@ -182,5 +251,8 @@ async fn newest_session_wins_a_resource_conflict() {
     let mut first = logged_in(&server, "hank", "same").await;
     let _second = logged_in(&server, "hank", "same").await;
     let got = first.read_to_end().await;
-    assert!(got.contains("<conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{got}");
+    assert!(
+        got.contains("<conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{got}"
+    );
 }

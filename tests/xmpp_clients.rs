@@ -18,12 +18,30 @@ async fn connect(server: &Server, user: &str, direct_tls: bool) -> (Client, Jid)
     common::ca();
     let jid = BareJid::from_str(&format!("{user}@{DOMAIN}")).unwrap();
     let mut client = if direct_tls {
-        Client::new_direct_tls_with_config(jid, "pw", DnsConfig::Addr { addr: server.direct_tls.to_string() }, Default::default())
+        Client::new_direct_tls_with_config(
+            jid,
+            "pw",
+            DnsConfig::Addr {
+                addr: server.direct_tls.to_string(),
+            },
+            Default::default(),
+        )
     } else {
-        Client::new_starttls(jid, "pw", DnsConfig::Addr { addr: server.starttls.to_string() }, Default::default())
+        Client::new_starttls(
+            jid,
+            "pw",
+            DnsConfig::Addr {
+                addr: server.starttls.to_string(),
+            },
+            Default::default(),
+        )
     };
     let bound = loop {
-        match tokio::time::timeout(STEP, client.next()).await.expect("login timed out").expect("client ended") {
+        match tokio::time::timeout(STEP, client.next())
+            .await
+            .expect("login timed out")
+            .expect("client ended")
+        {
             Event::Online { bound_jid, .. } => break bound_jid,
             Event::Disconnected(e) => panic!("{user} could not log in: {e}"),
             Event::Stanza(_) => {}
@@ -33,7 +51,11 @@ async fn connect(server: &Server, user: &str, direct_tls: bool) -> (Client, Jid)
 }
 
 /// Waits for the first stanza matching `pred`, skipping others.
-async fn expect<T>(client: &mut Client, what: &str, mut pred: impl FnMut(&Stanza) -> Option<T>) -> T {
+async fn expect<T>(
+    client: &mut Client,
+    what: &str,
+    mut pred: impl FnMut(&Stanza) -> Option<T>,
+) -> T {
     let deadline = tokio::time::Instant::now() + STEP;
     let mut skipped = Vec::new();
     loop {
@@ -63,7 +85,10 @@ fn presence(type_: PresenceType, to: &str) -> Stanza {
 fn chat(to: &str, body: &str) -> Stanza {
     let mut m = Message::new(Some(Jid::from_str(to).unwrap()));
     m.type_ = MessageType::Chat;
-    m.bodies.insert(tokio_xmpp::parsers::message::Lang::default(), body.to_string());
+    m.bodies.insert(
+        tokio_xmpp::parsers::message::Lang::default(),
+        body.to_string(),
+    );
     m.into()
 }
 
@@ -89,46 +114,96 @@ async fn two_users_subscribe_see_presence_and_chat_over_starttls_and_direct_tls(
     let (mut alice, alice_jid) = connect(&server, "alice", false).await;
     let (mut bob, bob_jid) = connect(&server, "bob", true).await;
     assert_eq!(alice_jid.to_bare().to_string(), "alice@localhost");
-    assert!(alice_jid.resource().is_some(), "server generated a resource");
+    assert!(
+        alice_jid.resource().is_some(),
+        "server generated a resource"
+    );
 
-    alice.send_stanza(Presence::new(PresenceType::None).into()).await.unwrap();
-    bob.send_stanza(Presence::new(PresenceType::None).into()).await.unwrap();
+    alice
+        .send_stanza(Presence::new(PresenceType::None).into())
+        .await
+        .unwrap();
+    bob.send_stanza(Presence::new(PresenceType::None).into())
+        .await
+        .unwrap();
 
     // Mutual subscription, RFC 6121 §3.
-    alice.send_stanza(presence(PresenceType::Subscribe, "bob@localhost")).await.unwrap();
-    expect(&mut bob, "alice's subscribe", |s| presence_from(s, "alice@localhost", PresenceType::Subscribe).then_some(())).await;
-    bob.send_stanza(presence(PresenceType::Subscribed, "alice@localhost")).await.unwrap();
-    expect(&mut alice, "bob's subscribed", |s| presence_from(s, "bob@localhost", PresenceType::Subscribed).then_some(())).await;
+    alice
+        .send_stanza(presence(PresenceType::Subscribe, "bob@localhost"))
+        .await
+        .unwrap();
+    expect(&mut bob, "alice's subscribe", |s| {
+        presence_from(s, "alice@localhost", PresenceType::Subscribe).then_some(())
+    })
+    .await;
+    bob.send_stanza(presence(PresenceType::Subscribed, "alice@localhost"))
+        .await
+        .unwrap();
+    expect(&mut alice, "bob's subscribed", |s| {
+        presence_from(s, "bob@localhost", PresenceType::Subscribed).then_some(())
+    })
+    .await;
     // Approval delivers bob's current presence to alice.
-    expect(&mut alice, "bob's presence", |s| presence_from(s, "bob@localhost", PresenceType::None).then_some(())).await;
+    expect(&mut alice, "bob's presence", |s| {
+        presence_from(s, "bob@localhost", PresenceType::None).then_some(())
+    })
+    .await;
 
-    bob.send_stanza(presence(PresenceType::Subscribe, "alice@localhost")).await.unwrap();
-    expect(&mut alice, "bob's subscribe", |s| presence_from(s, "bob@localhost", PresenceType::Subscribe).then_some(())).await;
-    alice.send_stanza(presence(PresenceType::Subscribed, "bob@localhost")).await.unwrap();
-    expect(&mut bob, "alice's presence", |s| presence_from(s, "alice@localhost", PresenceType::None).then_some(())).await;
+    bob.send_stanza(presence(PresenceType::Subscribe, "alice@localhost"))
+        .await
+        .unwrap();
+    expect(&mut alice, "bob's subscribe", |s| {
+        presence_from(s, "bob@localhost", PresenceType::Subscribe).then_some(())
+    })
+    .await;
+    alice
+        .send_stanza(presence(PresenceType::Subscribed, "bob@localhost"))
+        .await
+        .unwrap();
+    expect(&mut bob, "alice's presence", |s| {
+        presence_from(s, "alice@localhost", PresenceType::None).then_some(())
+    })
+    .await;
 
     // A new presence broadcast reaches the subscribed contact.
     let mut away = Presence::new(PresenceType::None);
     away.show = Some(tokio_xmpp::parsers::presence::Show::Away);
     alice.send_stanza(away.into()).await.unwrap();
     expect(&mut bob, "alice away", |s| match s {
-        Stanza::Presence(p) if p.show == Some(tokio_xmpp::parsers::presence::Show::Away) => Some(()),
+        Stanza::Presence(p) if p.show == Some(tokio_xmpp::parsers::presence::Show::Away) => {
+            Some(())
+        }
         _ => None,
     })
     .await;
 
     // Messages both ways, to the bare and to the full JID.
-    alice.send_stanza(chat("bob@localhost", "hello bob")).await.unwrap();
+    alice
+        .send_stanza(chat("bob@localhost", "hello bob"))
+        .await
+        .unwrap();
     let (from, body) = expect(&mut bob, "message from alice", body_of).await;
     assert_eq!(body, "hello bob");
-    assert_eq!(from, alice_jid.to_string(), "from is the sender's full JID, stamped by the server");
-    bob.send_stanza(chat(&alice_jid.to_string(), "hi alice")).await.unwrap();
+    assert_eq!(
+        from,
+        alice_jid.to_string(),
+        "from is the sender's full JID, stamped by the server"
+    );
+    bob.send_stanza(chat(&alice_jid.to_string(), "hi alice"))
+        .await
+        .unwrap();
     let (from, body) = expect(&mut alice, "message from bob", body_of).await;
-    assert_eq!((from.as_str(), body.as_str()), (bob_jid.to_string().as_str(), "hi alice"));
+    assert_eq!(
+        (from.as_str(), body.as_str()),
+        (bob_jid.to_string().as_str(), "hi alice")
+    );
 
     // Going offline is seen by the contact.
     alice.send_end().await.unwrap();
-    expect(&mut bob, "alice unavailable", |s| presence_from(s, "alice@localhost", PresenceType::Unavailable).then_some(())).await;
+    expect(&mut bob, "alice unavailable", |s| {
+        presence_from(s, "alice@localhost", PresenceType::Unavailable).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -138,27 +213,46 @@ async fn offline_message_arrives_after_reconnect_and_after_restart() {
     server.add_user("dave", "pw");
     let (mut carol, _) = connect(&server, "carol", false).await;
 
-    carol.send_stanza(chat("dave@localhost", "while you were out")).await.unwrap();
+    carol
+        .send_stanza(chat("dave@localhost", "while you were out"))
+        .await
+        .unwrap();
     // Round trip through the server so the message has been handled before dave connects.
-    carol.send_stanza(chat("carol@localhost", "sync")).await.unwrap();
+    carol
+        .send_stanza(chat("carol@localhost", "sync"))
+        .await
+        .unwrap();
     // carol has no available presence, so a message to her bare JID is stored too; skip it.
 
     let (mut dave, _) = connect(&server, "dave", true).await;
-    dave.send_stanza(Presence::new(PresenceType::None).into()).await.unwrap();
+    dave.send_stanza(Presence::new(PresenceType::None).into())
+        .await
+        .unwrap();
     let (from, body) = expect(&mut dave, "offline message", body_of).await;
     assert_eq!(body, "while you were out");
     assert!(from.starts_with("carol@localhost/"));
     dave.send_end().await.unwrap();
 
     // Delivered messages are gone; a new one must survive a restart of the server.
-    carol.send_stanza(chat("dave@localhost", "survives restarts")).await.unwrap();
-    carol.send_stanza(chat("carol@localhost", "sync")).await.unwrap();
+    carol
+        .send_stanza(chat("dave@localhost", "survives restarts"))
+        .await
+        .unwrap();
+    carol
+        .send_stanza(chat("carol@localhost", "sync"))
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     drop(carol);
     server.restart();
 
     let (mut dave, _) = connect(&server, "dave", false).await;
-    dave.send_stanza(Presence::new(PresenceType::None).into()).await.unwrap();
+    dave.send_stanza(Presence::new(PresenceType::None).into())
+        .await
+        .unwrap();
     let (_, body) = expect(&mut dave, "offline message after restart", body_of).await;
-    assert_eq!(body, "survives restarts", "the first offline message was delivered once and deleted");
+    assert_eq!(
+        body, "survives restarts",
+        "the first offline message was delivered once and deleted"
+    );
 }

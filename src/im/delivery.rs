@@ -41,13 +41,21 @@ pub fn to_available(shared: &Shared, bare: &BareJid, stanza: &Element, readdress
 
 /// Sends the error reply for `stanza` to its sender, unless it is itself an error.
 pub fn bounce(shared: &Shared, stanza: &Element, condition: StanzaErrorCondition) {
-    let Some(reply) = error_reply(stanza, condition, None) else { return };
-    let Some(sender) = stanza.attr("from").and_then(|f| FullJid::new(f).ok()) else { return };
+    let Some(reply) = error_reply(stanza, condition, None) else {
+        return;
+    };
+    let Some(sender) = stanza.attr("from").and_then(|f| FullJid::new(f).ok()) else {
+        return;
+    };
     to_full(shared, &sender, reply);
 }
 
 /// Answers the session's own request with an error, written straight into its stream.
-pub fn reply_error(session: &mut tandem_xmpp::c2s::Session, request: &Element, condition: StanzaErrorCondition) {
+pub fn reply_error(
+    session: &mut tandem_xmpp::c2s::Session,
+    request: &Element,
+    condition: StanzaErrorCondition,
+) {
     if let Some(reply) = error_reply(request, condition, None) {
         session.send_stanza(&reply);
     }

@@ -16,10 +16,21 @@ pub const PING_NS: &str = "urn:xmpp:ping";
 pub const VERSION_NS: &str = "jabber:iq:version";
 
 /// Features the server itself really implements; nothing here is advertised ahead of the code.
-const SERVER_FEATURES: &[&str] = &[DISCO_INFO_NS, DISCO_ITEMS_NS, PING_NS, VERSION_NS, "msgoffline"];
+const SERVER_FEATURES: &[&str] = &[
+    DISCO_INFO_NS,
+    DISCO_ITEMS_NS,
+    PING_NS,
+    VERSION_NS,
+    "msgoffline",
+];
 
 /// An iq from the client of `im`.
-pub async fn handle_outbound(shared: &Shared, im: &mut ImSession, session: &mut Session, iq: Element) {
+pub async fn handle_outbound(
+    shared: &Shared,
+    im: &mut ImSession,
+    session: &mut Session,
+    iq: Element,
+) {
     let is_request = matches!(iq.attr("type"), Some("get") | Some("set"));
     if !is_request && !matches!(iq.attr("type"), Some("result") | Some("error")) {
         return reply_error(session, &iq, StanzaErrorCondition::BadRequest);
@@ -51,16 +62,29 @@ pub async fn handle_outbound(shared: &Shared, im: &mut ImSession, session: &mut 
     }
 }
 
-async fn handle_for_account(shared: &Shared, im: &mut ImSession, session: &mut Session, iq: &Element) {
+async fn handle_for_account(
+    shared: &Shared,
+    im: &mut ImSession,
+    session: &mut Session,
+    iq: &Element,
+) {
     let Some(payload) = iq.children().next() else {
         return reply_error(session, iq, StanzaErrorCondition::BadRequest);
     };
     match (payload.name(), payload.ns()) {
         ("query", ROSTER_NS) => roster::handle_iq(shared, im, session, iq, payload).await,
-        ("ping", PING_NS) if iq.attr("type") == Some("get") => session.send_stanza(&iq_result(iq, None)),
-        ("query", DISCO_INFO_NS) if iq.attr("type") == Some("get") && payload.attr("node").is_none() => {
+        ("ping", PING_NS) if iq.attr("type") == Some("get") => {
+            session.send_stanza(&iq_result(iq, None))
+        }
+        ("query", DISCO_INFO_NS)
+            if iq.attr("type") == Some("get") && payload.attr("node").is_none() =>
+        {
             let query = Element::new("query", DISCO_INFO_NS)
-                .with_child(Element::new("identity", DISCO_INFO_NS).with_attr("category", "account").with_attr("type", "registered"))
+                .with_child(
+                    Element::new("identity", DISCO_INFO_NS)
+                        .with_attr("category", "account")
+                        .with_attr("type", "registered"),
+                )
                 .with_child(Element::new("feature", DISCO_INFO_NS).with_attr("var", DISCO_INFO_NS));
             session.send_stanza(&iq_result(iq, Some(query)));
         }
@@ -102,7 +126,9 @@ fn handle_for_server(session: &mut Session, iq: &Element) {
         ("query", VERSION_NS) if get => {
             let query = Element::new("query", VERSION_NS)
                 .with_child(Element::new("name", VERSION_NS).with_text("Tandem"))
-                .with_child(Element::new("version", VERSION_NS).with_text(env!("CARGO_PKG_VERSION")));
+                .with_child(
+                    Element::new("version", VERSION_NS).with_text(env!("CARGO_PKG_VERSION")),
+                );
             iq_result(iq, Some(query))
         }
         _ => return reply_error(session, iq, StanzaErrorCondition::ServiceUnavailable),

@@ -59,7 +59,9 @@ pub async fn route(shared: &Shared, stanza: Element) {
         // RFC 6121 §8.5.3.2.1: no such resource.
         match kind {
             MessageType::Error => return,
-            MessageType::Groupchat => return bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable),
+            MessageType::Groupchat => {
+                return bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable)
+            }
             _ => {}
         }
     }
@@ -68,12 +70,18 @@ pub async fn route(shared: &Shared, stanza: Element) {
 
 /// RFC 6121 §8.5.2: a message for a local account as a whole.
 async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: MessageType) {
-    let candidates: Vec<_> =
-        delivery::available(shared, bare).into_iter().filter(|r| r.priority.unwrap_or(-1) >= 0).collect();
+    let candidates: Vec<_> = delivery::available(shared, bare)
+        .into_iter()
+        .filter(|r| r.priority.unwrap_or(-1) >= 0)
+        .collect();
     if !candidates.is_empty() {
         match kind {
             MessageType::Normal | MessageType::Chat => {
-                let top = candidates.iter().filter_map(|r| r.priority).max().unwrap_or(0);
+                let top = candidates
+                    .iter()
+                    .filter_map(|r| r.priority)
+                    .max()
+                    .unwrap_or(0);
                 let mut delivered = false;
                 for route in candidates.iter().filter(|r| r.priority == Some(top)) {
                     delivered |= route.handle.deliver(stanza.clone());
@@ -89,7 +97,9 @@ async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: Message
                     route.handle.deliver(stanza.clone());
                 }
             }
-            MessageType::Groupchat => bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable),
+            MessageType::Groupchat => {
+                bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable)
+            }
             MessageType::Error => {}
         }
         return;
@@ -103,7 +113,9 @@ async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: Message
         }
     };
     match kind {
-        MessageType::Normal | MessageType::Chat if exists => store_offline(shared, username, stanza).await,
+        MessageType::Normal | MessageType::Chat if exists => {
+            store_offline(shared, username, stanza).await
+        }
         MessageType::Normal | MessageType::Chat | MessageType::Groupchat => {
             bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable)
         }
@@ -119,9 +131,16 @@ async fn store_offline(shared: &Shared, username: &str, mut stanza: Element) {
     }
     let stamp = super::time::xep0082(crate::storage::unix_now());
     stanza.push_child(
-        Element::new("delay", DELAY_NS).with_attr("from", shared.domain.clone()).with_attr("stamp", stamp).with_text("Offline Storage"),
+        Element::new("delay", DELAY_NS)
+            .with_attr("from", shared.domain.clone())
+            .with_attr("stamp", stamp)
+            .with_text("Offline Storage"),
     );
-    if let Err(e) = shared.storage.store_offline(username, &stanza.to_xml_in(CLIENT_NS)).await {
+    if let Err(e) = shared
+        .storage
+        .store_offline(username, &stanza.to_xml_in(CLIENT_NS))
+        .await
+    {
         tracing::error!(user = %username, error = %e, "could not store an offline message");
         bounce(shared, &stanza, StanzaErrorCondition::InternalServerError);
     }

@@ -34,13 +34,28 @@ pub struct ImSession {
 impl ImSession {
     pub fn new(jid: FullJid) -> Self {
         let bare = jid.to_bare();
-        let username = bare.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
-        ImSession { jid, bare, username, available: false, directed: HashSet::new(), offline_written: Vec::new() }
+        let username = bare
+            .node()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
+        ImSession {
+            jid,
+            bare,
+            username,
+            available: false,
+            directed: HashSet::new(),
+            offline_written: Vec::new(),
+        }
     }
 }
 
 /// A stanza from a bound client, `from` stamped by the c2s core.
-pub async fn handle_stanza(shared: &Shared, im: &mut ImSession, session: &mut Session, stanza: Element) {
+pub async fn handle_stanza(
+    shared: &Shared,
+    im: &mut ImSession,
+    session: &mut Session,
+    stanza: Element,
+) {
     match StanzaKind::of(&stanza) {
         Some(StanzaKind::Message) => message::route(shared, stanza).await,
         Some(StanzaKind::Presence) => presence::handle_outbound(shared, im, session, stanza).await,
@@ -64,7 +79,9 @@ pub async fn after_flush(shared: &Shared, im: &mut ImSession) {
 /// The session is gone: unbind it and tell whoever saw it online.
 pub async fn session_ended(shared: &Shared, im: &mut ImSession, handle: &SessionHandle) {
     let id = handle.id;
-    let still_ours = shared.routes.unbind(&im.jid, &|h: &SessionHandle| h.id == id);
+    let still_ours = shared
+        .routes
+        .unbind(&im.jid, &|h: &SessionHandle| h.id == id);
     // A session replaced by a newer one for the same full JID must not announce that JID as
     // offline nor clear the newcomer's presence: the resource lives on.
     if still_ours && im.available {

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use jid::{BareJid, Jid};
 use tandem_xmpp::c2s::Session;
-use tandem_xmpp::roster::{apply_inbound, apply_outbound, inbound_subscribe_is_redundant, RosterItem, SubscriptionAction};
+use tandem_xmpp::roster::{
+    apply_inbound, apply_outbound, inbound_subscribe_is_redundant, RosterItem, SubscriptionAction,
+};
 use tandem_xmpp::stanza::StanzaErrorCondition;
-use tandem_xmpp::stream::writer::CLIENT_NS;
 use tandem_xmpp::stream::parse_stanza;
+use tandem_xmpp::stream::writer::CLIENT_NS;
 use tandem_xmpp::Element;
 
 use super::delivery::{self, bounce};
@@ -16,7 +18,12 @@ use super::{roster, ImSession};
 use crate::server::Shared;
 
 /// A presence stanza from the client of `im`.
-pub async fn handle_outbound(shared: &Shared, im: &mut ImSession, session: &mut Session, stanza: Element) {
+pub async fn handle_outbound(
+    shared: &Shared,
+    im: &mut ImSession,
+    session: &mut Session,
+    stanza: Element,
+) {
     let presence_type = stanza.attr("type").map(str::to_owned);
     if let Some(action) = presence_type.as_deref().and_then(SubscriptionAction::parse) {
         return outbound_subscription(shared, im, stanza, action).await;
@@ -77,10 +84,17 @@ fn priority_of(stanza: &Element) -> i8 {
         .unwrap_or(0)
 }
 
-async fn broadcast_available(shared: &Shared, im: &mut ImSession, session: &mut Session, stanza: Element) {
+async fn broadcast_available(
+    shared: &Shared,
+    im: &mut ImSession,
+    session: &mut Session,
+    stanza: Element,
+) {
     let initial = !im.available;
     let priority = priority_of(&stanza);
-    shared.routes.set_presence(&im.jid, Some((priority, Arc::new(stanza.clone()))));
+    shared
+        .routes
+        .set_presence(&im.jid, Some((priority, Arc::new(stanza.clone()))));
     im.available = true;
     let items = load_roster(shared, &im.username).await;
     for item in items.iter().filter(|i| i.subscription.has_from()) {
@@ -94,7 +108,11 @@ async fn broadcast_available(shared: &Shared, im: &mut ImSession, session: &mut 
         return;
     }
     // Probes are answered from the route table: the contacts' current presence.
-    let mut watched: Vec<BareJid> = items.iter().filter(|i| i.subscription.has_to()).map(|i| i.jid.clone()).collect();
+    let mut watched: Vec<BareJid> = items
+        .iter()
+        .filter(|i| i.subscription.has_to())
+        .map(|i| i.jid.clone())
+        .collect();
     watched.push(im.bare.clone());
     for contact in watched {
         for route in delivery::available(shared, &contact) {
@@ -116,7 +134,9 @@ async fn broadcast_available(shared: &Shared, im: &mut ImSession, session: &mut 
                 }
             }
         }
-        Err(e) => tracing::error!(user = %im.username, error = %e, "could not load pending subscriptions"),
+        Err(e) => {
+            tracing::error!(user = %im.username, error = %e, "could not load pending subscriptions")
+        }
     }
     if priority >= 0 {
         deliver_offline(shared, im, session).await;
@@ -127,7 +147,9 @@ async fn broadcast_available(shared: &Shared, im: &mut ImSession, session: &mut 
 async fn deliver_offline(shared: &Shared, im: &mut ImSession, session: &mut Session) {
     let messages = match shared.storage.offline_messages(&im.username).await {
         Ok(messages) => messages,
-        Err(e) => return tracing::error!(user = %im.username, error = %e, "could not load offline messages"),
+        Err(e) => {
+            return tracing::error!(user = %im.username, error = %e, "could not load offline messages")
+        }
     };
     for message in messages {
         match parse_stanza(&message.stanza) {
@@ -135,7 +157,9 @@ async fn deliver_offline(shared: &Shared, im: &mut ImSession, session: &mut Sess
                 stanza.set_attr("to", im.jid.to_string());
                 session.send_stanza(&stanza);
             }
-            Err(e) => tracing::error!(user = %im.username, id = message.id, error = %e, "dropping a corrupt offline message"),
+            Err(e) => {
+                tracing::error!(user = %im.username, id = message.id, error = %e, "dropping a corrupt offline message")
+            }
         }
         im.offline_written.push(message.id);
     }
@@ -145,13 +169,19 @@ async fn deliver_offline(shared: &Shared, im: &mut ImSession, session: &mut Sess
 /// resource went offline. `stanza` is the client's own unavailable presence, if it sent one.
 pub async fn broadcast_unavailable(shared: &Shared, im: &mut ImSession, stanza: Option<Element>) {
     let stanza = stanza.unwrap_or_else(|| {
-        Element::new("presence", CLIENT_NS).with_attr("type", "unavailable").with_attr("from", im.jid.to_string())
+        Element::new("presence", CLIENT_NS)
+            .with_attr("type", "unavailable")
+            .with_attr("from", im.jid.to_string())
     });
     let was_available = im.available;
     shared.routes.set_presence(&im.jid, None);
     im.available = false;
     if was_available {
-        for item in load_roster(shared, &im.username).await.iter().filter(|i| i.subscription.has_from()) {
+        for item in load_roster(shared, &im.username)
+            .await
+            .iter()
+            .filter(|i| i.subscription.has_from())
+        {
             let mut copy = stanza.clone();
             copy.set_attr("to", item.jid.to_string());
             route_to_contact(shared, &item.jid, copy);
@@ -180,8 +210,15 @@ async fn load_roster(shared: &Shared, username: &str) -> Vec<RosterItem> {
 }
 
 /// The user sent subscribe/subscribed/unsubscribe/unsubscribed (RFC 6121 §3).
-pub async fn outbound_subscription(shared: &Shared, im: &ImSession, stanza: Element, action: SubscriptionAction) {
-    let Some(to) = super::to_jid(&stanza) else { return };
+pub async fn outbound_subscription(
+    shared: &Shared,
+    im: &ImSession,
+    stanza: Element,
+    action: SubscriptionAction,
+) {
+    let Some(to) = super::to_jid(&stanza) else {
+        return;
+    };
     let contact = to.to_bare();
     if contact == im.bare {
         return;
@@ -198,8 +235,14 @@ pub async fn outbound_subscription(shared: &Shared, im: &ImSession, stanza: Elem
     if outcome.changed {
         roster::store_and_push(shared, &im.username, &im.bare, &item, was_visible).await;
     }
-    if matches!(action, SubscriptionAction::Subscribed | SubscriptionAction::Unsubscribed) {
-        let _ = shared.storage.delete_pending_subscription(&im.username, &contact).await;
+    if matches!(
+        action,
+        SubscriptionAction::Subscribed | SubscriptionAction::Unsubscribed
+    ) {
+        let _ = shared
+            .storage
+            .delete_pending_subscription(&im.username, &contact)
+            .await;
     }
     if !outcome.forward {
         return;
@@ -211,7 +254,10 @@ pub async fn outbound_subscription(shared: &Shared, im: &ImSession, stanza: Elem
     if contact.domain().as_str() != shared.domain {
         return bounce(shared, &routed, StanzaErrorCondition::RemoteServerNotFound);
     }
-    Box::pin(inbound_subscription(shared, &contact, &im.bare, routed, action)).await;
+    Box::pin(inbound_subscription(
+        shared, &contact, &im.bare, routed, action,
+    ))
+    .await;
     // After the answer itself, as RFC 6121 §3.1.5 orders it.
     match action {
         // The contact now receives our presence: send the current one (RFC 6121 §3.1.5).
@@ -238,7 +284,13 @@ pub async fn outbound_subscription(shared: &Shared, im: &ImSession, stanza: Elem
 }
 
 /// A subscription stanza from `from` arrives for the local account `owner`.
-async fn inbound_subscription(shared: &Shared, owner: &BareJid, from: &BareJid, stanza: Element, action: SubscriptionAction) {
+async fn inbound_subscription(
+    shared: &Shared,
+    owner: &BareJid,
+    from: &BareJid,
+    stanza: Element,
+    action: SubscriptionAction,
+) {
     let username = owner.node().map(|n| n.as_str()).unwrap_or_default();
     match shared.storage.user_exists(username).await {
         Ok(true) => {}
@@ -260,7 +312,14 @@ async fn inbound_subscription(shared: &Shared, owner: &BareJid, from: &BareJid, 
             .with_attr("type", "subscribed")
             .with_attr("from", owner.to_string())
             .with_attr("to", from.to_string());
-        return Box::pin(inbound_subscription(shared, from, owner, reply, SubscriptionAction::Subscribed)).await;
+        return Box::pin(inbound_subscription(
+            shared,
+            from,
+            owner,
+            reply,
+            SubscriptionAction::Subscribed,
+        ))
+        .await;
     }
     let was_visible = item.is_visible();
     let outcome = apply_inbound(&mut item, action);
@@ -271,7 +330,11 @@ async fn inbound_subscription(shared: &Shared, owner: &BareJid, from: &BareJid, 
         return;
     }
     if action == SubscriptionAction::Subscribe {
-        if let Err(e) = shared.storage.put_pending_subscription(username, from, &stanza.to_xml_in(CLIENT_NS)).await {
+        if let Err(e) = shared
+            .storage
+            .put_pending_subscription(username, from, &stanza.to_xml_in(CLIENT_NS))
+            .await
+        {
             tracing::error!(error = %e, "could not store a subscription request");
         }
     }
@@ -281,7 +344,9 @@ async fn inbound_subscription(shared: &Shared, owner: &BareJid, from: &BareJid, 
 /// Error for a subscription request to an account that does not exist; the sender is a bare
 /// JID here, so it goes to every available resource of the sender.
 fn bounce_bare(shared: &Shared, stanza: &Element, sender: &BareJid) {
-    if let Some(reply) = tandem_xmpp::stanza::error_reply(stanza, StanzaErrorCondition::ServiceUnavailable, None) {
+    if let Some(reply) =
+        tandem_xmpp::stanza::error_reply(stanza, StanzaErrorCondition::ServiceUnavailable, None)
+    {
         delivery::to_available(shared, sender, &reply, true);
     }
 }

@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use jid::BareJid;
 use tandem_xmpp::c2s::Session;
-use tandem_xmpp::roster::{parse_roster_set, RosterItem, RosterSet, RosterSetError, SubscriptionAction, ROSTER_NS};
+use tandem_xmpp::roster::{
+    parse_roster_set, RosterItem, RosterSet, RosterSetError, SubscriptionAction, ROSTER_NS,
+};
 use tandem_xmpp::stanza::{iq_result, StanzaErrorCondition};
 use tandem_xmpp::stream::writer::CLIENT_NS;
 use tandem_xmpp::Element;
@@ -18,7 +20,13 @@ static PUSH_COUNTER: AtomicU64 = AtomicU64::new(1);
 /// Stores the item (or deletes it when empty) and pushes it to the owner's interested
 /// resources. `was_visible` says whether the client knew the item before, so that an item kept
 /// only for a pending request is neither pushed nor "removed" from a roster that never had it.
-pub async fn store_and_push(shared: &Shared, username: &str, owner: &BareJid, item: &RosterItem, was_visible: bool) {
+pub async fn store_and_push(
+    shared: &Shared,
+    username: &str,
+    owner: &BareJid,
+    item: &RosterItem,
+    was_visible: bool,
+) {
     if let Err(e) = shared.storage.put_roster_item(username, item).await {
         tracing::error!(user = %username, error = %e, "could not store a roster item");
         return;
@@ -26,13 +34,20 @@ pub async fn store_and_push(shared: &Shared, username: &str, owner: &BareJid, it
     if item.is_visible() {
         push(shared, owner, item.to_element());
     } else if was_visible {
-        let removed = Element::new("item", ROSTER_NS).with_attr("jid", item.jid.to_string()).with_attr("subscription", "remove");
+        let removed = Element::new("item", ROSTER_NS)
+            .with_attr("jid", item.jid.to_string())
+            .with_attr("subscription", "remove");
         push(shared, owner, removed);
     }
 }
 
 fn push(shared: &Shared, owner: &BareJid, item: Element) {
-    for route in shared.routes.resources(owner).into_iter().filter(|r| r.interested) {
+    for route in shared
+        .routes
+        .resources(owner)
+        .into_iter()
+        .filter(|r| r.interested)
+    {
         let id = format!("push{}", PUSH_COUNTER.fetch_add(1, Ordering::Relaxed));
         let iq = Element::new("iq", CLIENT_NS)
             .with_attr("type", "set")
@@ -44,7 +59,13 @@ fn push(shared: &Shared, owner: &BareJid, item: Element) {
 }
 
 /// A roster iq from the user's own client.
-pub async fn handle_iq(shared: &Shared, im: &ImSession, session: &mut Session, iq: &Element, query: &Element) {
+pub async fn handle_iq(
+    shared: &Shared,
+    im: &ImSession,
+    session: &mut Session,
+    iq: &Element,
+    query: &Element,
+) {
     match iq.attr("type") {
         Some("get") => {
             let items = match shared.storage.roster(&im.username).await {
@@ -68,7 +89,9 @@ pub async fn handle_iq(shared: &Shared, im: &ImSession, session: &mut Session, i
                 }
                 let mut item = match shared.storage.roster_item(&im.username, &jid).await {
                     Ok(item) => item.unwrap_or_else(|| RosterItem::new(jid.clone())),
-                    Err(_) => return reply_error(session, iq, StanzaErrorCondition::InternalServerError),
+                    Err(_) => {
+                        return reply_error(session, iq, StanzaErrorCondition::InternalServerError)
+                    }
                 };
                 let was_visible = item.is_visible();
                 item.name = name;
@@ -92,26 +115,56 @@ pub async fn handle_iq(shared: &Shared, im: &ImSession, session: &mut Session, i
 }
 
 /// RFC 6121 §2.5.2: removing an item cancels subscriptions both ways.
-async fn remove(shared: &Shared, im: &ImSession, session: &mut Session, iq: &Element, jid: BareJid) {
+async fn remove(
+    shared: &Shared,
+    im: &ImSession,
+    session: &mut Session,
+    iq: &Element,
+    jid: BareJid,
+) {
     let item = match shared.storage.roster_item(&im.username, &jid).await {
         Ok(Some(item)) if item.is_visible() || item.pending_in => item,
         Ok(_) => return reply_error(session, iq, StanzaErrorCondition::ItemNotFound),
         Err(_) => return reply_error(session, iq, StanzaErrorCondition::InternalServerError),
     };
     let presence = |kind: &str| {
-        Element::new("presence", CLIENT_NS).with_attr("type", kind).with_attr("from", im.jid.to_string()).with_attr("to", jid.to_string())
+        Element::new("presence", CLIENT_NS)
+            .with_attr("type", kind)
+            .with_attr("from", im.jid.to_string())
+            .with_attr("to", jid.to_string())
     };
     if item.subscription.has_to() || item.ask {
-        presence::outbound_subscription(shared, im, presence("unsubscribe"), SubscriptionAction::Unsubscribe).await;
+        presence::outbound_subscription(
+            shared,
+            im,
+            presence("unsubscribe"),
+            SubscriptionAction::Unsubscribe,
+        )
+        .await;
     }
     if item.subscription.has_from() || item.pending_in {
-        presence::outbound_subscription(shared, im, presence("unsubscribed"), SubscriptionAction::Unsubscribed).await;
+        presence::outbound_subscription(
+            shared,
+            im,
+            presence("unsubscribed"),
+            SubscriptionAction::Unsubscribed,
+        )
+        .await;
     }
     if let Err(e) = shared.storage.delete_roster_item(&im.username, &jid).await {
         tracing::error!(error = %e, "could not delete a roster item");
         return reply_error(session, iq, StanzaErrorCondition::InternalServerError);
     }
-    let _ = shared.storage.delete_pending_subscription(&im.username, &jid).await;
-    push(shared, &im.bare, Element::new("item", ROSTER_NS).with_attr("jid", jid.to_string()).with_attr("subscription", "remove"));
+    let _ = shared
+        .storage
+        .delete_pending_subscription(&im.username, &jid)
+        .await;
+    push(
+        shared,
+        &im.bare,
+        Element::new("item", ROSTER_NS)
+            .with_attr("jid", jid.to_string())
+            .with_attr("subscription", "remove"),
+    );
     session.send_stanza(&iq_result(iq, None));
 }

@@ -1,16 +1,24 @@
 //! One c2s connection: the I/O edge that drives a Sans-IO [`Session`].
+//!
+//! Idle connections are the common case, so an idle one holds no read buffer: the task waits
+//! for socket readiness and only then reads into a stack buffer, draining everything the socket
+//! and TLS have before it sleeps again. Rarely used sub-futures (TLS handshakes, storage, IM
+//! handling) are boxed so the task's own state stays small.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tandem_xmpp::c2s::{Event, Session};
 use tandem_xmpp::stream::StreamErrorCondition;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
 
 use super::{SessionCommand, SessionHandle, Shared};
 use crate::im::ImSession;
@@ -18,18 +26,52 @@ use crate::im::ImSession;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// A client that does not read must not make us buffer without bound.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-const READ_CHUNK: usize = 4096;
+const READ_CHUNK: usize = 8192;
 
 enum Transport {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+/// What draining the socket found.
+enum Drained {
+    /// Nothing more to read right now.
+    WouldBlock,
+    /// The peer closed, or the connection failed.
+    Eof,
+    /// The session stopped reading (STARTTLS pending or stream closed).
+    Paused,
+}
+
 impl Transport {
-    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    fn tcp(&self) -> &TcpStream {
         match self {
-            Transport::Plain(s) => s.read(buf).await,
-            Transport::Tls(s) => s.read(buf).await,
+            Transport::Plain(s) => s,
+            Transport::Tls(s) => s.get_ref().0,
+        }
+    }
+
+    /// Reads everything available into the session without waiting. The buffer lives on the
+    /// stack of this synchronous call, not in the task.
+    fn drain_into(&mut self, session: &mut Session) -> Drained {
+        let mut buf = [0u8; READ_CHUNK];
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        loop {
+            if session.is_closed() || session.is_tls_pending() {
+                return Drained::Paused;
+            }
+            let mut read_buf = ReadBuf::new(&mut buf);
+            let poll = match self {
+                Transport::Plain(s) => Pin::new(s).poll_read(&mut cx, &mut read_buf),
+                Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(&mut cx, &mut read_buf),
+            };
+            match poll {
+                // Pending with the no-op waker is fine: the caller waits on readiness next.
+                Poll::Pending => return Drained::WouldBlock,
+                Poll::Ready(Err(_)) => return Drained::Eof,
+                Poll::Ready(Ok(())) if read_buf.filled().is_empty() => return Drained::Eof,
+                Poll::Ready(Ok(())) => session.handle_bytes(read_buf.filled()),
+            }
         }
     }
 
@@ -56,101 +98,134 @@ pub async fn run_connection(
     tcp: TcpStream,
     peer: SocketAddr,
     direct_tls: bool,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let id = shared.next_session_id();
     let span = tracing::info_span!("c2s", id, %peer);
-    let _enter = span.enter();
+    Box::pin(drive(shared, tcp, direct_tls, shutdown, id))
+        .instrument(span)
+        .await
+}
+
+async fn tls_accept(config: Arc<rustls::ServerConfig>, tcp: TcpStream) -> Option<Transport> {
+    let acceptor = TlsAcceptor::from(config);
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => Some(Transport::Tls(Box::new(tls))),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            None
+        }
+    }
+}
+
+async fn drive(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    direct_tls: bool,
+    mut shutdown: watch::Receiver<bool>,
+    id: u64,
+) {
     let mut transport = if direct_tls {
-        let acceptor = TlsAcceptor::from(shared.tls.direct.clone());
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
-            Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake failed"),
-            Err(_) => return tracing::debug!("TLS handshake timed out"),
+        match Box::pin(tls_accept(shared.tls.direct.clone(), tcp)).await {
+            Some(t) => t,
+            None => return,
         }
     } else {
         Transport::Plain(tcp)
     };
-    drop(_enter);
     let mut session = Session::new(shared.session_config(!direct_tls), direct_tls, id);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let handle = SessionHandle { id, tx };
     let mut im: Option<ImSession> = None;
-    let mut buf = vec![0u8; READ_CHUNK];
+    // Right after a TLS handshake rustls may already hold application data that arrived with
+    // it; the socket will not signal readiness for that, so look before waiting.
+    let mut look_before_waiting = direct_tls;
 
     loop {
-        tokio::select! {
-            read = transport.read(&mut buf) => match read {
-                Ok(0) | Err(_) => session.handle_eof(),
-                Ok(n) => session.handle_bytes(&buf[..n]),
-            },
+        if std::mem::take(&mut look_before_waiting) {
+            if let Drained::Eof = transport.drain_into(&mut session) {
+                session.handle_eof();
+            }
+        } else {
+            tokio::select! {
+            ready = transport.tcp().readable() => {
+                if ready.is_err() {
+                    session.handle_eof();
+                } else if let Drained::Eof = transport.drain_into(&mut session) {
+                    session.handle_eof();
+                }
+            }
             Some(command) = rx.recv() => match command {
                 SessionCommand::Deliver(stanza) => session.send_stanza(&stanza),
                 SessionCommand::Evict(condition) => session.close(Some(condition), None),
             },
             _ = shutdown.changed() => session.close(Some(StreamErrorCondition::SystemShutdown), None),
+            }
         }
 
         let mut closed = false;
         while let Some(event) = session.poll_event() {
             match event {
                 Event::StartTls => {
-                    if !flush(&mut session, &mut transport).await {
+                    if !Box::pin(flush(&mut session, &mut transport)).await {
                         closed = true;
                         break;
                     }
-                    let Transport::Plain(tcp) = transport else { break };
-                    let acceptor = TlsAcceptor::from(shared.tls.starttls.clone());
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => {
-                            transport = Transport::Tls(Box::new(tls));
+                    let Transport::Plain(tcp) = transport else {
+                        break;
+                    };
+                    match Box::pin(tls_accept(shared.tls.starttls.clone(), tcp)).await {
+                        Some(t) => {
+                            transport = t;
                             session.handle_tls_established();
+                            look_before_waiting = true;
                         }
-                        _ => {
-                            tracing::debug!(id, %peer, "STARTTLS handshake failed");
-                            return;
-                        }
+                        None => return,
                     }
                 }
                 Event::NeedCredentials { username } => {
-                    let record = match shared.storage.get_user(&username).await {
+                    let record = match Box::pin(shared.storage.get_user(&username)).await {
                         Ok(record) => record,
                         Err(e) => {
-                            tracing::error!(id, error = %e, "credential lookup failed");
+                            tracing::error!(error = %e, "credential lookup failed");
                             None
                         }
                     };
                     session.handle_credentials(record.as_ref());
                 }
-                Event::Authenticated { username } => tracing::info!(id, %peer, %username, "authenticated"),
+                Event::Authenticated { username } => tracing::info!(%username, "authenticated"),
                 Event::AuthFailed { username, reason } => {
-                    tracing::info!(id, %peer, username = username.as_deref().unwrap_or(""), %reason, "authentication failed")
+                    tracing::info!(username = username.as_deref().unwrap_or(""), %reason, "authentication failed")
                 }
                 Event::Bound { jid } => {
                     if let Some(old) = shared.routes.bind(jid.clone(), handle.clone()) {
                         // Newest wins (RFC 6120 §7.7.2.2): the older session is closed with conflict.
                         old.evict(StreamErrorCondition::Conflict);
                     }
-                    tracing::info!(id, %jid, "bound");
+                    tracing::info!(%jid, "bound");
                     im = Some(ImSession::new(jid));
                 }
                 Event::Stanza(stanza) => {
                     if let Some(im) = im.as_mut() {
-                        crate::im::handle_stanza(&shared, im, &mut session, stanza).await;
+                        Box::pin(crate::im::handle_stanza(&shared, im, &mut session, stanza)).await;
                     }
                 }
                 Event::Closed { error } => {
                     if let Some(condition) = error {
-                        tracing::debug!(id, %condition, "stream closed with error");
+                        tracing::debug!(%condition, "stream closed with error");
                     }
                     closed = true;
                 }
             }
         }
-        let flushed = flush(&mut session, &mut transport).await;
+        let flushed = Box::pin(flush(&mut session, &mut transport)).await;
         if flushed {
-            if let Some(im) = im.as_mut() {
-                crate::im::after_flush(&shared, im).await;
+            if let Some(im) = im.as_mut().filter(|im| !im.offline_written.is_empty()) {
+                Box::pin(crate::im::after_flush(&shared, im)).await;
             }
         }
         if closed || !flushed || session.is_closed() {
@@ -159,20 +234,25 @@ pub async fn run_connection(
     }
 
     if let Some(mut im) = im {
-        crate::im::session_ended(&shared, &mut im, &handle).await;
+        Box::pin(crate::im::session_ended(&shared, &mut im, &handle)).await;
     }
-    transport.shutdown().await;
-    // Stanzas that were queued for us after we stopped reading go back through the router.
+    Box::pin(transport.shutdown()).await;
+    // Stanzas queued for us after we stopped reading go back through the router.
     rx.close();
     while let Ok(command) = rx.try_recv() {
         if let SessionCommand::Deliver(stanza) = command {
-            crate::im::redeliver_after_close(&shared, stanza).await;
+            Box::pin(crate::im::redeliver_after_close(&shared, stanza)).await;
         }
     }
 }
 
 /// Writes what the session has queued. False when the client is gone or stuck.
 async fn flush(session: &mut Session, transport: &mut Transport) -> bool {
-    let Some(bytes) = session.take_outgoing() else { return true };
-    matches!(tokio::time::timeout(WRITE_TIMEOUT, transport.write_all(&bytes)).await, Ok(Ok(())))
+    let Some(bytes) = session.take_outgoing() else {
+        return true;
+    };
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, transport.write_all(&bytes)).await,
+        Ok(Ok(()))
+    )
 }

@@ -88,7 +88,11 @@ impl RunningServer {
     pub async fn start(config: &Config) -> Result<RunningServer> {
         std::fs::create_dir_all(&config.server.data_dir)
             .with_context(|| format!("creating data dir {}", config.server.data_dir.display()))?;
-        let tls = crate::tls::load_or_generate(&config.cert_path(), &config.key_path(), &config.server.domain)?;
+        let tls = crate::tls::load_or_generate(
+            &config.cert_path(),
+            &config.key_path(),
+            &config.server.domain,
+        )?;
         let storage = Storage::open(&config.storage().to_string())
             .await
             .with_context(|| format!("opening storage {}", config.storage()))?;
@@ -97,7 +101,10 @@ impl RunningServer {
             storage: storage.clone(),
             routes: Arc::new(LocalRouteTable::default()),
             tls,
-            limits: ReaderLimits { max_stanza_size: config.xmpp.max_stanza_size, max_depth: config.xmpp.max_depth },
+            limits: ReaderLimits {
+                max_stanza_size: config.xmpp.max_stanza_size,
+                max_depth: config.xmpp.max_depth,
+            },
             require_encryption: config.xmpp.require_encryption,
             next_session_id: AtomicU64::new(seed_session_ids()),
         });
@@ -125,7 +132,13 @@ impl RunningServer {
                 ));
             }
         }
-        Ok(RunningServer { starttls_addrs, direct_tls_addrs, shutdown, tracker, storage })
+        Ok(RunningServer {
+            starttls_addrs,
+            direct_tls_addrs,
+            shutdown,
+            tracker,
+            storage,
+        })
     }
 
     /// Closes every stream with `system-shutdown`, waits for the sessions to finish (bounded),
@@ -133,7 +146,10 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         self.tracker.close();
-        if tokio::time::timeout(Duration::from_secs(10), self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), self.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some sessions did not close within 10 s");
         }
         self.storage.close().await;

@@ -14,7 +14,6 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-
 /// Storage failures, typed so callers can tell a missing row from a broken database.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -65,7 +64,11 @@ impl Storage {
         let memory = url.contains(":memory:");
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
-            .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+            .journal_mode(if memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             // `tandem user add` may write while the server runs.

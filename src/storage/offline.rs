@@ -25,13 +25,18 @@ impl Storage {
 
     /// The stored messages, oldest first; they stay stored until [`Storage::delete_offline`].
     pub async fn offline_messages(&self, owner: &str) -> Result<Vec<OfflineMessage>> {
-        let rows = sqlx::query("SELECT id, stanza, stored_at FROM offline WHERE owner = $1 ORDER BY id")
-            .bind(owner)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, stanza, stored_at FROM offline WHERE owner = $1 ORDER BY id")
+                .bind(owner)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| {
-                Ok(OfflineMessage { id: r.try_get("id")?, stanza: r.try_get("stanza")?, stored_at: r.try_get("stored_at")? })
+                Ok(OfflineMessage {
+                    id: r.try_get("id")?,
+                    stanza: r.try_get("stanza")?,
+                    stored_at: r.try_get("stored_at")?,
+                })
             })
             .collect::<std::result::Result<_, sqlx::Error>>()
             .map_err(StorageError::from)
@@ -40,7 +45,11 @@ impl Storage {
     pub async fn delete_offline(&self, owner: &str, ids: &[i64]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for id in ids {
-            sqlx::query("DELETE FROM offline WHERE owner = $1 AND id = $2").bind(owner).bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM offline WHERE owner = $1 AND id = $2")
+                .bind(owner)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

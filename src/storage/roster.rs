@@ -30,7 +30,8 @@ impl Storage {
         if item.is_empty() {
             return self.delete_roster_item(owner, &item.jid).await;
         }
-        let groups = serde_json::to_string(&item.groups).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let groups = serde_json::to_string(&item.groups)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO roster (owner, contact, name, groups, subscription, ask, pending_in, listed)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -61,7 +62,12 @@ impl Storage {
     }
 
     /// Remembers an inbound subscription request until the user answers it (RFC 6121 §3.1.3).
-    pub async fn put_pending_subscription(&self, owner: &str, contact: &BareJid, stanza: &str) -> Result<()> {
+    pub async fn put_pending_subscription(
+        &self,
+        owner: &str,
+        contact: &BareJid,
+        stanza: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO pending_subscriptions (owner, contact, stanza) VALUES ($1, $2, $3)
              ON CONFLICT (owner, contact) DO UPDATE SET stanza = excluded.stanza",
@@ -75,11 +81,15 @@ impl Storage {
     }
 
     pub async fn pending_subscriptions(&self, owner: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT stanza FROM pending_subscriptions WHERE owner = $1 ORDER BY contact")
-            .bind(owner)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| r.try_get("stanza").map_err(StorageError::from)).collect()
+        let rows = sqlx::query(
+            "SELECT stanza FROM pending_subscriptions WHERE owner = $1 ORDER BY contact",
+        )
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("stanza").map_err(StorageError::from))
+            .collect()
     }
 
     pub async fn delete_pending_subscription(&self, owner: &str, contact: &BareJid) -> Result<()> {
@@ -94,13 +104,15 @@ impl Storage {
 
 fn item_from_row(row: &SqliteRow) -> Result<RosterItem> {
     let contact: String = row.try_get("contact")?;
-    let jid = BareJid::new(&contact).map_err(|e| StorageError::Corrupt(format!("roster contact {contact:?}: {e}")))?;
+    let jid = BareJid::new(&contact)
+        .map_err(|e| StorageError::Corrupt(format!("roster contact {contact:?}: {e}")))?;
     let subscription: String = row.try_get("subscription")?;
     let groups: String = row.try_get("groups")?;
     Ok(RosterItem {
         jid,
         name: row.try_get("name")?,
-        groups: serde_json::from_str(&groups).map_err(|e| StorageError::Corrupt(format!("roster groups: {e}")))?,
+        groups: serde_json::from_str(&groups)
+            .map_err(|e| StorageError::Corrupt(format!("roster groups: {e}")))?,
         subscription: Subscription::parse(&subscription)
             .ok_or_else(|| StorageError::Corrupt(format!("subscription {subscription:?}")))?,
         ask: row.try_get("ask")?,

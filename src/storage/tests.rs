@@ -15,13 +15,24 @@ async fn users_round_trip_and_survive_reopen() {
     let (dir, storage) = open_temp().await;
     let record = PasswordRecord::derive("alice", "example.test", "pw", 4096).unwrap();
     storage.add_user("alice", &record).await.unwrap();
-    assert!(matches!(storage.add_user("alice", &record).await, Err(StorageError::UserExists(_))));
+    assert!(matches!(
+        storage.add_user("alice", &record).await,
+        Err(StorageError::UserExists(_))
+    ));
     storage.close().await;
-    let storage = Storage::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    let storage = Storage::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
     let loaded = storage.get_user("alice").await.unwrap().unwrap();
-    assert_eq!(loaded.scram_sha256.stored_key, record.scram_sha256.stored_key);
+    assert_eq!(
+        loaded.scram_sha256.stored_key,
+        record.scram_sha256.stored_key
+    );
     assert_eq!(loaded.ha1_md5, record.ha1_md5);
-    assert_eq!(storage.list_users().await.unwrap(), vec!["alice".to_string()]);
+    assert_eq!(
+        storage.list_users().await.unwrap(),
+        vec!["alice".to_string()]
+    );
     assert!(storage.delete_user("alice").await.unwrap());
     assert!(storage.get_user("alice").await.unwrap().is_none());
 }
@@ -40,10 +51,22 @@ async fn roster_items_and_offline_messages() {
     storage.put_roster_item("alice", &empty).await.unwrap();
     assert!(storage.roster("alice").await.unwrap().is_empty());
 
-    storage.store_offline("alice", "<message>1</message>").await.unwrap();
-    storage.store_offline("alice", "<message>2</message>").await.unwrap();
+    storage
+        .store_offline("alice", "<message>1</message>")
+        .await
+        .unwrap();
+    storage
+        .store_offline("alice", "<message>2</message>")
+        .await
+        .unwrap();
     let stored = storage.offline_messages("alice").await.unwrap();
-    assert_eq!(stored.iter().map(|m| m.stanza.as_str()).collect::<Vec<_>>(), ["<message>1</message>", "<message>2</message>"]);
-    storage.delete_offline("alice", &[stored[0].id]).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|m| m.stanza.as_str()).collect::<Vec<_>>(),
+        ["<message>1</message>", "<message>2</message>"]
+    );
+    storage
+        .delete_offline("alice", &[stored[0].id])
+        .await
+        .unwrap();
     assert_eq!(storage.offline_messages("alice").await.unwrap().len(), 1);
 }

@@ -45,8 +45,9 @@ impl Storage {
             Ok(ScramCredentials {
                 hash,
                 salt: row.try_get(format!("{prefix}_salt").as_str())?,
-                iterations: u32::try_from(iterations)
-                    .map_err(|_| StorageError::Corrupt(format!("{username}: iteration count {iterations}")))?,
+                iterations: u32::try_from(iterations).map_err(|_| {
+                    StorageError::Corrupt(format!("{username}: iteration count {iterations}"))
+                })?,
                 stored_key: row.try_get(format!("{prefix}_stored_key").as_str())?,
                 server_key: row.try_get(format!("{prefix}_server_key").as_str())?,
             })
@@ -60,27 +61,40 @@ impl Storage {
     }
 
     pub async fn user_exists(&self, username: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM users WHERE username = $1").bind(username).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT 1 FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.is_some())
     }
 
     /// Deletes an account with everything it owns; false if there was none.
     pub async fn delete_user(&self, username: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query("DELETE FROM users WHERE username = $1").bind(username).execute(&mut *tx).await?;
+        let deleted = sqlx::query("DELETE FROM users WHERE username = $1")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
         for statement in [
             "DELETE FROM roster WHERE owner = $1",
             "DELETE FROM pending_subscriptions WHERE owner = $1",
             "DELETE FROM offline WHERE owner = $1",
         ] {
-            sqlx::query(statement).bind(username).execute(&mut *tx).await?;
+            sqlx::query(statement)
+                .bind(username)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(deleted.rows_affected() > 0)
     }
 
     pub async fn list_users(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT username FROM users ORDER BY username").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| r.try_get("username").map_err(StorageError::from)).collect()
+        let rows = sqlx::query("SELECT username FROM users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("username").map_err(StorageError::from))
+            .collect()
     }
 }

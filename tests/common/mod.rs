@@ -31,14 +31,20 @@ pub fn ca() -> &'static TestCa {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.distinguished_name.push(rcgen::DnType::CommonName, "tandem test CA");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "tandem test CA");
         let cert = params.self_signed(&key).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ca.pem");
         std::fs::write(&path, cert.pem()).unwrap();
         // Set once, before any client exists, and never changed afterwards.
         unsafe { std::env::set_var("SSL_CERT_FILE", &path) };
-        TestCa { cert_pem: cert.pem(), issuer: rcgen::Issuer::new(params, key), dir }
+        TestCa {
+            cert_pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+            dir,
+        }
     })
 }
 
@@ -54,9 +60,14 @@ impl TestCa {
 
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
-        let der = rustls::pki_types::CertificateDer::from_pem_slice(self.cert_pem.as_bytes()).unwrap();
+        let der =
+            rustls::pki_types::CertificateDer::from_pem_slice(self.cert_pem.as_bytes()).unwrap();
         roots.add(der).unwrap();
-        Arc::new(rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth())
+        Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
     }
 }
 
@@ -109,7 +120,10 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
             .args(["serve", "--config"])
             .arg(self.config_path())
-            .env("TANDEM_LOG", std::env::var("TANDEM_TEST_LEVEL").unwrap_or("info".into()))
+            .env(
+                "TANDEM_LOG",
+                std::env::var("TANDEM_TEST_LEVEL").unwrap_or("info".into()),
+            )
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -123,14 +137,21 @@ impl Server {
                     eprintln!("[tandem] {line}");
                 }
                 if line.contains("c2s listening") {
-                    let addr = line.split("addr=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().to_string();
+                    let addr = line
+                        .split("addr=")
+                        .nth(1)
+                        .and_then(|r| r.split_whitespace().next())
+                        .unwrap()
+                        .to_string();
                     let direct = line.contains("direct_tls=true");
                     let _ = tx.send((addr.parse::<SocketAddr>().unwrap(), direct));
                 }
             }
         });
         for _ in 0..2 {
-            let (addr, direct) = rx.recv_timeout(STEP).expect("tandem did not start listening");
+            let (addr, direct) = rx
+                .recv_timeout(STEP)
+                .expect("tandem did not start listening");
             if direct {
                 self.direct_tls = addr;
             } else {
@@ -142,7 +163,14 @@ impl Server {
 
     pub fn add_user(&self, user: &str, password: &str) {
         let status = Command::new(env!("CARGO_BIN_EXE_tandem"))
-            .args(["user", "add", &format!("{user}@{DOMAIN}"), "--password", password, "--config"])
+            .args([
+                "user",
+                "add",
+                &format!("{user}@{DOMAIN}"),
+                "--password",
+                password,
+                "--config",
+            ])
             .arg(self.config_path())
             .stdout(Stdio::null())
             .status()
@@ -207,14 +235,24 @@ impl RawClient {
     /// Connects to a STARTTLS port, negotiates TLS, and reopens the stream.
     pub async fn connect_tls(addr: SocketAddr) -> RawClient {
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let mut client = RawClient { stream: RawStream::Plain(tcp), received: String::new() };
+        let mut client = RawClient {
+            stream: RawStream::Plain(tcp),
+            received: String::new(),
+        };
         client.send(OPEN).await;
         client.read_until("</stream:features>").await;
-        client.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>").await;
+        client
+            .send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            .await;
         client.read_until("<proceed").await;
-        let RawStream::Plain(tcp) = client.stream else { unreachable!() };
+        let RawStream::Plain(tcp) = client.stream else {
+            unreachable!()
+        };
         let connector = tokio_rustls::TlsConnector::from(ca().client_config());
-        let tls = connector.connect(DOMAIN.try_into().unwrap(), tcp).await.unwrap();
+        let tls = connector
+            .connect(DOMAIN.try_into().unwrap(), tcp)
+            .await
+            .unwrap();
         client.stream = RawStream::Tls(Box::new(tls));
         client.received.clear();
         client

@@ -33,7 +33,12 @@ pub struct Element {
 
 impl Element {
     pub fn new(name: impl Into<String>, ns: impl Into<String>) -> Self {
-        Element { name: name.into(), ns: ns.into(), attrs: Vec::new(), children: Vec::new() }
+        Element {
+            name: name.into(),
+            ns: ns.into(),
+            attrs: Vec::new(),
+            children: Vec::new(),
+        }
     }
 
     /// Builder form of [`Element::set_attr`].
@@ -68,12 +73,18 @@ impl Element {
 
     /// Value of an unqualified attribute.
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(n, _)| n.ns.is_empty() && n.local == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(n, _)| n.ns.is_empty() && n.local == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Value of a namespace-qualified attribute (e.g. `xml:lang`).
     pub fn attr_ns(&self, ns: &str, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(n, _)| n.ns == ns && n.local == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(n, _)| n.ns == ns && n.local == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn attrs(&self) -> impl Iterator<Item = (&AttrName, &str)> {
@@ -87,14 +98,27 @@ impl Element {
 
     pub fn set_attr_ns(&mut self, ns: &str, name: &str, value: impl Into<String>) {
         let value = value.into();
-        match self.attrs.iter_mut().find(|(n, _)| n.ns == ns && n.local == name) {
+        match self
+            .attrs
+            .iter_mut()
+            .find(|(n, _)| n.ns == ns && n.local == name)
+        {
             Some((_, v)) => *v = value,
-            None => self.attrs.push((AttrName { ns: ns.into(), local: name.into() }, value)),
+            None => self.attrs.push((
+                AttrName {
+                    ns: ns.into(),
+                    local: name.into(),
+                },
+                value,
+            )),
         }
     }
 
     pub fn remove_attr(&mut self, name: &str) -> Option<String> {
-        let pos = self.attrs.iter().position(|(n, _)| n.ns.is_empty() && n.local == name)?;
+        let pos = self
+            .attrs
+            .iter()
+            .position(|(n, _)| n.ns.is_empty() && n.local == name)?;
         Some(self.attrs.remove(pos).1)
     }
 
@@ -145,7 +169,8 @@ impl Element {
     /// Removes children matching the predicate; returns how many were removed.
     pub fn remove_children(&mut self, mut pred: impl FnMut(&Element) -> bool) -> usize {
         let before = self.children.len();
-        self.children.retain(|n| !matches!(n, Node::Element(e) if pred(e)));
+        self.children
+            .retain(|n| !matches!(n, Node::Element(e) if pred(e)));
         before - self.children.len()
     }
 
@@ -238,7 +263,10 @@ mod tests {
     fn writes_namespace_only_where_it_changes() {
         let e = Element::new("iq", "jabber:client")
             .with_attr("type", "result")
-            .with_child(Element::new("query", "jabber:iq:roster").with_child(Element::new("item", "jabber:iq:roster")));
+            .with_child(
+                Element::new("query", "jabber:iq:roster")
+                    .with_child(Element::new("item", "jabber:iq:roster")),
+            );
         assert_eq!(
             e.to_xml_in("jabber:client"),
             "<iq type='result'><query xmlns='jabber:iq:roster'><item/></query></iq>"
@@ -247,7 +275,9 @@ mod tests {
 
     #[test]
     fn escapes_text_and_attributes() {
-        let e = Element::new("body", "jabber:client").with_attr("a", "x'<&").with_text("1 < 2 & 'q'");
+        let e = Element::new("body", "jabber:client")
+            .with_attr("a", "x'<&")
+            .with_text("1 < 2 & 'q'");
         assert_eq!(
             e.to_xml_in("jabber:client"),
             "<body a='x&apos;&lt;&amp;'>1 &lt; 2 &amp; &apos;q&apos;</body>"

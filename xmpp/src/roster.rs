@@ -118,8 +118,14 @@ impl RosterItem {
 /// A client's roster set request for one item (RFC 6121 §2.3, §2.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RosterSet {
-    Update { jid: BareJid, name: Option<String>, groups: Vec<String> },
-    Remove { jid: BareJid },
+    Update {
+        jid: BareJid,
+        name: Option<String>,
+        groups: Vec<String>,
+    },
+    Remove {
+        jid: BareJid,
+    },
 }
 
 /// Why a roster set is refused, with the stanza error it maps to.
@@ -145,12 +151,17 @@ pub fn parse_roster_set(query: &Element) -> Result<RosterSet, RosterSetError> {
     if items.next().is_some() {
         return Err(RosterSetError::BadRequest("more than one item"));
     }
-    let jid = item.attr("jid").ok_or(RosterSetError::BadRequest("item without jid"))?;
+    let jid = item
+        .attr("jid")
+        .ok_or(RosterSetError::BadRequest("item without jid"))?;
     let jid = BareJid::new(jid).map_err(|_| RosterSetError::JidMalformed)?;
     if item.attr("subscription") == Some("remove") {
         return Ok(RosterSet::Remove { jid });
     }
-    let name = item.attr("name").filter(|n| !n.is_empty()).map(str::to_owned);
+    let name = item
+        .attr("name")
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
     if name.as_ref().is_some_and(|n| n.len() > MAX_TEXT) {
         return Err(RosterSetError::NotAcceptable("name too long"));
     }
@@ -245,7 +256,10 @@ pub fn apply_outbound(item: &mut RosterItem, action: SubscriptionAction) -> Outc
             true
         }
     };
-    Outcome { changed: *item != before, forward }
+    Outcome {
+        changed: *item != before,
+        forward,
+    }
 }
 
 /// The contact sent `action` to the user: update the user's item for that contact
@@ -285,7 +299,10 @@ pub fn apply_inbound(item: &mut RosterItem, action: SubscriptionAction) -> Outco
             had
         }
     };
-    Outcome { changed: *item != before, forward }
+    Outcome {
+        changed: *item != before,
+        forward,
+    }
 }
 
 /// RFC 6121 §3.1.3: a subscribe from a contact who already receives the user's presence is
@@ -330,7 +347,13 @@ mod tests {
     fn unsolicited_subscribed_is_ignored() {
         let mut u_item = item();
         let out = apply_inbound(&mut u_item, Subscribed);
-        assert_eq!(out, Outcome { changed: false, forward: false });
+        assert_eq!(
+            out,
+            Outcome {
+                changed: false,
+                forward: false
+            }
+        );
         assert_eq!(u_item.subscription, Subscription::None);
         let mut c_item = item();
         assert!(!apply_outbound(&mut c_item, Subscribed).forward);
@@ -369,19 +392,44 @@ mod tests {
             .with_child(Element::new("group", ROSTER_NS).with_text("Friends")));
         assert_eq!(
             parse_roster_set(&ok).unwrap(),
-            RosterSet::Update { jid: BareJid::new("bob@x").unwrap(), name: Some("Bob".into()), groups: vec!["Friends".into()] }
+            RosterSet::Update {
+                jid: BareJid::new("bob@x").unwrap(),
+                name: Some("Bob".into()),
+                groups: vec!["Friends".into()]
+            }
         );
         let dup = q(Element::new("item", ROSTER_NS)
             .with_attr("jid", "b@x")
             .with_child(Element::new("group", ROSTER_NS).with_text("G"))
             .with_child(Element::new("group", ROSTER_NS).with_text("G")));
-        assert!(matches!(parse_roster_set(&dup), Err(RosterSetError::BadRequest(_))));
-        let empty_group = q(Element::new("item", ROSTER_NS).with_attr("jid", "b@x").with_child(Element::new("group", ROSTER_NS)));
-        assert!(matches!(parse_roster_set(&empty_group), Err(RosterSetError::NotAcceptable(_))));
+        assert!(matches!(
+            parse_roster_set(&dup),
+            Err(RosterSetError::BadRequest(_))
+        ));
+        let empty_group = q(Element::new("item", ROSTER_NS)
+            .with_attr("jid", "b@x")
+            .with_child(Element::new("group", ROSTER_NS)));
+        assert!(matches!(
+            parse_roster_set(&empty_group),
+            Err(RosterSetError::NotAcceptable(_))
+        ));
         let bad_jid = q(Element::new("item", ROSTER_NS).with_attr("jid", "@@"));
-        assert_eq!(parse_roster_set(&bad_jid), Err(RosterSetError::JidMalformed));
-        let remove = q(Element::new("item", ROSTER_NS).with_attr("jid", "b@x").with_attr("subscription", "remove"));
-        assert_eq!(parse_roster_set(&remove).unwrap(), RosterSet::Remove { jid: BareJid::new("b@x").unwrap() });
-        assert!(matches!(parse_roster_set(&Element::new("query", ROSTER_NS)), Err(RosterSetError::BadRequest(_))));
+        assert_eq!(
+            parse_roster_set(&bad_jid),
+            Err(RosterSetError::JidMalformed)
+        );
+        let remove = q(Element::new("item", ROSTER_NS)
+            .with_attr("jid", "b@x")
+            .with_attr("subscription", "remove"));
+        assert_eq!(
+            parse_roster_set(&remove).unwrap(),
+            RosterSet::Remove {
+                jid: BareJid::new("b@x").unwrap()
+            }
+        );
+        assert!(matches!(
+            parse_roster_set(&Element::new("query", ROSTER_NS)),
+            Err(RosterSetError::BadRequest(_))
+        ));
     }
 }

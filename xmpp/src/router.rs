@@ -60,14 +60,23 @@ pub struct LocalRouteTable<H> {
 
 impl<H> Default for LocalRouteTable<H> {
     fn default() -> Self {
-        LocalRouteTable { by_bare: RwLock::new(HashMap::new()) }
+        LocalRouteTable {
+            by_bare: RwLock::new(HashMap::new()),
+        }
     }
 }
 
 impl<H: Clone + Send + Sync> LocalRouteTable<H> {
-    fn with_entry<R>(&self, jid: &FullJid, f: impl FnOnce(&mut ResourceRoute<H>) -> R) -> Option<R> {
+    fn with_entry<R>(
+        &self,
+        jid: &FullJid,
+        f: impl FnOnce(&mut ResourceRoute<H>) -> R,
+    ) -> Option<R> {
         let mut map = self.by_bare.write().unwrap_or_else(|p| p.into_inner());
-        let entry = map.get_mut(&jid.to_bare())?.iter_mut().find(|r| &r.jid == jid)?;
+        let entry = map
+            .get_mut(&jid.to_bare())?
+            .iter_mut()
+            .find(|r| &r.jid == jid)?;
         Some(f(entry))
     }
 }
@@ -76,7 +85,13 @@ impl<H: Clone + Send + Sync> RouteTable<H> for LocalRouteTable<H> {
     fn bind(&self, jid: FullJid, handle: H) -> Option<H> {
         let mut map = self.by_bare.write().unwrap_or_else(|p| p.into_inner());
         let resources = map.entry(jid.to_bare()).or_default();
-        let fresh = ResourceRoute { jid: jid.clone(), handle, priority: None, last_presence: None, interested: false };
+        let fresh = ResourceRoute {
+            jid: jid.clone(),
+            handle,
+            priority: None,
+            last_presence: None,
+            interested: false,
+        };
         match resources.iter_mut().find(|r| r.jid == jid) {
             Some(existing) => Some(std::mem::replace(existing, fresh).handle),
             None => {
@@ -89,7 +104,9 @@ impl<H: Clone + Send + Sync> RouteTable<H> for LocalRouteTable<H> {
     fn unbind(&self, jid: &FullJid, is_mine: &dyn Fn(&H) -> bool) -> bool {
         let mut map = self.by_bare.write().unwrap_or_else(|p| p.into_inner());
         let bare = jid.to_bare();
-        let Some(resources) = map.get_mut(&bare) else { return false };
+        let Some(resources) = map.get_mut(&bare) else {
+            return false;
+        };
         let before = resources.len();
         resources.retain(|r| !(&r.jid == jid && is_mine(&r.handle)));
         let removed = resources.len() != before;
@@ -101,7 +118,10 @@ impl<H: Clone + Send + Sync> RouteTable<H> for LocalRouteTable<H> {
 
     fn get(&self, jid: &FullJid) -> Option<ResourceRoute<H>> {
         let map = self.by_bare.read().unwrap_or_else(|p| p.into_inner());
-        map.get(&jid.to_bare())?.iter().find(|r| &r.jid == jid).cloned()
+        map.get(&jid.to_bare())?
+            .iter()
+            .find(|r| &r.jid == jid)
+            .cloned()
     }
 
     fn resources(&self, bare: &BareJid) -> Vec<ResourceRoute<H>> {
@@ -156,11 +176,17 @@ mod tests {
         let table = LocalRouteTable::<u32>::default();
         table.bind(full("a@x/1"), 1);
         table.bind(full("a@x/2"), 2);
-        table.set_presence(&full("a@x/2"), Some((5, Arc::new(Element::new("presence", "jabber:client")))));
+        table.set_presence(
+            &full("a@x/2"),
+            Some((5, Arc::new(Element::new("presence", "jabber:client")))),
+        );
         let resources = table.resources(&BareJid::new("a@x").unwrap());
         assert_eq!(resources.len(), 2);
         assert_eq!(resources.iter().filter(|r| r.is_available()).count(), 1);
         table.set_presence(&full("a@x/2"), None);
-        assert!(table.resources(&BareJid::new("a@x").unwrap()).iter().all(|r| !r.is_available()));
+        assert!(table
+            .resources(&BareJid::new("a@x").unwrap())
+            .iter()
+            .all(|r| !r.is_available()));
     }
 }

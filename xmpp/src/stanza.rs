@@ -112,9 +112,14 @@ impl StanzaErrorCondition {
     pub fn default_type(self) -> ErrorType {
         use StanzaErrorCondition::*;
         match self {
-            BadRequest | JidMalformed | NotAcceptable | PolicyViolation | Redirect => ErrorType::Modify,
-            Forbidden | NotAuthorized | RegistrationRequired | SubscriptionRequired => ErrorType::Auth,
-            InternalServerError | RecipientUnavailable | RemoteServerTimeout | ResourceConstraint => ErrorType::Wait,
+            BadRequest | JidMalformed | NotAcceptable | PolicyViolation | Redirect => {
+                ErrorType::Modify
+            }
+            Forbidden | NotAuthorized | RegistrationRequired | SubscriptionRequired => {
+                ErrorType::Auth
+            }
+            InternalServerError | RecipientUnavailable | RemoteServerTimeout
+            | ResourceConstraint => ErrorType::Wait,
             UnexpectedRequest => ErrorType::Wait,
             _ => ErrorType::Cancel,
         }
@@ -131,7 +136,11 @@ pub fn is_error(stanza: &Element) -> bool {
 ///
 /// The reply swaps `from`/`to`, keeps `id` and the original payload (RFC 6120 §8.3.1 permits it
 /// and clients use it to match), and carries the condition.
-pub fn error_reply(stanza: &Element, condition: StanzaErrorCondition, text: Option<&str>) -> Option<Element> {
+pub fn error_reply(
+    stanza: &Element,
+    condition: StanzaErrorCondition,
+    text: Option<&str>,
+) -> Option<Element> {
     if is_error(stanza) {
         return None;
     }
@@ -153,7 +162,8 @@ pub fn error_reply(stanza: &Element, condition: StanzaErrorCondition, text: Opti
             reply.push_child(child.clone());
         }
     }
-    let mut error = Element::new("error", CLIENT_NS).with_attr("type", condition.default_type().as_str());
+    let mut error =
+        Element::new("error", CLIENT_NS).with_attr("type", condition.default_type().as_str());
     error.push_child(Element::new(condition.as_str(), STANZA_ERROR_NS));
     if let Some(text) = text {
         error.push_child(Element::new("text", STANZA_ERROR_NS).with_text(text));
@@ -186,8 +196,13 @@ mod tests {
 
     #[test]
     fn never_answers_an_error_with_an_error() {
-        let err = Element::new("message", CLIENT_NS).with_attr("type", "error").with_attr("from", "a@b/c");
-        assert_eq!(error_reply(&err, StanzaErrorCondition::ServiceUnavailable, None), None);
+        let err = Element::new("message", CLIENT_NS)
+            .with_attr("type", "error")
+            .with_attr("from", "a@b/c");
+        assert_eq!(
+            error_reply(&err, StanzaErrorCondition::ServiceUnavailable, None),
+            None
+        );
     }
 
     #[test]

@@ -23,13 +23,18 @@ fn run(chunks: &[&[u8]], limits: ReaderLimits) -> (Vec<StreamEvent>, Option<Stri
 }
 
 fn arb_element(depth: u32) -> impl Strategy<Value = Element> {
-    let leaf = ("[a-z]{1,8}", "[ -~]{0,20}", proptest::option::of("[ -~]{0,12}")).prop_map(|(name, text, attr)| {
-        let mut e = Element::new(name, "jabber:client").with_text(text);
-        if let Some(a) = attr {
-            e.set_attr("id", a);
-        }
-        e
-    });
+    let leaf = (
+        "[a-z]{1,8}",
+        "[ -~]{0,20}",
+        proptest::option::of("[ -~]{0,12}"),
+    )
+        .prop_map(|(name, text, attr)| {
+            let mut e = Element::new(name, "jabber:client").with_text(text);
+            if let Some(a) = attr {
+                e.set_attr("id", a);
+            }
+            e
+        });
     leaf.prop_recursive(depth, 32, 4, |inner| {
         ("[a-z]{1,8}", prop::collection::vec(inner, 0..4)).prop_map(|(name, children)| {
             let mut e = Element::new(name, "urn:test");

@@ -47,7 +47,8 @@ impl Session {
             // RFC 6121 dropped the session establishment; advertising it as optional lets
             // old clients send it and new ones skip it (draft-cridland-xmpp-session-01).
             features.push_child(
-                Element::new("session", SESSION_NS).with_child(Element::new("optional", SESSION_NS)),
+                Element::new("session", SESSION_NS)
+                    .with_child(Element::new("optional", SESSION_NS)),
             );
         }
         features

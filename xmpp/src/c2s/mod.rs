@@ -45,7 +45,10 @@ pub enum Event {
     /// SASL succeeded for this local user.
     Authenticated { username: String },
     /// SASL failed; `reason` is for logs only.
-    AuthFailed { username: Option<String>, reason: String },
+    AuthFailed {
+        username: Option<String>,
+        reason: String,
+    },
     /// The client bound this full JID. Newest wins: the driver must evict an older session
     /// with the same full JID.
     Bound { jid: FullJid },
@@ -143,10 +146,15 @@ impl Session {
         self.phase = Phase::Negotiating;
         self.continue_sasl_with_credentials(record);
         while self.phase == Phase::Negotiating || self.phase == Phase::Established {
-            let Some(element) = self.deferred.pop_front() else { break };
+            let Some(element) = self.deferred.pop_front() else {
+                break;
+            };
             self.handle_element(element);
         }
-        if matches!(self.phase, Phase::Negotiating | Phase::Established | Phase::AwaitHeader) {
+        if matches!(
+            self.phase,
+            Phase::Negotiating | Phase::Established | Phase::AwaitHeader
+        ) {
             self.process_reader();
         }
     }
@@ -208,13 +216,20 @@ impl Session {
         self.phase == Phase::Closed
     }
 
+    /// True while `<proceed/>` was sent and the TLS handshake has not completed.
+    pub fn is_tls_pending(&self) -> bool {
+        self.phase == Phase::TlsPending
+    }
+
     pub fn is_tls(&self) -> bool {
         self.tls
     }
 
     fn process_reader(&mut self) {
         while !matches!(self.phase, Phase::Closed | Phase::TlsPending) {
-            let Some(event) = self.reader.poll_event() else { break };
+            let Some(event) = self.reader.poll_event() else {
+                break;
+            };
             match event {
                 StreamEvent::Header(header) => self.handle_header(header),
                 StreamEvent::Element(element) => {
@@ -236,7 +251,10 @@ impl Session {
 
     fn handle_header(&mut self, header: crate::stream::StreamHeader) {
         if self.phase != Phase::AwaitHeader {
-            return self.close_with_error(StreamErrorCondition::BadFormat, Some("unexpected stream header"));
+            return self.close_with_error(
+                StreamErrorCondition::BadFormat,
+                Some("unexpected stream header"),
+            );
         }
         if let Some(lang) = header.lang.filter(|l| !l.is_empty() && l.len() <= 35) {
             self.stream_lang = lang;
@@ -246,12 +264,20 @@ impl Session {
         // by most servers and clients rely on it, so we assume our domain.
         if let Some(to) = header.to.as_deref() {
             if !to.eq_ignore_ascii_case(&self.config.domain) {
-                return self.close_with_error(StreamErrorCondition::HostUnknown, Some("this server does not serve that domain"));
+                return self.close_with_error(
+                    StreamErrorCondition::HostUnknown,
+                    Some("this server does not serve that domain"),
+                );
             }
         }
         match header.version.as_deref() {
             Some(v) if version_at_least_1(v) => {}
-            _ => return self.close_with_error(StreamErrorCondition::UnsupportedVersion, Some("XMPP 1.0 streams only")),
+            _ => {
+                return self.close_with_error(
+                    StreamErrorCondition::UnsupportedVersion,
+                    Some("XMPP 1.0 streams only"),
+                )
+            }
         }
         self.phase = Phase::Negotiating;
         let features = self.features();
@@ -298,7 +324,9 @@ impl Session {
         let error = writer::stream_error(condition, text);
         self.write_str(&error);
         self.phase = Phase::Closed;
-        self.events.push_back(Event::Closed { error: Some(condition) });
+        self.events.push_back(Event::Closed {
+            error: Some(condition),
+        });
     }
 
     fn write_str(&mut self, s: &str) {
@@ -318,7 +346,10 @@ impl Session {
 }
 
 fn version_at_least_1(version: &str) -> bool {
-    let major = version.split('.').next().and_then(|m| m.trim().parse::<u32>().ok());
+    let major = version
+        .split('.')
+        .next()
+        .and_then(|m| m.trim().parse::<u32>().ok());
     matches!(major, Some(m) if m >= 1)
 }
 

@@ -7,8 +7,8 @@ use super::features::{BIND_NS, SASL_NS, SESSION_NS, TLS_NS};
 use super::{Event, Phase, Session};
 use crate::element::Element;
 use crate::sasl::{
-    verify_plain, Mechanism, PasswordRecord, PlainServer, SaslCondition, SaslError, ScramCredentials, ScramHash,
-    ScramServer,
+    verify_plain, Mechanism, PasswordRecord, PlainServer, SaslCondition, SaslError,
+    ScramCredentials, ScramHash, ScramServer,
 };
 use crate::stanza::{error_reply, iq_result, StanzaErrorCondition, StanzaKind};
 use crate::stream::writer::CLIENT_NS;
@@ -21,11 +21,24 @@ pub enum SaslState {
     /// `<auth/>` came without an initial response; an empty challenge asked for it.
     AwaitingInitialResponse(Mechanism),
     /// PLAIN: waiting for the stored record to check the password.
-    Plain { authzid: Option<String>, authcid: String, password: String },
+    Plain {
+        authzid: Option<String>,
+        authcid: String,
+        password: String,
+    },
     /// SCRAM: client-first read, waiting for the stored record.
-    ScramFirst { server: ScramServer, hash: ScramHash, username: String, authzid: Option<String> },
+    ScramFirst {
+        server: ScramServer,
+        hash: ScramHash,
+        username: String,
+        authzid: Option<String>,
+    },
     /// SCRAM: server-first sent, waiting for client-final.
-    ScramFinal { server: ScramServer, username: String, authzid: Option<String> },
+    ScramFinal {
+        server: ScramServer,
+        username: String,
+        authzid: Option<String>,
+    },
 }
 
 impl Session {
@@ -41,17 +54,27 @@ impl Session {
         }
         // RFC 6120 §6.4.1 / §5.3.1: nothing else before authentication (and TLS if required).
         if self.authenticated.is_none() {
-            return self.close_with_error(StreamErrorCondition::NotAuthorized, Some("authenticate first"));
+            return self.close_with_error(
+                StreamErrorCondition::NotAuthorized,
+                Some("authenticate first"),
+            );
         }
         if StanzaKind::of(&element).is_some() {
             // RFC 6120 §7.1: stanzas before binding are refused with not-authorized.
-            return self.close_with_error(StreamErrorCondition::NotAuthorized, Some("bind a resource first"));
+            return self.close_with_error(
+                StreamErrorCondition::NotAuthorized,
+                Some("bind a resource first"),
+            );
         }
         self.close_with_error(StreamErrorCondition::UnsupportedStanzaType, None);
     }
 
     fn handle_starttls(&mut self) {
-        if self.tls || !self.config.starttls_available || self.authenticated.is_some() || self.sasl.is_some() {
+        if self.tls
+            || !self.config.starttls_available
+            || self.authenticated.is_some()
+            || self.sasl.is_some()
+        {
             // RFC 6120 §5.4.2.2: failure, then the stream is closed.
             self.write_element(&Element::new("failure", TLS_NS), "");
             self.write_str(crate::stream::writer::STREAM_CLOSE);
@@ -66,11 +89,17 @@ impl Session {
 
     fn handle_sasl(&mut self, element: Element) {
         if self.authenticated.is_some() {
-            return self.close_with_error(StreamErrorCondition::PolicyViolation, Some("already authenticated"));
+            return self.close_with_error(
+                StreamErrorCondition::PolicyViolation,
+                Some("already authenticated"),
+            );
         }
         if !self.tls && self.config.require_encryption {
             // RFC 6120 §5.3.1: encryption is mandatory here; SASL before TLS is refused.
-            return self.sasl_failure(SaslError::new(SaslCondition::EncryptionRequired, "SASL before STARTTLS"));
+            return self.sasl_failure(SaslError::new(
+                SaslCondition::EncryptionRequired,
+                "SASL before STARTTLS",
+            ));
         }
         match element.name() {
             "auth" => self.handle_auth(&element),
@@ -79,7 +108,10 @@ impl Session {
                 self.sasl = None;
                 self.sasl_failure(SaslError::new(SaslCondition::Aborted, "client aborted"));
             }
-            _ => self.close_with_error(StreamErrorCondition::BadFormat, Some("unknown SASL element")),
+            _ => self.close_with_error(
+                StreamErrorCondition::BadFormat,
+                Some("unknown SASL element"),
+            ),
         }
     }
 
@@ -88,9 +120,14 @@ impl Session {
             // A new <auth> during an exchange aborts the old one (RFC 6120 §6.4.5 allows retry).
             self.sasl = None;
         }
-        let mechanism = element.attr("mechanism").and_then(|name| Mechanism::from_name(name).ok());
+        let mechanism = element
+            .attr("mechanism")
+            .and_then(|name| Mechanism::from_name(name).ok());
         let Some(mechanism) = mechanism.filter(|m| self.offered_mechanisms().contains(m)) else {
-            return self.sasl_failure(SaslError::new(SaslCondition::InvalidMechanism, "mechanism not offered"));
+            return self.sasl_failure(SaslError::new(
+                SaslCondition::InvalidMechanism,
+                "mechanism not offered",
+            ));
         };
         let initial = match decode_sasl_payload(&element.text()) {
             Ok(Some(bytes)) => bytes,
@@ -109,7 +146,11 @@ impl Session {
             Mechanism::Plain => match PlainServer::parse(initial) {
                 Ok(req) => {
                     let username = req.authcid.clone();
-                    self.sasl = Some(SaslState::Plain { authzid: req.authzid, authcid: req.authcid, password: req.password });
+                    self.sasl = Some(SaslState::Plain {
+                        authzid: req.authzid,
+                        authcid: req.authcid,
+                        password: req.password,
+                    });
                     self.need_credentials(username);
                 }
                 Err(e) => self.sasl_failure(e),
@@ -123,7 +164,12 @@ impl Session {
                 match server.handle_client_first(initial) {
                     Ok(first) => {
                         let username = first.username.clone();
-                        self.sasl = Some(SaslState::ScramFirst { server, hash, username: first.username, authzid: first.authzid });
+                        self.sasl = Some(SaslState::ScramFirst {
+                            server,
+                            hash,
+                            username: first.username,
+                            authzid: first.authzid,
+                        });
                         self.need_credentials(username);
                     }
                     Err(e) => self.sasl_failure(e),
@@ -144,18 +190,31 @@ impl Session {
         };
         match self.sasl.take() {
             // The initial response came as a <response> after our empty challenge.
-            Some(SaslState::AwaitingInitialResponse(mechanism)) => self.start_mechanism(mechanism, &payload),
-            Some(SaslState::ScramFinal { mut server, username, authzid }) => match server.handle_client_final(&payload) {
+            Some(SaslState::AwaitingInitialResponse(mechanism)) => {
+                self.start_mechanism(mechanism, &payload)
+            }
+            Some(SaslState::ScramFinal {
+                mut server,
+                username,
+                authzid,
+            }) => match server.handle_client_final(&payload) {
                 Ok(server_final) => self.sasl_success(username, authzid, Some(&server_final)),
                 Err(e) => self.sasl_failure_for(Some(username), e),
             },
-            _ => self.sasl_failure(SaslError::new(SaslCondition::MalformedRequest, "response outside an exchange")),
+            _ => self.sasl_failure(SaslError::new(
+                SaslCondition::MalformedRequest,
+                "response outside an exchange",
+            )),
         }
     }
 
     pub(super) fn continue_sasl_with_credentials(&mut self, record: Option<&PasswordRecord>) {
         match self.sasl.take() {
-            Some(SaslState::Plain { authzid, authcid, password }) => {
+            Some(SaslState::Plain {
+                authzid,
+                authcid,
+                password,
+            }) => {
                 let ok = match record {
                     Some(r) => verify_plain(&password, &r.scram_sha256),
                     None => {
@@ -169,19 +228,38 @@ impl Session {
                 if ok {
                     self.sasl_success(authcid, authzid, None);
                 } else {
-                    let reason = if record.is_some() { "wrong password" } else { "no such user" };
-                    self.sasl_failure_for(Some(authcid), SaslError::new(SaslCondition::NotAuthorized, reason));
+                    let reason = if record.is_some() {
+                        "wrong password"
+                    } else {
+                        "no such user"
+                    };
+                    self.sasl_failure_for(
+                        Some(authcid),
+                        SaslError::new(SaslCondition::NotAuthorized, reason),
+                    );
                 }
             }
-            Some(SaslState::ScramFirst { mut server, hash, username, authzid }) => {
+            Some(SaslState::ScramFirst {
+                mut server,
+                hash,
+                username,
+                authzid,
+            }) => {
                 let creds = record.map(|r| match hash {
                     ScramHash::Sha1 => &r.scram_sha1,
                     ScramHash::Sha256 => &r.scram_sha256,
                 });
                 match server.handle_credentials(creds) {
                     Ok(server_first) => {
-                        self.write_element(&Element::new("challenge", SASL_NS).with_text(B64.encode(server_first)), "");
-                        self.sasl = Some(SaslState::ScramFinal { server, username, authzid });
+                        self.write_element(
+                            &Element::new("challenge", SASL_NS).with_text(B64.encode(server_first)),
+                            "",
+                        );
+                        self.sasl = Some(SaslState::ScramFinal {
+                            server,
+                            username,
+                            authzid,
+                        });
                     }
                     Err(e) => self.sasl_failure_for(Some(username), e),
                 }
@@ -190,27 +268,45 @@ impl Session {
         }
     }
 
-    fn sasl_success(&mut self, username: String, authzid: Option<String>, additional: Option<&[u8]>) {
+    fn sasl_success(
+        &mut self,
+        username: String,
+        authzid: Option<String>,
+        additional: Option<&[u8]>,
+    ) {
         // The only identity a user may act as is their own bare JID (RFC 6120 §6.3.8).
         if let Some(authzid) = authzid {
             let own = format!("{username}@{}", self.config.domain);
-            let matches = jid::BareJid::new(&authzid).map(|j| j.to_string() == own).unwrap_or(false);
+            let matches = jid::BareJid::new(&authzid)
+                .map(|j| j.to_string() == own)
+                .unwrap_or(false);
             if !matches {
                 return self.sasl_failure_for(
                     Some(username),
-                    SaslError::new(SaslCondition::InvalidAuthzid, format!("authzid {authzid:?} is not the user's own JID")),
+                    SaslError::new(
+                        SaslCondition::InvalidAuthzid,
+                        format!("authzid {authzid:?} is not the user's own JID"),
+                    ),
                 );
             }
         }
         if jid::BareJid::new(&format!("{username}@{}", self.config.domain)).is_err() {
-            return self.sasl_failure_for(Some(username), SaslError::new(SaslCondition::NotAuthorized, "username is not a valid localpart"));
+            return self.sasl_failure_for(
+                Some(username),
+                SaslError::new(
+                    SaslCondition::NotAuthorized,
+                    "username is not a valid localpart",
+                ),
+            );
         }
         let mut success = Element::new("success", SASL_NS);
         if let Some(data) = additional {
             success.push_text(B64.encode(data));
         }
         self.write_element(&success, "");
-        self.events.push_back(Event::Authenticated { username: username.clone() });
+        self.events.push_back(Event::Authenticated {
+            username: username.clone(),
+        });
         self.authenticated = Some(username);
         // RFC 6120 §6.4.6: the client restarts the stream after success.
         self.restart_stream();
@@ -227,12 +323,18 @@ impl Session {
             &Element::new("failure", SASL_NS).with_child(Element::new(condition.as_str(), SASL_NS)),
             "",
         );
-        self.events.push_back(Event::AuthFailed { username, reason: error.reason().to_string() });
+        self.events.push_back(Event::AuthFailed {
+            username,
+            reason: error.reason().to_string(),
+        });
         if condition != SaslCondition::Aborted {
             self.auth_failures += 1;
         }
         if self.auth_failures >= self.config.max_auth_attempts {
-            self.close_with_error(StreamErrorCondition::PolicyViolation, Some("too many failed authentication attempts"));
+            self.close_with_error(
+                StreamErrorCondition::PolicyViolation,
+                Some("too many failed authentication attempts"),
+            );
         }
     }
 
@@ -240,7 +342,11 @@ impl Session {
         let bind = iq.get_child("bind", BIND_NS);
         if iq.attr("type") != Some("set") || bind.is_none() {
             // RFC 6120 §7.1: only binding is possible before a resource is bound.
-            if let Some(reply) = error_reply(&iq, StanzaErrorCondition::NotAuthorized, Some("bind a resource first")) {
+            if let Some(reply) = error_reply(
+                &iq,
+                StanzaErrorCondition::NotAuthorized,
+                Some("bind a resource first"),
+            ) {
                 self.write_element(&reply, CLIENT_NS);
             }
             return;
@@ -248,12 +354,22 @@ impl Session {
         let Some(bare) = self.bare_jid() else {
             return self.close_with_error(StreamErrorCondition::InternalServerError, None);
         };
-        let requested = bind.and_then(|b| b.get_child("resource", BIND_NS)).map(|r| r.text());
-        let full = match requested.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        let requested = bind
+            .and_then(|b| b.get_child("resource", BIND_NS))
+            .map(|r| r.text());
+        let full = match requested
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
             Some(resource) => match bare.with_resource_str(resource) {
                 Ok(full) => full,
                 Err(_) => {
-                    let reply = error_reply(&iq, StanzaErrorCondition::BadRequest, Some("resource is not valid"));
+                    let reply = error_reply(
+                        &iq,
+                        StanzaErrorCondition::BadRequest,
+                        Some("resource is not valid"),
+                    );
                     if let Some(reply) = reply {
                         self.write_element(&reply, CLIENT_NS);
                     }
@@ -262,13 +378,16 @@ impl Session {
             },
             None => match bare.with_resource_str(&self.generate_resource()) {
                 Ok(full) => full,
-                Err(_) => return self.close_with_error(StreamErrorCondition::InternalServerError, None),
+                Err(_) => {
+                    return self.close_with_error(StreamErrorCondition::InternalServerError, None)
+                }
             },
         };
         let mut iq = iq;
         iq.remove_attr("to");
         iq.remove_attr("from");
-        let payload = Element::new("bind", BIND_NS).with_child(Element::new("jid", BIND_NS).with_text(full.to_string()));
+        let payload = Element::new("bind", BIND_NS)
+            .with_child(Element::new("jid", BIND_NS).with_text(full.to_string()));
         let reply = iq_result(&iq, Some(payload));
         self.write_element(&reply, CLIENT_NS);
         self.bound = Some(full.clone());
@@ -282,15 +401,23 @@ impl Session {
             // Fall back to something unique per session; uniqueness, not secrecy, matters here.
             bytes[..8].copy_from_slice(&self.id_seed.to_le_bytes());
         }
-        format!("tandem-{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+        format!(
+            "tandem-{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        )
     }
 
     /// A stanza from a bound client: validated, `from` stamped, handed to the router.
     pub(super) fn handle_client_stanza(&mut self, mut stanza: Element) {
         let Some(kind) = StanzaKind::of(&stanza) else {
-            return self.close_with_error(StreamErrorCondition::UnsupportedStanzaType, Some(&format!("<{}/> in {}", stanza.name(), stanza.ns())));
+            return self.close_with_error(
+                StreamErrorCondition::UnsupportedStanzaType,
+                Some(&format!("<{}/> in {}", stanza.name(), stanza.ns())),
+            );
         };
-        let Some(full) = self.bound.clone() else { return };
+        let Some(full) = self.bound.clone() else {
+            return;
+        };
         // RFC 6120 §8.1.2.1: a `from` other than the client's own JID is a stream error.
         if let Some(from) = stanza.attr("from") {
             let ok = match Jid::new(from) {
@@ -309,14 +436,19 @@ impl Session {
                     stanza.set_attr("to", normalized);
                 }
                 Err(_) => {
-                    if let Some(reply) = error_reply(&stanza, StanzaErrorCondition::JidMalformed, None) {
+                    if let Some(reply) =
+                        error_reply(&stanza, StanzaErrorCondition::JidMalformed, None)
+                    {
                         self.write_element(&reply, CLIENT_NS);
                     }
                     return;
                 }
             }
         }
-        if kind == StanzaKind::Iq && stanza.attr("to").is_none() && self.handle_local_session_iq(&stanza) {
+        if kind == StanzaKind::Iq
+            && stanza.attr("to").is_none()
+            && self.handle_local_session_iq(&stanza)
+        {
             return;
         }
         self.events.push_back(Event::Stanza(stanza));

@@ -29,7 +29,8 @@ impl Harness {
     fn new(tls: bool) -> Self {
         Harness {
             session: Session::new(config(), tls, 7),
-            record: PasswordRecord::derive("alice", "example.test", "secret", DEFAULT_ITERATIONS).unwrap(),
+            record: PasswordRecord::derive("alice", "example.test", "secret", DEFAULT_ITERATIONS)
+                .unwrap(),
             out: String::new(),
             events: Vec::new(),
         }
@@ -65,13 +66,18 @@ impl Harness {
 
     fn login_plain(&mut self, password: &str) -> String {
         self.send(OPEN);
-        let payload = base64::engine::general_purpose::STANDARD.encode(format!("\0alice\0{password}"));
-        self.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"))
+        let payload =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0alice\0{password}"));
+        self.send(&format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"
+        ))
     }
 
     fn bind(&mut self, resource: Option<&str>) -> String {
         self.send(OPEN);
-        let resource = resource.map(|r| format!("<resource>{r}</resource>")).unwrap_or_default();
+        let resource = resource
+            .map(|r| format!("<resource>{r}</resource>"))
+            .unwrap_or_default();
         self.send(&format!("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>{resource}</bind></iq>"))
     }
 }
@@ -109,9 +115,13 @@ fn plain_login_bind_and_stamped_stanza() {
     assert_eq!(out, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
     let out = h.bind(Some("phone"));
     assert!(out.contains("<jid>alice@example.test/phone</jid>"), "{out}");
-    assert!(h.events.contains(&Event::Bound { jid: FullJid::new("alice@example.test/phone").unwrap() }));
+    assert!(h.events.contains(&Event::Bound {
+        jid: FullJid::new("alice@example.test/phone").unwrap()
+    }));
     h.send("<message to='Bob@Example.Test' type='chat'><body>hi</body></message>");
-    let Some(Event::Stanza(stanza)) = h.events.last() else { panic!("{:?}", h.events) };
+    let Some(Event::Stanza(stanza)) = h.events.last() else {
+        panic!("{:?}", h.events)
+    };
     assert_eq!(stanza.attr("from"), Some("alice@example.test/phone"));
     assert_eq!(stanza.attr("to"), Some("bob@example.test"));
 }
@@ -120,12 +130,24 @@ fn plain_login_bind_and_stamped_stanza() {
 fn wrong_password_is_not_authorized_and_unknown_user_looks_the_same() {
     let mut h = Harness::new(true);
     let out = h.login_plain("wrong");
-    assert!(out.ends_with("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"), "{out}");
+    assert!(
+        out.ends_with(
+            "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"
+        ),
+        "{out}"
+    );
     let payload = base64::engine::general_purpose::STANDARD.encode("\0nobody\0secret");
-    let out = h.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"));
-    assert_eq!(out, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>");
+    let out = h.send(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"
+    ));
+    assert_eq!(
+        out,
+        "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"
+    );
     // Third failure closes the stream.
-    h.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"));
+    h.send(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"
+    ));
     assert!(h.session.is_closed());
 }
 
@@ -138,17 +160,35 @@ fn scram_sha256_login_with_an_independent_client() {
 
     let mut h = Harness::new(true);
     h.send(OPEN);
-    let creds = Credentials::default().with_username("alice").with_password("secret").with_channel_binding(ChannelBinding::Unsupported);
+    let creds = Credentials::default()
+        .with_username("alice")
+        .with_password("secret")
+        .with_channel_binding(ChannelBinding::Unsupported);
     let mut client = Scram::<Sha256>::from_credentials(creds).unwrap();
     let b64 = base64::engine::general_purpose::STANDARD;
     let first = b64.encode(client.initial());
-    let out = h.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>{first}</auth>"));
-    let challenge = out.strip_prefix("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>").unwrap().strip_suffix("</challenge>").unwrap();
+    let out = h.send(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>{first}</auth>"
+    ));
+    let challenge = out
+        .strip_prefix("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>")
+        .unwrap()
+        .strip_suffix("</challenge>")
+        .unwrap();
     let response = client.response(&b64.decode(challenge).unwrap()).unwrap();
-    let out = h.send(&format!("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>", b64.encode(response)));
-    let success = out.strip_prefix("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>").unwrap().strip_suffix("</success>").unwrap();
+    let out = h.send(&format!(
+        "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>",
+        b64.encode(response)
+    ));
+    let success = out
+        .strip_prefix("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>")
+        .unwrap()
+        .strip_suffix("</success>")
+        .unwrap();
     client.success(&b64.decode(success).unwrap()).unwrap();
-    assert!(h.events.contains(&Event::Authenticated { username: "alice".into() }));
+    assert!(h.events.contains(&Event::Authenticated {
+        username: "alice".into()
+    }));
 }
 
 #[test]
@@ -164,7 +204,12 @@ fn stanzas_before_bind_or_auth_are_refused() {
     let mut h = Harness::new(true);
     h.send(OPEN);
     h.send("<message to='bob@example.test'/>");
-    assert!(h.out.contains("<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{}", h.out);
+    assert!(
+        h.out
+            .contains("<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{}",
+        h.out
+    );
     assert!(h.session.is_closed());
 }
 
@@ -174,14 +219,24 @@ fn forged_from_is_invalid_from() {
     h.login_plain("secret");
     h.bind(Some("r"));
     h.send("<message from='bob@example.test/x' to='carol@example.test'/>");
-    assert!(h.out.contains("<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{}", h.out);
+    assert!(
+        h.out
+            .contains("<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{}",
+        h.out
+    );
 }
 
 #[test]
 fn wrong_host_is_host_unknown() {
     let mut h = Harness::new(true);
     h.send("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='other.test' version='1.0'>");
-    assert!(h.out.contains("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{}", h.out);
+    assert!(
+        h.out
+            .contains("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{}",
+        h.out
+    );
     assert!(h.out.starts_with("<?xml version='1.0'?><stream:stream"));
 }
 
@@ -190,8 +245,18 @@ fn doctype_before_anything_gets_header_then_restricted_xml() {
     let mut h = Harness::new(true);
     h.send("<?xml version='1.0'?><!DOCTYPE stream>");
     assert!(h.out.starts_with("<?xml version='1.0'?><stream:stream"));
-    assert!(h.out.contains("<restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{}", h.out);
-    assert_eq!(h.events, vec![Event::Closed { error: Some(StreamErrorCondition::RestrictedXml) }]);
+    assert!(
+        h.out
+            .contains("<restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{}",
+        h.out
+    );
+    assert_eq!(
+        h.events,
+        vec![Event::Closed {
+            error: Some(StreamErrorCondition::RestrictedXml)
+        }]
+    );
 }
 
 #[test]
@@ -199,7 +264,8 @@ fn legacy_session_is_acknowledged() {
     let mut h = Harness::new(true);
     h.login_plain("secret");
     h.bind(Some("r"));
-    let out = h.send("<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+    let out = h
+        .send("<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
     assert_eq!(out, "<iq type='result' id='s1' to='alice@example.test/r'/>");
 }
 

@@ -5,4 +5,6 @@ pub mod reader;
 pub mod writer;
 
 pub use error::StreamErrorCondition;
-pub use reader::{parse_stanza, ReadError, ReaderLimits, StreamEvent, StreamHeader, StreamReader, STREAM_NS};
+pub use reader::{
+    parse_stanza, ReadError, ReaderLimits, StreamEvent, StreamHeader, StreamReader, STREAM_NS,
+};

@@ -27,7 +27,10 @@ pub struct ReaderLimits {
 
 impl Default for ReaderLimits {
     fn default() -> Self {
-        ReaderLimits { max_stanza_size: 262_144, max_depth: 64 }
+        ReaderLimits {
+            max_stanza_size: 262_144,
+            max_depth: 64,
+        }
     }
 }
 
@@ -63,7 +66,10 @@ pub struct ReadError {
 
 impl ReadError {
     fn new(condition: StreamErrorCondition, detail: impl Into<String>) -> Self {
-        ReadError { condition, detail: detail.into() }
+        ReadError {
+            condition,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -117,7 +123,14 @@ impl StreamReader {
                     }
                 }
                 Ok(None) => break,
-                Err(rxml::error::EndOrError::NeedMoreData) => break,
+                Err(rxml::error::EndOrError::NeedMoreData) => {
+                    // Between stanzas (the idle case) the parser's token buffers are not
+                    // needed; give their memory back.
+                    if self.stack.is_empty() {
+                        self.parser.release_temporaries();
+                    }
+                    break;
+                }
                 Err(rxml::error::EndOrError::Error(e)) => {
                     let err = map_parse_error(&e);
                     self.failed = Some(err.clone());
@@ -186,17 +199,31 @@ impl StreamReader {
                 }
                 // Between stanzas only whitespace (keep-alives) is allowed.
                 None if text.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) => Ok(()),
-                None => Err(ReadError::new(StreamErrorCondition::BadFormat, "text outside any stanza")),
+                None => Err(ReadError::new(
+                    StreamErrorCondition::BadFormat,
+                    "text outside any stanza",
+                )),
             },
         }
     }
 
-    fn handle_header(&mut self, ns: &str, name: &str, attrs: rxml::AttrMap) -> Result<(), ReadError> {
+    fn handle_header(
+        &mut self,
+        ns: &str,
+        name: &str,
+        attrs: rxml::AttrMap,
+    ) -> Result<(), ReadError> {
         if name != "stream" {
-            return Err(ReadError::new(StreamErrorCondition::BadFormat, format!("root element <{name}> is not a stream")));
+            return Err(ReadError::new(
+                StreamErrorCondition::BadFormat,
+                format!("root element <{name}> is not a stream"),
+            ));
         }
         if ns != STREAM_NS {
-            return Err(ReadError::new(StreamErrorCondition::InvalidNamespace, format!("stream namespace '{ns}'")));
+            return Err(ReadError::new(
+                StreamErrorCondition::InvalidNamespace,
+                format!("stream namespace '{ns}'"),
+            ));
         }
         let mut header = StreamHeader::default();
         for ((attr_ns, attr_name), value) in attrs {
@@ -229,15 +256,23 @@ impl StreamReader {
 
 /// Parses one stanza serialised in the `jabber:client` namespace (as stored offline).
 pub fn parse_stanza(xml: &str) -> Result<Element, ReadError> {
-    let mut reader = StreamReader::new(ReaderLimits { max_stanza_size: xml.len().max(1) + 1, max_depth: 256 });
-    reader.push(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")?;
+    let mut reader = StreamReader::new(ReaderLimits {
+        max_stanza_size: xml.len().max(1) + 1,
+        max_depth: 256,
+    });
+    reader.push(
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+    )?;
     reader.push(xml.as_bytes())?;
     while let Some(event) = reader.poll_event() {
         if let StreamEvent::Element(element) = event {
             return Ok(element);
         }
     }
-    Err(ReadError::new(StreamErrorCondition::BadFormat, "no complete element"))
+    Err(ReadError::new(
+        StreamErrorCondition::BadFormat,
+        "no complete element",
+    ))
 }
 
 fn new_parser(limits: ReaderLimits) -> rxml::Parser {
@@ -255,7 +290,9 @@ fn map_parse_error(e: &rxml::Error) -> ReadError {
         }
         // rxml reports every `<!` that opens neither CDATA nor a comment this way: that is a
         // markup declaration (DOCTYPE, ENTITY, ELEMENT, ATTLIST), forbidden by RFC 6120 §11.1.
-        E::RestrictedXml(_) | E::UndeclaredEntity | E::InvalidSyntax("malformed cdata or comment section start") => {
+        E::RestrictedXml(_)
+        | E::UndeclaredEntity
+        | E::InvalidSyntax("malformed cdata or comment section start") => {
             StreamErrorCondition::RestrictedXml
         }
         E::InvalidUtf8Byte(_) => StreamErrorCondition::UnsupportedEncoding,
@@ -283,16 +320,25 @@ mod tests {
 
     #[test]
     fn header_then_stanza_then_close() {
-        let input = format!("{HEADER}<message to='a@b'><body>hi &amp; bye</body></message> </stream:stream>");
+        let input = format!(
+            "{HEADER}<message to='a@b'><body>hi &amp; bye</body></message> </stream:stream>"
+        );
         let (events, err) = read_all(input.as_bytes(), ReaderLimits::default());
         assert_eq!(err, None);
         assert_eq!(events.len(), 3);
-        let StreamEvent::Header(h) = &events[0] else { panic!("{events:?}") };
+        let StreamEvent::Header(h) = &events[0] else {
+            panic!("{events:?}")
+        };
         assert_eq!(h.to.as_deref(), Some("localhost"));
         assert_eq!(h.lang.as_deref(), Some("en"));
-        let StreamEvent::Element(m) = &events[1] else { panic!() };
+        let StreamEvent::Element(m) = &events[1] else {
+            panic!()
+        };
         assert!(m.is("message", "jabber:client"));
-        assert_eq!(m.get_child("body", "jabber:client").unwrap().text(), "hi & bye");
+        assert_eq!(
+            m.get_child("body", "jabber:client").unwrap().text(),
+            "hi & bye"
+        );
         assert_eq!(events[2], StreamEvent::Close);
     }
 
@@ -314,7 +360,10 @@ mod tests {
 
     #[test]
     fn doctype_is_restricted_xml() {
-        let (_, err) = read_all(b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><stream:stream/>", ReaderLimits::default());
+        let (_, err) = read_all(
+            b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><stream:stream/>",
+            ReaderLimits::default(),
+        );
         assert_eq!(err.unwrap().condition, StreamErrorCondition::RestrictedXml);
     }
 
@@ -323,7 +372,11 @@ mod tests {
         for bad in ["<?foo bar?>", "<!-- hi -->"] {
             let input = format!("{HEADER}{bad}");
             let (_, err) = read_all(input.as_bytes(), ReaderLimits::default());
-            assert_eq!(err.unwrap().condition, StreamErrorCondition::RestrictedXml, "{bad}");
+            assert_eq!(
+                err.unwrap().condition,
+                StreamErrorCondition::RestrictedXml,
+                "{bad}"
+            );
         }
     }
 
@@ -336,42 +389,78 @@ mod tests {
 
     #[test]
     fn oversized_stanza_is_policy_violation() {
-        let limits = ReaderLimits { max_stanza_size: 10_000, max_depth: 64 };
-        let input = format!("{HEADER}<message><body>{}</body></message>", "x".repeat(20_000));
+        let limits = ReaderLimits {
+            max_stanza_size: 10_000,
+            max_depth: 64,
+        };
+        let input = format!(
+            "{HEADER}<message><body>{}</body></message>",
+            "x".repeat(20_000)
+        );
         let (events, err) = read_all(input.as_bytes(), limits);
-        assert_eq!(err.unwrap().condition, StreamErrorCondition::PolicyViolation);
+        assert_eq!(
+            err.unwrap().condition,
+            StreamErrorCondition::PolicyViolation
+        );
         assert!(!events.iter().any(|e| matches!(e, StreamEvent::Element(_))));
     }
 
     #[test]
     fn oversized_attribute_is_policy_violation() {
-        let limits = ReaderLimits { max_stanza_size: 10_000, max_depth: 64 };
+        let limits = ReaderLimits {
+            max_stanza_size: 10_000,
+            max_depth: 64,
+        };
         let input = format!("{HEADER}<message id='{}'/>", "x".repeat(20_000));
         let (_, err) = read_all(input.as_bytes(), limits);
-        assert_eq!(err.unwrap().condition, StreamErrorCondition::PolicyViolation);
+        assert_eq!(
+            err.unwrap().condition,
+            StreamErrorCondition::PolicyViolation
+        );
     }
 
     #[test]
     fn deep_nesting_is_policy_violation() {
-        let limits = ReaderLimits { max_stanza_size: 1 << 20, max_depth: 8 };
+        let limits = ReaderLimits {
+            max_stanza_size: 1 << 20,
+            max_depth: 8,
+        };
         let input = format!("{HEADER}{}", "<a>".repeat(9));
         let (_, err) = read_all(input.as_bytes(), limits);
-        assert_eq!(err.unwrap().condition, StreamErrorCondition::PolicyViolation);
+        assert_eq!(
+            err.unwrap().condition,
+            StreamErrorCondition::PolicyViolation
+        );
     }
 
     #[test]
     fn malformed_xml_is_not_well_formed() {
-        for bad in ["<message></iq>", "<message a='1' a='2'/>", "<x:message/>", "<message><</message>"] {
+        for bad in [
+            "<message></iq>",
+            "<message a='1' a='2'/>",
+            "<x:message/>",
+            "<message><</message>",
+        ] {
             let input = format!("{HEADER}{bad}");
             let (_, err) = read_all(input.as_bytes(), ReaderLimits::default());
-            assert_eq!(err.unwrap().condition, StreamErrorCondition::NotWellFormed, "{bad}");
+            assert_eq!(
+                err.unwrap().condition,
+                StreamErrorCondition::NotWellFormed,
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn wrong_stream_namespace_is_invalid_namespace() {
-        let (_, err) = read_all(b"<stream:stream xmlns:stream='urn:wrong'>", ReaderLimits::default());
-        assert_eq!(err.unwrap().condition, StreamErrorCondition::InvalidNamespace);
+        let (_, err) = read_all(
+            b"<stream:stream xmlns:stream='urn:wrong'>",
+            ReaderLimits::default(),
+        );
+        assert_eq!(
+            err.unwrap().condition,
+            StreamErrorCondition::InvalidNamespace
+        );
     }
 
     #[test]
@@ -384,7 +473,8 @@ mod tests {
     #[test]
     fn reset_starts_a_new_stream() {
         let mut r = StreamReader::new(ReaderLimits::default());
-        r.push(format!("{HEADER}<a xmlns='urn:x'/>").as_bytes()).unwrap();
+        r.push(format!("{HEADER}<a xmlns='urn:x'/>").as_bytes())
+            .unwrap();
         r.reset();
         r.push(HEADER.as_bytes()).unwrap();
         assert!(matches!(r.poll_event(), Some(StreamEvent::Header(_))));
