@@ -82,7 +82,12 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -91,7 +96,12 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -125,7 +135,10 @@ pub struct XmppConn<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> XmppConn<S> {
     fn new(io: S) -> Self {
-        XmppConn { io, reader: FrameReader::new() }
+        XmppConn {
+            io,
+            reader: FrameReader::new(),
+        }
     }
 
     pub async fn send(&mut self, data: &str) -> Result<()> {
@@ -226,11 +239,15 @@ pub async fn login(
         tcp
     } else {
         let mut c = XmppConn::new(tcp);
-        let features = c.open_stream(&setup.domain).await.context("pre-TLS stream")?;
+        let features = c
+            .open_stream(&setup.domain)
+            .await
+            .context("pre-TLS stream")?;
         if features.child("starttls", xml::NS_TLS).is_none() {
             bail!("server does not offer STARTTLS");
         }
-        c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>").await?;
+        c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            .await?;
         let r = c.next_stanza().await?;
         if !r.is("proceed", xml::NS_TLS) {
             bail!("STARTTLS refused: <{}>", r.name);
@@ -244,7 +261,10 @@ pub async fn login(
         .context("TLS handshake")?;
     let tls_desc = {
         let (_, s) = tls.get_ref();
-        let ver = s.protocol_version().map(|v| format!("{v:?}")).unwrap_or_else(|| "?".into());
+        let ver = s
+            .protocol_version()
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_else(|| "?".into());
         let suite = s
             .negotiated_cipher_suite()
             .map(|c| format!("{:?}", c.suite()))
@@ -264,17 +284,31 @@ pub async fn login(
         .ok_or_else(|| anyhow!("no SASL mechanisms offered"))?;
     let offered: Vec<&str> = mechs.children.iter().map(|m| m.text.trim()).collect();
     if !offered.contains(&setup.mech.name()) {
-        bail!("server does not offer {} (offers {:?})", setup.mech.name(), offered);
+        bail!(
+            "server does not offer {} (offers {:?})",
+            setup.mech.name(),
+            offered
+        );
     }
     let user = format!("{}{}", setup.user_prefix, idx);
-    let iterations = authenticate(&mut c, setup.mech, &user, &setup.password, setup.scram_cache).await?;
+    let iterations = authenticate(
+        &mut c,
+        setup.mech,
+        &user,
+        &setup.password,
+        setup.scram_cache,
+    )
+    .await?;
     if let Some(i) = iterations {
         SCRAM_ITERATIONS.store(i, std::sync::atomic::Ordering::Relaxed);
     }
 
     // Restart, bind, session, presence.
     c.reader.restart();
-    let features = c.open_stream(&setup.domain).await.context("post-auth stream")?;
+    let features = c
+        .open_stream(&setup.domain)
+        .await
+        .context("post-auth stream")?;
     if features.child("bind", xml::NS_BIND).is_none() {
         bail!("server does not offer resource binding");
     }
@@ -294,14 +328,17 @@ pub async fn login(
         .child("session", xml::NS_SESSION)
         .is_some_and(|s| s.child("optional", xml::NS_SESSION).is_none());
     if session_required || setup.force_session {
-        c.send("<iq type='set' id='sess1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>")
-            .await?;
+        c.send(
+            "<iq type='set' id='sess1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>",
+        )
+        .await?;
         c.await_iq("sess1").await?;
     }
     if presence {
         // Presence, then a ping round trip: once the server answers, it has processed the
         // presence (a stream is handled in order), so the session is available for routing.
-        c.send("<presence/><iq type='get' id='sync1'><ping xmlns='urn:xmpp:ping'/></iq>").await?;
+        c.send("<presence/><iq type='get' id='sync1'><ping xmlns='urn:xmpp:ping'/></iq>")
+            .await?;
         c.await_iq_any("sync1").await?;
     }
     Ok((c, LoginInfo { jid, tls: tls_desc }))
@@ -352,7 +389,8 @@ async fn authenticate(
     if r.is("challenge", xml::NS_SASL) {
         // Old style: server-final as a challenge, then an empty success.
         m.verify(&B64.decode(r.text.trim()).context("challenge base64")?)?;
-        c.send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>").await?;
+        c.send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+            .await?;
         r = c.next_stanza().await?;
         sasl_outcome(&r)?;
     } else {

@@ -25,7 +25,11 @@ use conn::{login, ClientSetup, Mech, Tls, XmppConn};
 use xml::{escape, Frame, NS_CLIENT, NS_PING};
 
 #[derive(Parser)]
-#[command(name = "tandem-loadgen", version, about = "XMPP c2s load generator (works against any server)")]
+#[command(
+    name = "tandem-loadgen",
+    version,
+    about = "XMPP c2s load generator (works against any server)"
+)]
 struct Cli {
     #[command(flatten)]
     common: Common,
@@ -244,19 +248,64 @@ async fn run(cli: Cli) -> Result<()> {
         "transport": if c.direct_tls { "direct-tls" } else { "starttls" },
     });
     let mut v = match cli.cmd {
-        Cmd::Idle { n, concurrency, hold_secs } => {
-            idle(setup, c.first_user, n, concurrency.max(1), hold_secs, to, out).await?
+        Cmd::Idle {
+            n,
+            concurrency,
+            hold_secs,
+        } => {
+            idle(
+                setup,
+                c.first_user,
+                n,
+                concurrency.max(1),
+                hold_secs,
+                to,
+                out,
+            )
+            .await?
         }
-        Cmd::Logins { n, concurrency, users, presence } => {
+        Cmd::Logins {
+            n,
+            concurrency,
+            users,
+            presence,
+        } => {
             let users = users.unwrap_or(n).max(1);
-            logins(setup, c.first_user, n, concurrency.max(1), users, presence, to, out).await?
+            logins(
+                setup,
+                c.first_user,
+                n,
+                concurrency.max(1),
+                users,
+                presence,
+                to,
+                out,
+            )
+            .await?
         }
-        Cmd::Messages { pairs, count, window, body_bytes, max_secs } => {
+        Cmd::Messages {
+            pairs,
+            count,
+            window,
+            body_bytes,
+            max_secs,
+        } => {
             if pairs == 0 || window == 0 {
                 bail!("--pairs and --window must be > 0");
             }
             let deadline = Duration::from_secs(max_secs);
-            messages(setup, c.first_user, pairs, count, window, body_bytes, deadline, to, out).await?
+            messages(
+                setup,
+                c.first_user,
+                pairs,
+                count,
+                window,
+                body_bytes,
+                deadline,
+                to,
+                out,
+            )
+            .await?
         }
     };
     if let (Some(o), Some(cm)) = (v.as_object_mut(), common.as_object()) {
@@ -311,8 +360,13 @@ async fn idle(
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
-        let (setup, sem, res_tx, mut stop_rx, dropped) =
-            (setup.clone(), sem.clone(), res_tx.clone(), stop_rx.clone(), dropped.clone());
+        let (setup, sem, res_tx, mut stop_rx, dropped) = (
+            setup.clone(),
+            sem.clone(),
+            res_tx.clone(),
+            stop_rx.clone(),
+            dropped.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let permit = sem.acquire_owned().await.expect("semaphore");
             let (lat, r) = timed_login(&setup, first + i, &format!("idle{i}"), true, to).await;
@@ -330,7 +384,8 @@ async fn idle(
         }));
     }
     drop(res_tx);
-    let (mut ok, mut failed, mut lats, mut first_err, mut tls) = (0usize, 0usize, Vec::new(), None, None);
+    let (mut ok, mut failed, mut lats, mut first_err, mut tls) =
+        (0usize, 0usize, Vec::new(), None, None);
     while let Some((lat, r)) = res_rx.recv().await {
         match r {
             Ok(t) => {
@@ -361,7 +416,10 @@ async fn idle(
     out.line(format!("holding {ok} sessions for {hold_secs}s"));
     tokio::time::sleep(Duration::from_secs(hold_secs)).await;
     let dropped_n = dropped.load(Ordering::Relaxed);
-    out.line(format!("hold over: {} still open, {dropped_n} closed by the server; closing", ok - dropped_n));
+    out.line(format!(
+        "hold over: {} still open, {dropped_n} closed by the server; closing",
+        ok - dropped_n
+    ));
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(20), async {
         for t in tasks {
@@ -433,7 +491,14 @@ async fn logins(
                 if i >= n {
                     break;
                 }
-                let (lat, r) = timed_login(&setup, first + i % users, &format!("login{i}"), presence, to).await;
+                let (lat, r) = timed_login(
+                    &setup,
+                    first + i % users,
+                    &format!("login{i}"),
+                    presence,
+                    to,
+                )
+                .await;
                 match r {
                     Ok((conn, info)) => {
                         lats.push(lat.as_micros() as u64);
@@ -471,8 +536,15 @@ async fn logins(
         setup.mech.name(),
         tls.as_deref().unwrap_or("-")
     ));
-    out.line(format!("login latency (connect..bind{}): {}", if presence { "+presence" } else { "" }, ls.human()));
-    out.line(format!("loadgen cpu: {:.0}% of one core", 100.0 * cpu / secs));
+    out.line(format!(
+        "login latency (connect..bind{}): {}",
+        if presence { "+presence" } else { "" },
+        ls.human()
+    ));
+    out.line(format!(
+        "loadgen cpu: {:.0}% of one core",
+        100.0 * cpu / secs
+    ));
     if let Some(e) = &first_err {
         out.line(format!("first error: {e}"));
     }
@@ -510,13 +582,17 @@ async fn messages(
         let (setup, sem) = (setup.clone(), sem.clone());
         logins.push(tokio::spawn(async move {
             let _p = sem.acquire_owned().await.expect("semaphore");
-            timed_login(&setup, first + u, &format!("msg{u}"), true, to).await.1
+            timed_login(&setup, first + u, &format!("msg{u}"), true, to)
+                .await
+                .1
         }));
     }
     let mut conns = Vec::new();
     let mut tls = None;
     for (u, l) in logins.into_iter().enumerate() {
-        let (c, info) = l.await?.with_context(|| format!("login of {}{}", setup.user_prefix, first + u))?;
+        let (c, info) = l
+            .await?
+            .with_context(|| format!("login of {}{}", setup.user_prefix, first + u))?;
         tls.get_or_insert(info.tls);
         conns.push(c);
     }
@@ -537,9 +613,18 @@ async fn messages(
     let mut states = Vec::new();
     for (p, (s, r)) in senders.into_iter().zip(receivers).enumerate() {
         let cnt = count / pairs + usize::from(p < count % pairs);
-        let st = Arc::new(PairState { window: Semaphore::new(window), errors: AtomicU64::new(0), wake: Notify::new() });
+        let st = Arc::new(PairState {
+            window: Semaphore::new(window),
+            errors: AtomicU64::new(0),
+            wake: Notify::new(),
+        });
         states.push(st.clone());
-        let to_jid = escape(&format!("{}{}@{}", setup.user_prefix, first + pairs + p, setup.domain));
+        let to_jid = escape(&format!(
+            "{}{}@{}",
+            setup.user_prefix,
+            first + pairs + p,
+            setup.domain
+        ));
 
         // Receiver: count bodies, compute latency, give window credit back.
         let st_r = st.clone();
@@ -652,7 +737,10 @@ async fn messages(
         drain.abort();
     }
     let received = lats.len();
-    let bounced: u64 = states.iter().map(|s| s.errors.load(Ordering::Relaxed)).sum();
+    let bounced: u64 = states
+        .iter()
+        .map(|s| s.errors.load(Ordering::Relaxed))
+        .sum();
     let secs = last.as_secs_f64().max(1e-9);
     let rate = received as f64 / secs;
     let ls = lat_stats(lats);
@@ -661,7 +749,10 @@ async fn messages(
         "messages: sent {sent}, received {received} ({lost} not received, {bounced} bounced) in {secs:.2}s = {rate:.0} msg/s"
     ));
     out.line(format!("end-to-end latency: {}", ls.human()));
-    out.line(format!("loadgen cpu: {:.0}% of one core", 100.0 * cpu / secs));
+    out.line(format!(
+        "loadgen cpu: {:.0}% of one core",
+        100.0 * cpu / secs
+    ));
     if let Some(e) = &first_err {
         out.line(format!("first error: {e}"));
     }

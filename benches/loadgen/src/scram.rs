@@ -50,7 +50,8 @@ impl ScramHash {
             }
             ScramHash::Sha256 => {
                 let mut out = vec![0u8; 32];
-                pbkdf2::pbkdf2::<Hmac<Sha256>>(password, salt, iterations, &mut out).expect("pbkdf2");
+                pbkdf2::pbkdf2::<Hmac<Sha256>>(password, salt, iterations, &mut out)
+                    .expect("pbkdf2");
                 out
             }
         }
@@ -83,15 +84,20 @@ pub fn load_cache(path: &std::path::Path) -> Result<usize> {
     let mut n = 0;
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let [h, salt, iters, pw, salted] = f[..] else { continue };
+        let [h, salt, iters, pw, salted] = f[..] else {
+            continue;
+        };
         let h = match h {
             "SHA-1" => ScramHash::Sha1,
             "SHA-256" => ScramHash::Sha256,
             _ => continue,
         };
-        let (Ok(salt), Ok(iters), Ok(pw), Ok(salted)) =
-            (B64.decode(salt), iters.parse::<u32>(), B64.decode(pw), B64.decode(salted))
-        else {
+        let (Ok(salt), Ok(iters), Ok(pw), Ok(salted)) = (
+            B64.decode(salt),
+            iters.parse::<u32>(),
+            B64.decode(pw),
+            B64.decode(salted),
+        ) else {
             continue;
         };
         c.insert((h, salt, iters, pw), salted);
@@ -180,7 +186,12 @@ impl ScramClient {
         }
         self.iterations = Some(iters);
         let salted = if self.use_cache {
-            let key = (self.hash, salt.clone(), iters, Sha256::digest(self.password.as_bytes()).to_vec());
+            let key = (
+                self.hash,
+                salt.clone(),
+                iters,
+                Sha256::digest(self.password.as_bytes()).to_vec(),
+            );
             let hit = cache().lock().unwrap().get(&key).cloned();
             match hit {
                 Some(s) => s,
@@ -198,7 +209,11 @@ impl ScramClient {
         let without_proof = format!("c={},r={nonce}", B64.encode(b"n,,"));
         let auth_message = format!("{},{sf},{without_proof}", self.client_first_bare);
         let client_sig = self.hash.hmac(&stored_key, auth_message.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(&client_sig).map(|(a, b)| a ^ b).collect();
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&client_sig)
+            .map(|(a, b)| a ^ b)
+            .collect();
         let server_key = self.hash.hmac(&salted, b"Server Key");
         self.expected_server_sig = Some(self.hash.hmac(&server_key, auth_message.as_bytes()));
         Ok(format!("{without_proof},p={}", B64.encode(proof)).into_bytes())
@@ -207,7 +222,10 @@ impl ScramClient {
     /// Verify server-final-message ("v=..."): proves the server knew the credentials.
     pub fn verify(&self, server_final: &[u8]) -> Result<()> {
         let sf = std::str::from_utf8(server_final).context("server-final not UTF-8")?;
-        let expected = self.expected_server_sig.as_ref().ok_or_else(|| anyhow!("SCRAM out of order"))?;
+        let expected = self
+            .expected_server_sig
+            .as_ref()
+            .ok_or_else(|| anyhow!("SCRAM out of order"))?;
         for part in sf.split(',') {
             match part.split_once('=') {
                 Some(("v", v)) => {
