@@ -241,7 +241,7 @@ async fn drive(
     rx.close();
     while let Ok(command) = rx.try_recv() {
         if let SessionCommand::Deliver(stanza) = command {
-            Box::pin(crate::im::redeliver_after_close(&shared, stanza)).await;
+            Box::pin(crate::im::redeliver_after_close(&shared, *stanza)).await;
         }
     }
 }

@@ -23,8 +23,9 @@ use crate::tls::TlsConfigs;
 /// What a session task can be told by others.
 #[derive(Debug)]
 pub enum SessionCommand {
-    /// Write this stanza to the client.
-    Deliver(Element),
+    /// Write this stanza to the client. Boxed: every idle session's channel preallocates a
+    /// block of slots, and a pointer-sized slot keeps that block small.
+    Deliver(Box<Element>),
     /// Close the stream with this error (e.g. `conflict` when a newer session took the resource).
     Evict(StreamErrorCondition),
 }
@@ -39,7 +40,7 @@ pub struct SessionHandle {
 impl SessionHandle {
     /// Queues a stanza; false if the session is already gone.
     pub fn deliver(&self, stanza: Element) -> bool {
-        self.tx.send(SessionCommand::Deliver(stanza)).is_ok()
+        self.tx.send(SessionCommand::Deliver(Box::new(stanza))).is_ok()
     }
 
     pub fn evict(&self, condition: StreamErrorCondition) {

@@ -205,7 +205,12 @@ impl Session {
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() > 0 {
+            // Drained: an idle connection should not keep the queue's memory.
+            self.events = VecDeque::new();
+        }
+        event
     }
 
     pub fn jid(&self) -> Option<&FullJid> {

@@ -142,7 +142,12 @@ impl StreamReader {
     }
 
     pub fn poll_event(&mut self) -> Option<StreamEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() > 0 {
+            // Drained: an idle connection should not keep the queue's memory.
+            self.events = VecDeque::new();
+        }
+        event
     }
 
     /// True once the peer's `</stream:stream>` was read.
@@ -278,7 +283,7 @@ pub fn parse_stanza(xml: &str) -> Result<Element, ReadError> {
 fn new_parser(limits: ReaderLimits) -> rxml::Parser {
     let mut options = rxml::Options::default();
     // One token (attribute value, name, text chunk) may be as large as a whole stanza, no more.
-    options.max_token_length = limits.max_stanza_size;
+    options.max_token_length = limits.max_stanza_size.min(16384);
     rxml::Parser::with_options(options)
 }
 
