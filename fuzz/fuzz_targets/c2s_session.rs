@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem_xmpp::c2s::{Event, Session, SessionConfig};
+use tandem_xmpp::c2s::{Event, LivenessConfig, Session, SessionConfig};
 use tandem_xmpp::sasl::{PasswordRecord, DEFAULT_ITERATIONS};
 use tandem_xmpp::stream::ReaderLimits;
 
@@ -15,12 +15,14 @@ fuzz_target!(|data: &[u8]| {
         require_encryption: true,
         limits: ReaderLimits { max_stanza_size: 4096, max_depth: 16 },
         max_auth_attempts: 3,
+        liveness: LivenessConfig::default(),
     };
+    let now = std::time::Instant::now();
     let record = PasswordRecord::derive("u", "x.test", "p", 1).unwrap();
-    let mut session = Session::new(config, true, 1);
-    session.handle_bytes(OPEN);
+    let mut session = Session::new(config, true, 1, now);
+    session.handle_bytes(now, OPEN);
     for chunk in data.split(|b| *b == 0xff) {
-        session.handle_bytes(chunk);
+        session.handle_bytes(now, chunk);
         while let Some(event) = session.poll_event() {
             if let Event::NeedCredentials { username } = event {
                 session.handle_credentials((username == "u").then_some(&record));

@@ -23,6 +23,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// The located problems (empty for [`ConfigError::Read`]).
+    #[cfg(test)]
     pub fn problems(&self) -> &[Problem] {
         match self {
             ConfigError::Read { .. } => &[],

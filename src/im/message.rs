@@ -56,13 +56,14 @@ pub async fn route(shared: &Shared, stanza: Element) {
         if delivery::to_full(shared, &full, stanza.clone()) {
             return;
         }
-        // RFC 6121 §8.5.3.2.1: no such resource.
+        // RFC 6121 §8.5.3.2.1: no such resource. Chat and normal messages go to the account;
+        // headlines are only meaningful to the resource they were meant for.
         match kind {
-            MessageType::Error => return,
+            MessageType::Error | MessageType::Headline => return,
             MessageType::Groupchat => {
                 return bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable)
             }
-            _ => {}
+            MessageType::Normal | MessageType::Chat => {}
         }
     }
     to_bare(shared, &to.to_bare(), stanza, kind).await;
@@ -124,10 +125,26 @@ async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: Message
     }
 }
 
+/// Messages above this many per user are refused rather than filling the disk.
+const OFFLINE_QUOTA: i64 = 1000;
+const CHATSTATES_NS: &str = "http://jabber.org/protocol/chatstates";
+
 async fn store_offline(shared: &Shared, username: &str, mut stanza: Element) {
-    // Messages without anything to show (chat states alone) are not worth storing.
-    if !stanza.has_child("body", CLIENT_NS) && !stanza.has_child("subject", CLIENT_NS) {
+    // A message carrying nothing but a chat state (XEP-0085 §5.5) is not worth keeping;
+    // anything else (bodies, receipts, markers, encrypted payloads, call proposals) is.
+    if stanza.children().all(|c| c.ns() == CHATSTATES_NS) {
         return;
+    }
+    match shared.storage.offline_count(username).await {
+        Ok(n) if n >= OFFLINE_QUOTA => {
+            tracing::warn!(user = %username, "offline storage full");
+            return bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(user = %username, error = %e, "could not count offline messages");
+            return bounce(shared, &stanza, StanzaErrorCondition::InternalServerError);
+        }
     }
     let stamp = super::time::xep0082(crate::storage::unix_now());
     stanza.push_child(

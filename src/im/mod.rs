@@ -4,6 +4,7 @@
 
 mod delivery;
 mod iq;
+pub mod locks;
 mod message;
 mod presence;
 mod roster;
@@ -20,31 +21,39 @@ use crate::server::{SessionHandle, Shared};
 
 /// IM state of one bound session.
 pub struct ImSession {
+    /// The connection's session id, which the route table uses to tell this session from a
+    /// newer one bound to the same full JID.
+    pub session_id: u64,
     pub jid: FullJid,
     pub bare: BareJid,
     /// The local username (the JID's localpart), the key of everything stored for the user.
     pub username: String,
     pub available: bool,
+    /// Priority of the last available presence.
+    pub priority: Option<i8>,
     /// Entities that got directed presence and must hear when we go offline (RFC 6121 §4.6).
     pub directed: HashSet<Jid>,
-    /// Offline messages written to the connection, deleted once the write succeeded.
-    pub offline_written: Vec<i64>,
+    /// Offline messages taken from storage and written into the session; routed again if the
+    /// connection fails before they reach the socket.
+    pub offline_in_flight: Vec<Element>,
 }
 
 impl ImSession {
-    pub fn new(jid: FullJid) -> Self {
+    pub fn new(jid: FullJid, session_id: u64) -> Self {
         let bare = jid.to_bare();
         let username = bare
             .node()
             .map(|n| n.as_str().to_owned())
             .unwrap_or_default();
         ImSession {
+            session_id,
+            priority: None,
             jid,
             bare,
             username,
             available: false,
             directed: HashSet::new(),
-            offline_written: Vec::new(),
+            offline_in_flight: Vec::new(),
         }
     }
 }
@@ -64,27 +73,18 @@ pub async fn handle_stanza(
     }
 }
 
-/// Called after the session's output reached the socket.
-pub async fn after_flush(shared: &Shared, im: &mut ImSession) {
-    if im.offline_written.is_empty() {
-        return;
-    }
-    let ids = std::mem::take(&mut im.offline_written);
-    if let Err(e) = shared.storage.delete_offline(&im.username, &ids).await {
-        // They will be delivered again next time: duplicates beat losses.
-        tracing::error!(user = %im.username, error = %e, "could not delete delivered offline messages");
-    }
-}
-
 /// The session is gone: unbind it and tell whoever saw it online.
 pub async fn session_ended(shared: &Shared, im: &mut ImSession, handle: &SessionHandle) {
     let id = handle.id;
     let still_ours = shared
         .routes
         .unbind(&im.jid, &|h: &SessionHandle| h.id == id);
-    // A session replaced by a newer one for the same full JID must not announce that JID as
-    // offline nor clear the newcomer's presence: the resource lives on.
-    if still_ours && im.available {
+    // A newer session bound to the same full JID that is already available speaks for the
+    // resource now; otherwise contacts and directed-presence recipients must hear that it left
+    // (RFC 6121 §4.5.2, §4.6.3), or they would keep a ghost.
+    let successor_available =
+        !still_ours && shared.routes.get(&im.jid).is_some_and(|r| r.is_available());
+    if !successor_available && (im.available || !im.directed.is_empty()) {
         presence::broadcast_unavailable(shared, im, None).await;
     }
 }
@@ -92,8 +92,17 @@ pub async fn session_ended(shared: &Shared, im: &mut ImSession, handle: &Session
 /// A stanza queued for a session that closed before writing it: route it again so messages
 /// reach another resource or offline storage instead of vanishing.
 pub async fn redeliver_after_close(shared: &Shared, stanza: Element) {
-    if StanzaKind::of(&stanza) == Some(StanzaKind::Message) {
-        message::route(shared, stanza).await;
+    match StanzaKind::of(&stanza) {
+        Some(StanzaKind::Message) => message::route(shared, stanza).await,
+        // A request that will never be answered gets an error so the requester stops waiting.
+        Some(StanzaKind::Iq) if matches!(stanza.attr("type"), Some("get") | Some("set")) => {
+            delivery::bounce(
+                shared,
+                &stanza,
+                tandem_xmpp::stanza::StanzaErrorCondition::ServiceUnavailable,
+            )
+        }
+        _ => {}
     }
 }
 

@@ -91,11 +91,16 @@ async fn broadcast_available(
     stanza: Element,
 ) {
     let initial = !im.available;
+    let had_offline_delivery = im.priority.is_some_and(|p| p >= 0);
     let priority = priority_of(&stanza);
-    shared
-        .routes
-        .set_presence(&im.jid, Some((priority, Arc::new(stanza.clone()))));
+    let id = im.session_id;
+    shared.routes.set_presence(
+        &im.jid,
+        &|h| h.id == id,
+        Some((priority, Arc::new(stanza.clone()))),
+    );
     im.available = true;
+    im.priority = Some(priority);
     let items = load_roster(shared, &im.username).await;
     for item in items.iter().filter(|i| i.subscription.has_from()) {
         let mut copy = stanza.clone();
@@ -104,13 +109,42 @@ async fn broadcast_available(
     }
     // The user's own available resources, this one included (RFC 6121 §4.2.2).
     delivery::to_available(shared, &im.bare, &stanza, true);
-    if !initial {
-        return;
+    if initial {
+        answer_probes(shared, im, session, &items).await;
+        deliver_pending_subscriptions(shared, im, session).await;
     }
-    // Probes are answered from the route table: the contacts' current presence.
+    // Offline messages go to the first non-negative presence (RFC 6121 §8.5.2.1.1), also
+    // when a resource raises its priority later.
+    if priority >= 0 && !had_offline_delivery {
+        deliver_offline(shared, im, session).await;
+    }
+}
+
+/// The probes of RFC 6121 §4.3, answered from the route table: the current presence of every
+/// contact the user may see. A contact's presence is shown only when the contact's own roster
+/// grants it (subscription from/both), so a stale item of the user cannot leak a newcomer's
+/// presence after an account name is reused.
+async fn answer_probes(
+    shared: &Shared,
+    im: &ImSession,
+    session: &mut Session,
+    items: &[RosterItem],
+) {
+    let granting = match shared.storage.subscribers_of(&im.bare).await {
+        Ok(owners) => owners,
+        Err(e) => {
+            return tracing::error!(user = %im.username, error = %e, "could not answer probes");
+        }
+    };
     let mut watched: Vec<BareJid> = items
         .iter()
         .filter(|i| i.subscription.has_to())
+        .filter(|i| {
+            i.jid.domain().as_str() == shared.domain
+                && i.jid
+                    .node()
+                    .is_some_and(|n| granting.iter().any(|g| g == n.as_str()))
+        })
         .map(|i| i.jid.clone())
         .collect();
     watched.push(im.bare.clone());
@@ -126,6 +160,9 @@ async fn broadcast_available(
             }
         }
     }
+}
+
+async fn deliver_pending_subscriptions(shared: &Shared, im: &ImSession, session: &mut Session) {
     match shared.storage.pending_subscriptions(&im.username).await {
         Ok(pending) => {
             for xml in pending {
@@ -138,17 +175,15 @@ async fn broadcast_available(
             tracing::error!(user = %im.username, error = %e, "could not load pending subscriptions")
         }
     }
-    if priority >= 0 {
-        deliver_offline(shared, im, session).await;
-    }
 }
 
-/// Writes stored messages into the session; they are deleted once the write succeeded.
+/// Takes stored messages out of storage and writes them into the session; the connection
+/// routes them again if they never reach the socket.
 async fn deliver_offline(shared: &Shared, im: &mut ImSession, session: &mut Session) {
-    let messages = match shared.storage.offline_messages(&im.username).await {
+    let messages = match shared.storage.take_offline(&im.username).await {
         Ok(messages) => messages,
         Err(e) => {
-            return tracing::error!(user = %im.username, error = %e, "could not load offline messages")
+            return tracing::error!(user = %im.username, error = %e, "could not load offline messages");
         }
     };
     for message in messages {
@@ -156,12 +191,12 @@ async fn deliver_offline(shared: &Shared, im: &mut ImSession, session: &mut Sess
             Ok(mut stanza) => {
                 stanza.set_attr("to", im.jid.to_string());
                 session.send_stanza(&stanza);
+                im.offline_in_flight.push(stanza);
             }
             Err(e) => {
                 tracing::error!(user = %im.username, id = message.id, error = %e, "dropping a corrupt offline message")
             }
         }
-        im.offline_written.push(message.id);
     }
 }
 
@@ -174,8 +209,10 @@ pub async fn broadcast_unavailable(shared: &Shared, im: &mut ImSession, stanza: 
             .with_attr("from", im.jid.to_string())
     });
     let was_available = im.available;
-    shared.routes.set_presence(&im.jid, None);
+    let id = im.session_id;
+    shared.routes.set_presence(&im.jid, &|h| h.id == id, None);
     im.available = false;
+    im.priority = None;
     if was_available {
         for item in load_roster(shared, &im.username)
             .await
@@ -223,37 +260,42 @@ pub async fn outbound_subscription(
     if contact == im.bare {
         return;
     }
-    let mut item = match shared.storage.roster_item(&im.username, &contact).await {
-        Ok(item) => item.unwrap_or_else(|| RosterItem::new(contact.clone())),
-        Err(e) => {
-            tracing::error!(error = %e, "roster lookup failed");
-            return bounce(shared, &stanza, StanzaErrorCondition::InternalServerError);
+    // Without s2s nothing can reach a remote contact: refuse before any state changes, so
+    // the roster never shows a request that can never be answered.
+    if contact.domain().as_str() != shared.domain {
+        return bounce(shared, &stanza, StanzaErrorCondition::RemoteServerNotFound);
+    }
+    {
+        let _guard = shared.user_locks.lock(&im.username).await;
+        let mut item = match shared.storage.roster_item(&im.username, &contact).await {
+            Ok(item) => item.unwrap_or_else(|| RosterItem::new(contact.clone())),
+            Err(e) => {
+                tracing::error!(error = %e, "roster lookup failed");
+                return bounce(shared, &stanza, StanzaErrorCondition::InternalServerError);
+            }
+        };
+        let was_visible = item.is_visible();
+        let outcome = apply_outbound(&mut item, action);
+        if outcome.changed {
+            roster::store_and_push(shared, &im.username, &im.bare, &item, was_visible).await;
         }
-    };
-    let was_visible = item.is_visible();
-    let outcome = apply_outbound(&mut item, action);
-    if outcome.changed {
-        roster::store_and_push(shared, &im.username, &im.bare, &item, was_visible).await;
-    }
-    if matches!(
-        action,
-        SubscriptionAction::Subscribed | SubscriptionAction::Unsubscribed
-    ) {
-        let _ = shared
-            .storage
-            .delete_pending_subscription(&im.username, &contact)
-            .await;
-    }
-    if !outcome.forward {
-        return;
+        if matches!(
+            action,
+            SubscriptionAction::Subscribed | SubscriptionAction::Unsubscribed
+        ) {
+            let _ = shared
+                .storage
+                .delete_pending_subscription(&im.username, &contact)
+                .await;
+        }
+        if !outcome.forward {
+            return;
+        }
     }
     // RFC 6121 §3.1.2: subscription stanzas travel between bare JIDs.
     let mut routed = stanza;
     routed.set_attr("from", im.bare.to_string());
     routed.set_attr("to", contact.to_string());
-    if contact.domain().as_str() != shared.domain {
-        return bounce(shared, &routed, StanzaErrorCondition::RemoteServerNotFound);
-    }
     Box::pin(inbound_subscription(
         shared, &contact, &im.bare, routed, action,
     ))
@@ -270,16 +312,22 @@ pub async fn outbound_subscription(
                 }
             }
         }
-        SubscriptionAction::Unsubscribed => {
-            for route in delivery::available(shared, &im.bare) {
-                let unavailable = Element::new("presence", CLIENT_NS)
-                    .with_attr("type", "unavailable")
-                    .with_attr("from", route.jid.to_string())
-                    .with_attr("to", contact.to_string());
-                route_to_contact(shared, &contact, unavailable);
-            }
-        }
-        _ => {}
+        // The contact no longer sees us (RFC 6121 §3.2.2).
+        SubscriptionAction::Unsubscribed => send_unavailable(shared, &im.bare, &contact),
+        // We no longer see the contact: its server says so with unavailable (RFC 6121 §3.3.3).
+        SubscriptionAction::Unsubscribe => send_unavailable(shared, &contact, &im.bare),
+        SubscriptionAction::Subscribe => {}
+    }
+}
+
+/// Unavailable presence from every available resource of `from` to `to`'s resources.
+fn send_unavailable(shared: &Shared, from: &BareJid, to: &BareJid) {
+    for route in delivery::available(shared, from) {
+        let unavailable = Element::new("presence", CLIENT_NS)
+            .with_attr("type", "unavailable")
+            .with_attr("from", route.jid.to_string())
+            .with_attr("to", to.to_string());
+        route_to_contact(shared, to, unavailable);
     }
 }
 
@@ -294,19 +342,52 @@ async fn inbound_subscription(
     let username = owner.node().map(|n| n.as_str()).unwrap_or_default();
     match shared.storage.user_exists(username).await {
         Ok(true) => {}
-        Ok(false) => {
-            if action == SubscriptionAction::Subscribe {
-                bounce_bare(shared, &stanza, from);
-            }
-            return;
-        }
+        // RFC 6121 §8.5.1: subscription stanzas for an account that does not exist are
+        // silently ignored.
+        Ok(false) => return,
         Err(e) => return tracing::error!(error = %e, "user lookup failed"),
     }
-    let mut item = match shared.storage.roster_item(username, from).await {
-        Ok(item) => item.unwrap_or_else(|| RosterItem::new(from.clone())),
-        Err(e) => return tracing::error!(error = %e, "roster lookup failed"),
+    let redundant = {
+        let _guard = shared.user_locks.lock(username).await;
+        let mut item = match shared.storage.roster_item(username, from).await {
+            Ok(item) => item.unwrap_or_else(|| RosterItem::new(from.clone())),
+            Err(e) => return tracing::error!(error = %e, "roster lookup failed"),
+        };
+        if action == SubscriptionAction::Subscribe && inbound_subscribe_is_redundant(&item) {
+            true
+        } else {
+            let was_visible = item.is_visible();
+            let outcome = apply_inbound(&mut item, action);
+            if outcome.changed {
+                roster::store_and_push(shared, username, owner, &item, was_visible).await;
+            }
+            match action {
+                SubscriptionAction::Subscribe if outcome.forward => {
+                    let xml = stanza.to_xml_in(CLIENT_NS);
+                    if let Err(e) = shared
+                        .storage
+                        .put_pending_subscription(username, from, &xml)
+                        .await
+                    {
+                        tracing::error!(error = %e, "could not store a subscription request");
+                    }
+                }
+                // The requester withdrew: the request must not come back at the next login.
+                SubscriptionAction::Unsubscribe => {
+                    let _ = shared
+                        .storage
+                        .delete_pending_subscription(username, from)
+                        .await;
+                }
+                _ => {}
+            }
+            if !outcome.forward {
+                return;
+            }
+            false
+        }
     };
-    if action == SubscriptionAction::Subscribe && inbound_subscribe_is_redundant(&item) {
+    if redundant {
         // Already approved: the server answers for the user (RFC 6121 §3.1.3).
         let reply = Element::new("presence", CLIENT_NS)
             .with_attr("type", "subscribed")
@@ -321,32 +402,5 @@ async fn inbound_subscription(
         ))
         .await;
     }
-    let was_visible = item.is_visible();
-    let outcome = apply_inbound(&mut item, action);
-    if outcome.changed {
-        roster::store_and_push(shared, username, owner, &item, was_visible).await;
-    }
-    if !outcome.forward {
-        return;
-    }
-    if action == SubscriptionAction::Subscribe {
-        if let Err(e) = shared
-            .storage
-            .put_pending_subscription(username, from, &stanza.to_xml_in(CLIENT_NS))
-            .await
-        {
-            tracing::error!(error = %e, "could not store a subscription request");
-        }
-    }
     delivery::to_available(shared, owner, &stanza, false);
-}
-
-/// Error for a subscription request to an account that does not exist; the sender is a bare
-/// JID here, so it goes to every available resource of the sender.
-fn bounce_bare(shared: &Shared, stanza: &Element, sender: &BareJid) {
-    if let Some(reply) =
-        tandem_xmpp::stanza::error_reply(stanza, StanzaErrorCondition::ServiceUnavailable, None)
-    {
-        delivery::to_available(shared, sender, &reply, true);
-    }
 }

@@ -26,10 +26,10 @@ pub async fn store_and_push(
     owner: &BareJid,
     item: &RosterItem,
     was_visible: bool,
-) {
+) -> bool {
     if let Err(e) = shared.storage.put_roster_item(username, item).await {
         tracing::error!(user = %username, error = %e, "could not store a roster item");
-        return;
+        return false;
     }
     if item.is_visible() {
         push(shared, owner, item.to_element());
@@ -39,6 +39,7 @@ pub async fn store_and_push(
             .with_attr("subscription", "remove");
         push(shared, owner, removed);
     }
+    true
 }
 
 fn push(shared: &Shared, owner: &BareJid, item: Element) {
@@ -75,7 +76,8 @@ pub async fn handle_iq(
                     return reply_error(session, iq, StanzaErrorCondition::InternalServerError);
                 }
             };
-            shared.routes.set_interested(&im.jid);
+            let id = im.session_id;
+            shared.routes.set_interested(&im.jid, &|h| h.id == id);
             let mut query = Element::new("query", ROSTER_NS);
             for item in items.iter().filter(|i| i.is_visible()) {
                 query.push_child(item.to_element());
@@ -87,6 +89,7 @@ pub async fn handle_iq(
                 if jid == im.bare {
                     return reply_error(session, iq, StanzaErrorCondition::NotAllowed);
                 }
+                let _guard = shared.user_locks.lock(&im.username).await;
                 let mut item = match shared.storage.roster_item(&im.username, &jid).await {
                     Ok(item) => item.unwrap_or_else(|| RosterItem::new(jid.clone())),
                     Err(_) => {
@@ -97,8 +100,11 @@ pub async fn handle_iq(
                 item.name = name;
                 item.groups = groups;
                 item.listed = true;
-                store_and_push(shared, &im.username, &im.bare, &item, was_visible).await;
-                session.send_stanza(&iq_result(iq, None));
+                if store_and_push(shared, &im.username, &im.bare, &item, was_visible).await {
+                    session.send_stanza(&iq_result(iq, None));
+                } else {
+                    reply_error(session, iq, StanzaErrorCondition::InternalServerError);
+                }
             }
             Ok(RosterSet::Remove { jid }) => remove(shared, im, session, iq, jid).await,
             Err(e) => {

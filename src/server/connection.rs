@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tandem_xmpp::c2s::{Event, Session};
 use tandem_xmpp::stream::StreamErrorCondition;
@@ -33,10 +33,16 @@ enum Transport {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+/// Reads per wake-up before other sessions get the worker back: a client that sends faster
+/// than we parse must not monopolise a thread or grow our queues without bound.
+const READS_PER_TURN: usize = 16;
+
 /// What draining the socket found.
 enum Drained {
     /// Nothing more to read right now.
     WouldBlock,
+    /// The read budget for this turn is spent; more may be waiting.
+    Budget,
     /// The peer closed, or the connection failed.
     Eof,
     /// The session stopped reading (STARTTLS pending or stream closed).
@@ -56,7 +62,8 @@ impl Transport {
     fn drain_into(&mut self, session: &mut Session) -> Drained {
         let mut buf = [0u8; READ_CHUNK];
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        loop {
+        let now = Instant::now();
+        for _ in 0..READS_PER_TURN {
             if session.is_closed() || session.is_tls_pending() {
                 return Drained::Paused;
             }
@@ -70,9 +77,10 @@ impl Transport {
                 Poll::Pending => return Drained::WouldBlock,
                 Poll::Ready(Err(_)) => return Drained::Eof,
                 Poll::Ready(Ok(())) if read_buf.filled().is_empty() => return Drained::Eof,
-                Poll::Ready(Ok(())) => session.handle_bytes(read_buf.filled()),
+                Poll::Ready(Ok(())) => session.handle_bytes(now, read_buf.filled()),
             }
         }
+        Drained::Budget
     }
 
     async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
@@ -137,33 +145,55 @@ async fn drive(
     } else {
         Transport::Plain(tcp)
     };
-    let mut session = Session::new(shared.session_config(!direct_tls), direct_tls, id);
+    let mut session = Session::new(
+        shared.session_config(!direct_tls),
+        direct_tls,
+        id,
+        Instant::now(),
+    );
     let (tx, mut rx) = mpsc::unbounded_channel();
     let handle = SessionHandle { id, tx };
     let mut im: Option<ImSession> = None;
     // Right after a TLS handshake rustls may already hold application data that arrived with
     // it; the socket will not signal readiness for that, so look before waiting.
     let mut look_before_waiting = direct_tls;
+    // Messages written into the session since the last successful flush: if the flush fails
+    // they are routed again instead of vanishing with the connection.
+    let mut unflushed: Vec<Box<tandem_xmpp::Element>> = Vec::new();
 
     loop {
         if std::mem::take(&mut look_before_waiting) {
-            if let Drained::Eof = transport.drain_into(&mut session) {
-                session.handle_eof();
+            tokio::task::yield_now().await;
+            match transport.drain_into(&mut session) {
+                Drained::Eof => session.handle_eof(),
+                Drained::Budget => look_before_waiting = true,
+                Drained::WouldBlock | Drained::Paused => {}
             }
         } else {
+            let deadline = session.poll_timeout();
             tokio::select! {
-            ready = transport.tcp().readable() => {
-                if ready.is_err() {
-                    session.handle_eof();
-                } else if let Drained::Eof = transport.drain_into(&mut session) {
-                    session.handle_eof();
+                ready = transport.tcp().readable() => {
+                    if ready.is_err() {
+                        session.handle_eof();
+                    } else {
+                        match transport.drain_into(&mut session) {
+                            Drained::Eof => session.handle_eof(),
+                            Drained::Budget => look_before_waiting = true,
+                            Drained::WouldBlock | Drained::Paused => {}
+                        }
+                    }
                 }
-            }
-            Some(command) = rx.recv() => match command {
-                SessionCommand::Deliver(stanza) => session.send_stanza(&stanza),
-                SessionCommand::Evict(condition) => session.close(Some(condition), None),
-            },
-            _ = shutdown.changed() => session.close(Some(StreamErrorCondition::SystemShutdown), None),
+                Some(command) = rx.recv() => match command {
+                    SessionCommand::Deliver(stanza) => {
+                        session.send_stanza(&stanza);
+                        if stanza.name() == "message" {
+                            unflushed.push(stanza);
+                        }
+                    }
+                    SessionCommand::Evict(condition) => session.close(Some(condition), None),
+                },
+                _ = shutdown.changed() => session.close(Some(StreamErrorCondition::SystemShutdown), None),
+                _ = sleep_until_deadline(deadline) => session.handle_timeout(Instant::now()),
             }
         }
 
@@ -188,14 +218,13 @@ async fn drive(
                     }
                 }
                 Event::NeedCredentials { username } => {
-                    let record = match Box::pin(shared.storage.get_user(&username)).await {
-                        Ok(record) => record,
+                    match Box::pin(shared.storage.get_user(&username)).await {
+                        Ok(record) => session.handle_credentials(record.as_ref()),
                         Err(e) => {
                             tracing::error!(error = %e, "credential lookup failed");
-                            None
+                            session.handle_credentials_unavailable();
                         }
-                    };
-                    session.handle_credentials(record.as_ref());
+                    }
                 }
                 Event::Authenticated { username } => tracing::info!(%username, "authenticated"),
                 Event::AuthFailed { username, reason } => {
@@ -207,7 +236,7 @@ async fn drive(
                         old.evict(StreamErrorCondition::Conflict);
                     }
                     tracing::info!(%jid, "bound");
-                    im = Some(ImSession::new(jid));
+                    im = Some(ImSession::new(jid, id));
                 }
                 Event::Stanza(stanza) => {
                     if let Some(im) = im.as_mut() {
@@ -224,8 +253,9 @@ async fn drive(
         }
         let flushed = Box::pin(flush(&mut session, &mut transport)).await;
         if flushed {
-            if let Some(im) = im.as_mut().filter(|im| !im.offline_written.is_empty()) {
-                Box::pin(crate::im::after_flush(&shared, im)).await;
+            unflushed.clear();
+            if let Some(im) = im.as_mut() {
+                im.offline_in_flight.clear();
             }
         }
         if closed || !flushed || session.is_closed() {
@@ -235,6 +265,13 @@ async fn drive(
 
     if let Some(mut im) = im {
         Box::pin(crate::im::session_ended(&shared, &mut im, &handle)).await;
+        // Offline messages taken for this session but never written out go back.
+        for stanza in std::mem::take(&mut im.offline_in_flight) {
+            unflushed.push(Box::new(stanza));
+        }
+    }
+    for stanza in unflushed {
+        Box::pin(crate::im::redeliver_after_close(&shared, *stanza)).await;
     }
     Box::pin(transport.shutdown()).await;
     // Stanzas queued for us after we stopped reading go back through the router.
@@ -243,6 +280,13 @@ async fn drive(
         if let SessionCommand::Deliver(stanza) = command {
             Box::pin(crate::im::redeliver_after_close(&shared, *stanza)).await;
         }
+    }
+}
+
+async fn sleep_until_deadline(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

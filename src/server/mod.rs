@@ -3,13 +3,12 @@
 mod connection;
 mod listener;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tandem_xmpp::c2s::SessionConfig;
+use tandem_xmpp::c2s::{LivenessConfig, SessionConfig};
 use tandem_xmpp::router::{LocalRouteTable, RouteTable};
 use tandem_xmpp::stream::{ReaderLimits, StreamErrorCondition};
 use tandem_xmpp::Element;
@@ -40,7 +39,9 @@ pub struct SessionHandle {
 impl SessionHandle {
     /// Queues a stanza; false if the session is already gone.
     pub fn deliver(&self, stanza: Element) -> bool {
-        self.tx.send(SessionCommand::Deliver(Box::new(stanza))).is_ok()
+        self.tx
+            .send(SessionCommand::Deliver(Box::new(stanza)))
+            .is_ok()
     }
 
     pub fn evict(&self, condition: StreamErrorCondition) {
@@ -54,6 +55,8 @@ pub struct Shared {
     pub storage: Storage,
     pub routes: Arc<dyn RouteTable<SessionHandle>>,
     pub tls: TlsConfigs,
+    /// Serialises roster read-modify-write per user.
+    pub user_locks: crate::im::locks::UserLocks,
     limits: ReaderLimits,
     require_encryption: bool,
     next_session_id: AtomicU64,
@@ -67,6 +70,7 @@ impl Shared {
             require_encryption: self.require_encryption,
             limits: self.limits,
             max_auth_attempts: 3,
+            liveness: LivenessConfig::default(),
         }
     }
 
@@ -77,8 +81,6 @@ impl Shared {
 
 /// A started server: its bound addresses and a way to stop it.
 pub struct RunningServer {
-    pub starttls_addrs: Vec<SocketAddr>,
-    pub direct_tls_addrs: Vec<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tracker: TaskTracker,
     storage: Storage,
@@ -102,6 +104,7 @@ impl RunningServer {
             storage: storage.clone(),
             routes: Arc::new(LocalRouteTable::default()),
             tls,
+            user_locks: Default::default(),
             limits: ReaderLimits {
                 max_stanza_size: config.xmpp.max_stanza_size,
                 max_depth: config.xmpp.max_depth,
@@ -111,11 +114,9 @@ impl RunningServer {
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tracker = TaskTracker::new();
-        let mut starttls_addrs = Vec::new();
-        let mut direct_tls_addrs = Vec::new();
-        for (addrs, direct_tls, out) in [
-            (&config.xmpp.listen, false, &mut starttls_addrs),
-            (&config.xmpp.tls_listen, true, &mut direct_tls_addrs),
+        for (addrs, direct_tls) in [
+            (&config.xmpp.listen, false),
+            (&config.xmpp.tls_listen, true),
         ] {
             for addr in addrs {
                 let listener = tokio::net::TcpListener::bind(addr)
@@ -123,7 +124,6 @@ impl RunningServer {
                     .with_context(|| format!("binding c2s listener {addr}"))?;
                 let local = listener.local_addr()?;
                 tracing::info!(addr = %local, direct_tls, "c2s listening");
-                out.push(local);
                 tracker.spawn(listener::accept_loop(
                     listener,
                     direct_tls,
@@ -134,8 +134,6 @@ impl RunningServer {
             }
         }
         Ok(RunningServer {
-            starttls_addrs,
-            direct_tls_addrs,
             shutdown,
             tracker,
             storage,

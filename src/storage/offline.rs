@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{unix_now, Result, Storage, StorageError};
+use super::{unix_now, Result, Storage};
 
 /// One stored message, serialised as it will be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +23,17 @@ impl Storage {
         Ok(())
     }
 
-    /// The stored messages, oldest first; they stay stored until [`Storage::delete_offline`].
-    pub async fn offline_messages(&self, owner: &str) -> Result<Vec<OfflineMessage>> {
+    /// Removes and returns the stored messages, oldest first. Taking them in one transaction
+    /// means two resources coming online together cannot both get the same message.
+    pub async fn take_offline(&self, owner: &str) -> Result<Vec<OfflineMessage>> {
+        let mut tx = self.pool.begin().await?;
         let rows =
             sqlx::query("SELECT id, stanza, stored_at FROM offline WHERE owner = $1 ORDER BY id")
                 .bind(owner)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await?;
-        rows.iter()
+        let messages = rows
+            .iter()
             .map(|r| {
                 Ok(OfflineMessage {
                     id: r.try_get("id")?,
@@ -38,20 +41,21 @@ impl Storage {
                     stored_at: r.try_get("stored_at")?,
                 })
             })
-            .collect::<std::result::Result<_, sqlx::Error>>()
-            .map_err(StorageError::from)
+            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
+        sqlx::query("DELETE FROM offline WHERE owner = $1")
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(messages)
     }
 
-    pub async fn delete_offline(&self, owner: &str, ids: &[i64]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for id in ids {
-            sqlx::query("DELETE FROM offline WHERE owner = $1 AND id = $2")
-                .bind(owner)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    /// How many messages wait for `owner` (for quotas and tests).
+    pub async fn offline_count(&self, owner: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM offline WHERE owner = $1")
+            .bind(owner)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
     }
 }

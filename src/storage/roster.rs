@@ -61,6 +61,20 @@ impl Storage {
         Ok(())
     }
 
+    /// Local usernames whose roster lets `contact` see their presence (subscription from or
+    /// both): the ones whose presence a probe from `contact` may be answered with.
+    pub async fn subscribers_of(&self, contact: &BareJid) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT owner FROM roster WHERE contact = $1 AND subscription IN ('from', 'both')",
+        )
+        .bind(contact.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("owner").map_err(StorageError::from))
+            .collect()
+    }
+
     /// Remembers an inbound subscription request until the user answers it (RFC 6121 §3.1.3).
     pub async fn put_pending_subscription(
         &self,

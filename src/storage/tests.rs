@@ -59,14 +59,10 @@ async fn roster_items_and_offline_messages() {
         .store_offline("alice", "<message>2</message>")
         .await
         .unwrap();
-    let stored = storage.offline_messages("alice").await.unwrap();
-    assert_eq!(
-        stored.iter().map(|m| m.stanza.as_str()).collect::<Vec<_>>(),
-        ["<message>1</message>", "<message>2</message>"]
-    );
-    storage
-        .delete_offline("alice", &[stored[0].id])
-        .await
-        .unwrap();
-    assert_eq!(storage.offline_messages("alice").await.unwrap().len(), 1);
+    assert_eq!(storage.offline_count("alice").await.unwrap(), 2);
+    let taken = storage.take_offline("alice").await.unwrap();
+    let texts: Vec<&str> = taken.iter().map(|m| m.stanza.as_str()).collect();
+    assert_eq!(texts, ["<message>1</message>", "<message>2</message>"]);
+    assert_eq!(storage.offline_count("alice").await.unwrap(), 0);
+    assert!(storage.take_offline("alice").await.unwrap().is_empty());
 }

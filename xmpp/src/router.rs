@@ -44,8 +44,15 @@ pub trait RouteTable<H: Clone>: Send + Sync {
     /// Every bound resource of a bare JID.
     fn resources(&self, bare: &BareJid) -> Vec<ResourceRoute<H>>;
     /// Records presence: `Some((priority, stanza))` for available, `None` for unavailable.
-    fn set_presence(&self, jid: &FullJid, presence: Option<(i8, Arc<Element>)>);
-    fn set_interested(&self, jid: &FullJid);
+    /// Only for the session `is_mine` recognises: a session being replaced must not change
+    /// its successor's state.
+    fn set_presence(
+        &self,
+        jid: &FullJid,
+        is_mine: &dyn Fn(&H) -> bool,
+        presence: Option<(i8, Arc<Element>)>,
+    );
+    fn set_interested(&self, jid: &FullJid, is_mine: &dyn Fn(&H) -> bool);
     /// Number of bound resources (for metrics).
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
@@ -70,13 +77,14 @@ impl<H: Clone + Send + Sync> LocalRouteTable<H> {
     fn with_entry<R>(
         &self,
         jid: &FullJid,
+        is_mine: &dyn Fn(&H) -> bool,
         f: impl FnOnce(&mut ResourceRoute<H>) -> R,
     ) -> Option<R> {
         let mut map = self.by_bare.write().unwrap_or_else(|p| p.into_inner());
         let entry = map
             .get_mut(&jid.to_bare())?
             .iter_mut()
-            .find(|r| &r.jid == jid)?;
+            .find(|r| &r.jid == jid && is_mine(&r.handle))?;
         Some(f(entry))
     }
 }
@@ -129,8 +137,13 @@ impl<H: Clone + Send + Sync> RouteTable<H> for LocalRouteTable<H> {
         map.get(bare).cloned().unwrap_or_default()
     }
 
-    fn set_presence(&self, jid: &FullJid, presence: Option<(i8, Arc<Element>)>) {
-        self.with_entry(jid, |entry| match presence {
+    fn set_presence(
+        &self,
+        jid: &FullJid,
+        is_mine: &dyn Fn(&H) -> bool,
+        presence: Option<(i8, Arc<Element>)>,
+    ) {
+        self.with_entry(jid, is_mine, |entry| match presence {
             Some((priority, stanza)) => {
                 entry.priority = Some(priority);
                 entry.last_presence = Some(stanza);
@@ -142,8 +155,8 @@ impl<H: Clone + Send + Sync> RouteTable<H> for LocalRouteTable<H> {
         });
     }
 
-    fn set_interested(&self, jid: &FullJid) {
-        self.with_entry(jid, |entry| entry.interested = true);
+    fn set_interested(&self, jid: &FullJid, is_mine: &dyn Fn(&H) -> bool) {
+        self.with_entry(jid, is_mine, |entry| entry.interested = true);
     }
 
     fn len(&self) -> usize {
@@ -176,14 +189,15 @@ mod tests {
         let table = LocalRouteTable::<u32>::default();
         table.bind(full("a@x/1"), 1);
         table.bind(full("a@x/2"), 2);
-        table.set_presence(
-            &full("a@x/2"),
-            Some((5, Arc::new(Element::new("presence", "jabber:client")))),
-        );
+        let presence = Arc::new(Element::new("presence", "jabber:client"));
+        // Another session's handle cannot change this entry.
+        table.set_presence(&full("a@x/2"), &|h| *h == 1, Some((5, presence.clone())));
+        assert!(!table.get(&full("a@x/2")).unwrap().is_available());
+        table.set_presence(&full("a@x/2"), &|h| *h == 2, Some((5, presence)));
         let resources = table.resources(&BareJid::new("a@x").unwrap());
         assert_eq!(resources.len(), 2);
         assert_eq!(resources.iter().filter(|r| r.is_available()).count(), 1);
-        table.set_presence(&full("a@x/2"), None);
+        table.set_presence(&full("a@x/2"), &|h| *h == 2, None);
         assert!(table
             .resources(&BareJid::new("a@x").unwrap())
             .iter()

@@ -141,7 +141,8 @@ pub fn error_reply(
     condition: StanzaErrorCondition,
     text: Option<&str>,
 ) -> Option<Element> {
-    if is_error(stanza) {
+    // RFC 6120 §8.2.3: an iq result is not answered either.
+    if is_error(stanza) || (stanza.name() == "iq" && stanza.attr("type") == Some("result")) {
         return None;
     }
     let mut reply = Element::new(stanza.name(), stanza.ns());

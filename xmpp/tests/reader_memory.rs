@@ -33,7 +33,9 @@ fn idle_reader_between_stanzas_holds_little() {
     let mut reader = StreamReader::new(ReaderLimits::default());
     reader.push(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='x' version='1.0'>").unwrap();
     reader.push(b"<presence/>").unwrap();
-    reader.push(b"<message to='a@b'><body>hello</body></message>").unwrap();
+    reader
+        .push(b"<message to='a@b'><body>hello</body></message>")
+        .unwrap();
     while reader.poll_event().is_some() {}
     let held = LIVE.load(Ordering::SeqCst) - before;
     assert!(held < 2048, "an idle reader holds {held} bytes");

@@ -8,7 +8,10 @@
 mod features;
 mod negotiation;
 
+mod liveness;
+
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use jid::{BareJid, FullJid};
 
@@ -18,6 +21,7 @@ use crate::stream::reader::{ReaderLimits, StreamEvent, StreamReader};
 use crate::stream::writer::{self, CLIENT_NS};
 use crate::stream::StreamErrorCondition;
 
+pub use liveness::LivenessConfig;
 pub use negotiation::SaslState;
 
 /// What the session needs to know about its server.
@@ -32,6 +36,8 @@ pub struct SessionConfig {
     pub limits: ReaderLimits,
     /// Failed SASL attempts allowed before the stream is closed.
     pub max_auth_attempts: u32,
+    /// Timeouts that detect silent peers (RFC 6120 §4.6).
+    pub liveness: LivenessConfig,
 }
 
 /// Something the driver must act on.
@@ -91,13 +97,15 @@ pub struct Session {
     events: VecDeque<Event>,
     stream_counter: u32,
     id_seed: u64,
+    liveness: liveness::Liveness,
 }
 
 impl Session {
     /// `tls` is true for direct TLS connections (XEP-0368); `id_seed` makes stream ids unique
     /// without the core touching a random source.
-    pub fn new(config: SessionConfig, tls: bool, id_seed: u64) -> Self {
+    pub fn new(config: SessionConfig, tls: bool, id_seed: u64, now: Instant) -> Self {
         Session {
+            liveness: liveness::Liveness::new(now),
             reader: StreamReader::new(config.limits),
             config,
             phase: Phase::AwaitHeader,
@@ -116,17 +124,19 @@ impl Session {
         }
     }
 
-    /// Feeds plaintext bytes from the client.
-    pub fn handle_bytes(&mut self, data: &[u8]) {
+    /// Feeds plaintext bytes from the client, received at `now`.
+    pub fn handle_bytes(&mut self, now: Instant, data: &[u8]) {
         if matches!(self.phase, Phase::Closed | Phase::TlsPending) {
             return;
         }
-        if let Err(err) = self.reader.push(data) {
+        self.liveness.heard(now);
+        let result = self.reader.push(data);
+        // Complete stanzas that came before the bad input are still handled.
+        self.process_reader();
+        if let Err(err) = result {
             tracing::debug!(condition = %err.condition, detail = %err.detail, "stream read error");
             self.close_with_error(err.condition, None);
-            return;
         }
-        self.process_reader();
     }
 
     /// TLS is up; the client now restarts the stream (RFC 6120 §5.4.3.3).
@@ -136,6 +146,17 @@ impl Session {
         }
         self.tls = true;
         self.restart_stream();
+    }
+
+    /// The credential lookup failed (storage down): a temporary failure the client may retry,
+    /// not a wrong password (RFC 6120 §6.5.12).
+    pub fn handle_credentials_unavailable(&mut self) {
+        if self.phase != Phase::CredentialsPending {
+            return;
+        }
+        self.phase = Phase::Negotiating;
+        self.sasl_temporary_failure();
+        self.process_reader();
     }
 
     /// Answer to [`Event::NeedCredentials`]; `None` when no such user exists.

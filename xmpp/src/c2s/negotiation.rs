@@ -312,6 +312,19 @@ impl Session {
         self.restart_stream();
     }
 
+    pub(super) fn sasl_temporary_failure(&mut self) {
+        self.sasl = None;
+        let failure = Element::new("failure", SASL_NS).with_child(Element::new(
+            SaslCondition::TemporaryAuthFailure.as_str(),
+            SASL_NS,
+        ));
+        self.write_element(&failure, "");
+        self.events.push_back(Event::AuthFailed {
+            username: None,
+            reason: "credential store unavailable".into(),
+        });
+    }
+
     fn sasl_failure(&mut self, error: SaslError) {
         self.sasl_failure_for(None, error);
     }
@@ -436,14 +449,20 @@ impl Session {
                     stanza.set_attr("to", normalized);
                 }
                 Err(_) => {
-                    if let Some(reply) =
+                    if let Some(mut reply) =
                         error_reply(&stanza, StanzaErrorCondition::JidMalformed, None)
                     {
+                        // Echoing the malformed address as `from` would make the reply
+                        // itself unparseable for strict clients.
+                        reply.remove_attr("from");
                         self.write_element(&reply, CLIENT_NS);
                     }
                     return;
                 }
             }
+        }
+        if kind == StanzaKind::Iq && self.is_ping_answer(&stanza) {
+            return;
         }
         if kind == StanzaKind::Iq
             && stanza.attr("to").is_none()

@@ -1,5 +1,7 @@
 //! Scenario tests of the c2s state machine, no sockets: bytes in, bytes and events out.
 
+use std::time::{Duration, Instant};
+
 use base64::Engine as _;
 
 use super::*;
@@ -15,10 +17,12 @@ fn config() -> SessionConfig {
         require_encryption: true,
         limits: ReaderLimits::default(),
         max_auth_attempts: 3,
+        liveness: LivenessConfig::default(),
     }
 }
 
 struct Harness {
+    now: Instant,
     session: Session,
     record: PasswordRecord,
     out: String,
@@ -27,8 +31,10 @@ struct Harness {
 
 impl Harness {
     fn new(tls: bool) -> Self {
+        let now = Instant::now();
         Harness {
-            session: Session::new(config(), tls, 7),
+            now,
+            session: Session::new(config(), tls, 7, now),
             record: PasswordRecord::derive("alice", "example.test", "secret", DEFAULT_ITERATIONS)
                 .unwrap(),
             out: String::new(),
@@ -38,7 +44,7 @@ impl Harness {
 
     /// Feeds input and answers credential lookups like the driver would.
     fn send(&mut self, input: &str) -> String {
-        self.session.handle_bytes(input.as_bytes());
+        self.session.handle_bytes(self.now, input.as_bytes());
         self.pump()
     }
 
@@ -101,7 +107,7 @@ fn starttls_then_restart_offers_mechanisms() {
     assert_eq!(out, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     assert_eq!(h.events.last(), Some(&Event::StartTls));
     // Bytes arriving before the handshake completes are not XMPP.
-    h.session.handle_bytes(b"\x16\x03\x01garbage");
+    h.session.handle_bytes(h.now, b"\x16\x03\x01garbage");
     h.session.handle_tls_established();
     let out = h.send(OPEN);
     assert!(out.contains("<mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism>"), "{out}");
@@ -276,4 +282,110 @@ fn client_close_is_answered() {
     let out = h.send("</stream:stream>");
     assert!(out.ends_with("</stream:stream>"));
     assert!(h.session.is_closed());
+}
+
+#[test]
+fn slow_authentication_times_out() {
+    let mut h = Harness::new(true);
+    h.send(OPEN);
+    let deadline = h.session.poll_timeout().unwrap();
+    assert_eq!(deadline, h.now + Duration::from_secs(60));
+    h.session
+        .handle_timeout(deadline - Duration::from_millis(1));
+    assert!(!h.session.is_closed());
+    h.session.handle_timeout(deadline);
+    h.pump();
+    assert!(
+        h.out
+            .contains("<connection-timeout xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{}",
+        h.out
+    );
+}
+
+#[test]
+fn quiet_client_is_pinged_and_answer_is_consumed_and_silence_closes() {
+    let mut h = Harness::new(true);
+    h.login_plain("secret");
+    h.bind(Some("r"));
+    h.events.clear();
+    let quiet = h.session.poll_timeout().unwrap();
+    assert_eq!(quiet, h.now + Duration::from_secs(300));
+    h.session.handle_timeout(quiet);
+    let out = h.pump();
+    assert!(
+        out.contains("<ping xmlns='urn:xmpp:ping'/>") && out.contains("id='tandem-ping-1'"),
+        "{out}"
+    );
+    // The answer resets the clock and is not handed to the router.
+    h.now = quiet + Duration::from_secs(5);
+    h.send("<iq type='result' id='tandem-ping-1'/>");
+    assert!(
+        !h.events.iter().any(|e| matches!(e, Event::Stanza(_))),
+        "{:?}",
+        h.events
+    );
+    assert_eq!(
+        h.session.poll_timeout().unwrap(),
+        h.now + Duration::from_secs(300)
+    );
+    // A second ping without answer closes the stream.
+    let quiet = h.session.poll_timeout().unwrap();
+    h.session.handle_timeout(quiet);
+    let give_up = h.session.poll_timeout().unwrap();
+    assert_eq!(give_up, quiet + Duration::from_secs(60));
+    h.session.handle_timeout(give_up);
+    h.pump();
+    assert!(h.session.is_closed());
+    assert!(h.out.ends_with("</stream:error></stream:stream>"));
+}
+
+#[test]
+fn valid_stanzas_before_bad_xml_are_still_handled() {
+    let mut h = Harness::new(true);
+    h.login_plain("secret");
+    h.bind(Some("r"));
+    h.send("<message to='bob@example.test'><body>1</body></message><!DOCTYPE x>");
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::Stanza(_))),
+        "{:?}",
+        h.events
+    );
+    assert!(h.session.is_closed());
+}
+
+#[test]
+fn malformed_to_gets_jid_malformed_without_echoing_it() {
+    let mut h = Harness::new(true);
+    h.login_plain("secret");
+    h.bind(Some("r"));
+    let out = h.send("<message id='m' to='a@b@c'/>");
+    assert!(out.contains("<jid-malformed"), "{out}");
+    assert!(!out.contains("from='a@b@c'"), "{out}");
+}
+
+#[test]
+fn storage_failure_is_a_temporary_auth_failure() {
+    let mut h = Harness::new(true);
+    h.send(OPEN);
+    let payload = base64::engine::general_purpose::STANDARD.encode("\0alice\0secret");
+    h.session.handle_bytes(
+        h.now,
+        format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"
+        )
+        .as_bytes(),
+    );
+    assert!(matches!(
+        h.session.poll_event(),
+        Some(Event::NeedCredentials { .. })
+    ));
+    h.session.handle_credentials_unavailable();
+    let out = h.pump();
+    assert!(
+        out.ends_with(
+            "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><temporary-auth-failure/></failure>"
+        ),
+        "{out}"
+    );
 }
