@@ -256,3 +256,86 @@ async fn newest_session_wins_a_resource_conflict() {
         "{got}"
     );
 }
+
+#[tokio::test]
+async fn receipts_are_stored_offline_and_late_priority_gets_them() {
+    let server = Server::start();
+    server.add_user("ivy", "pw");
+    server.add_user("jon", "pw");
+    let mut ivy = logged_in(&server, "ivy", "phone").await;
+    // A delivery receipt has no body but must not be lost (XEP-0184); a bare chat state may.
+    ivy.send("<message to='jon@localhost' id='r1'><received xmlns='urn:xmpp:receipts' id='x'/></message>").await;
+    ivy.send("<message to='jon@localhost' id='c1'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>").await;
+    ivy.send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
+    ivy.read_until("id='sync'").await;
+
+    // jon comes online with a negative priority: nothing yet; raising it delivers.
+    let mut jon = RawClient::connect_tls(server.starttls).await;
+    jon.send(OPEN).await;
+    jon.read_until("</stream:features>").await;
+    jon.send(&plain("jon", "pw")).await;
+    jon.read_until("<success").await;
+    jon.send(OPEN).await;
+    jon.send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+        .await;
+    jon.read_until("id='b'").await;
+    jon.send("<presence><priority>-1</priority></presence>")
+        .await;
+    jon.send("<iq type='get' id='s1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
+    let got = jon.read_until("id='s1'").await;
+    assert!(
+        !got.contains("urn:xmpp:receipts"),
+        "negative priority gets no offline messages: {got}"
+    );
+    jon.send("<presence><priority>1</priority></presence>")
+        .await;
+    let got = jon.read_until("urn:xmpp:receipts").await;
+    assert!(got.contains("<delay xmlns='urn:xmpp:delay'"), "{got}");
+    assert!(
+        !got.contains("composing"),
+        "chat states alone are not stored: {got}"
+    );
+}
+
+#[tokio::test]
+async fn unsubscribe_sends_unavailable_and_remote_subscriptions_are_refused() {
+    let server = Server::start();
+    server.add_user("kim", "pw");
+    server.add_user("lee", "pw");
+    let mut kim = logged_in(&server, "kim", "a").await;
+    let mut lee = logged_in(&server, "lee", "b").await;
+    kim.send("<presence type='subscribe' to='lee@localhost'/>")
+        .await;
+    lee.read_until("type='subscribe'").await;
+    lee.send("<presence type='subscribed' to='kim@localhost'/>")
+        .await;
+    kim.read_until("type='subscribed'").await;
+    let got = kim.read_until("from='lee@localhost/b'").await;
+    assert!(got.contains("<presence from='lee@localhost/b'"), "{got}");
+    kim.received.clear();
+
+    kim.send("<presence type='unsubscribe' to='lee@localhost'/>")
+        .await;
+    let got = kim.read_until("type='unavailable'").await;
+    assert!(got.contains("from='lee@localhost/b'"), "{got}");
+    kim.received.clear();
+
+    kim.send("<presence type='subscribe' to='someone@remote.example'/>")
+        .await;
+    let got = kim.read_until("</presence>").await;
+    assert!(
+        got.contains("type='error'") && got.contains("<remote-server-not-found"),
+        "{got}"
+    );
+    kim.received.clear();
+    kim.send("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
+        .await;
+    let got = kim.read_until("</iq>").await;
+    assert!(got.contains("id='r'"), "{got}");
+    assert!(
+        !got.contains("remote.example"),
+        "no roster item for an impossible request: {got}"
+    );
+}
