@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let now = std::time::Instant::now();
     let record = PasswordRecord::derive("u", "x.test", "p", 1).unwrap();
-    let mut session = Session::new(config, true, 1, now);
+    let mut session = Session::new(std::sync::Arc::new(config), true, 1, now);
     session.handle_bytes(now, OPEN);
     for chunk in data.split(|b| *b == 0xff) {
         session.handle_bytes(now, chunk);

@@ -15,7 +15,7 @@ use tandem_xmpp::c2s::{Event, Session};
 use tandem_xmpp::stream::StreamErrorCondition;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
@@ -151,8 +151,11 @@ async fn drive(
         id,
         Instant::now(),
     );
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let handle = SessionHandle { id, tx };
+    let mailbox = Arc::new(super::mailbox::Mailbox::default());
+    let handle = SessionHandle {
+        id,
+        mailbox: mailbox.clone(),
+    };
     let mut im: Option<ImSession> = None;
     // Right after a TLS handshake rustls may already hold application data that arrived with
     // it; the socket will not signal readiness for that, so look before waiting.
@@ -183,7 +186,7 @@ async fn drive(
                         }
                     }
                 }
-                Some(command) = rx.recv() => match command {
+                command = mailbox.recv() => match command {
                     SessionCommand::Deliver(stanza) => {
                         session.send_stanza(&stanza);
                         if stanza.name() == "message" {
@@ -275,8 +278,8 @@ async fn drive(
     }
     Box::pin(transport.shutdown()).await;
     // Stanzas queued for us after we stopped reading go back through the router.
-    rx.close();
-    while let Ok(command) = rx.try_recv() {
+    mailbox.close();
+    while let Some(command) = mailbox.try_recv() {
         if let SessionCommand::Deliver(stanza) = command {
             Box::pin(crate::im::redeliver_after_close(&shared, *stanza)).await;
         }

@@ -2,6 +2,7 @@
 
 mod connection;
 mod listener;
+mod mailbox;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use tandem_xmpp::c2s::{LivenessConfig, SessionConfig};
 use tandem_xmpp::router::{LocalRouteTable, RouteTable};
 use tandem_xmpp::stream::{ReaderLimits, StreamErrorCondition};
 use tandem_xmpp::Element;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
@@ -22,8 +23,7 @@ use crate::tls::TlsConfigs;
 /// What a session task can be told by others.
 #[derive(Debug)]
 pub enum SessionCommand {
-    /// Write this stanza to the client. Boxed: every idle session's channel preallocates a
-    /// block of slots, and a pointer-sized slot keeps that block small.
+    /// Write this stanza to the client (boxed: queued commands stay pointer-sized).
     Deliver(Box<Element>),
     /// Close the stream with this error (e.g. `conflict` when a newer session took the resource).
     Evict(StreamErrorCondition),
@@ -33,19 +33,17 @@ pub enum SessionCommand {
 #[derive(Debug, Clone)]
 pub struct SessionHandle {
     pub id: u64,
-    tx: mpsc::UnboundedSender<SessionCommand>,
+    mailbox: Arc<mailbox::Mailbox>,
 }
 
 impl SessionHandle {
     /// Queues a stanza; false if the session is already gone.
     pub fn deliver(&self, stanza: Element) -> bool {
-        self.tx
-            .send(SessionCommand::Deliver(Box::new(stanza)))
-            .is_ok()
+        self.mailbox.send(SessionCommand::Deliver(Box::new(stanza)))
     }
 
     pub fn evict(&self, condition: StreamErrorCondition) {
-        let _ = self.tx.send(SessionCommand::Evict(condition));
+        self.mailbox.send(SessionCommand::Evict(condition));
     }
 }
 
@@ -57,26 +55,40 @@ pub struct Shared {
     pub tls: TlsConfigs,
     /// Serialises roster read-modify-write per user.
     pub user_locks: crate::im::locks::UserLocks,
-    limits: ReaderLimits,
-    require_encryption: bool,
+    starttls_session: Arc<SessionConfig>,
+    direct_tls_session: Arc<SessionConfig>,
     next_session_id: AtomicU64,
 }
 
 impl Shared {
-    pub fn session_config(&self, starttls_available: bool) -> SessionConfig {
-        SessionConfig {
-            domain: self.domain.clone(),
-            starttls_available,
-            require_encryption: self.require_encryption,
-            limits: self.limits,
-            max_auth_attempts: 3,
-            liveness: LivenessConfig::default(),
+    /// The session configuration of STARTTLS listeners (`true`) or direct TLS ones.
+    pub fn session_config(&self, starttls_available: bool) -> Arc<SessionConfig> {
+        if starttls_available {
+            self.starttls_session.clone()
+        } else {
+            self.direct_tls_session.clone()
         }
     }
 
     pub fn next_session_id(&self) -> u64 {
         self.next_session_id.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+fn session_config(
+    domain: &str,
+    limits: ReaderLimits,
+    require_encryption: bool,
+    starttls_available: bool,
+) -> Arc<SessionConfig> {
+    Arc::new(SessionConfig {
+        domain: domain.to_owned(),
+        starttls_available,
+        require_encryption,
+        limits,
+        max_auth_attempts: 3,
+        liveness: LivenessConfig::default(),
+    })
 }
 
 /// A started server: its bound addresses and a way to stop it.
@@ -99,17 +111,20 @@ impl RunningServer {
         let storage = Storage::open(&config.storage().to_string())
             .await
             .with_context(|| format!("opening storage {}", config.storage()))?;
+        let limits = ReaderLimits {
+            max_stanza_size: config.xmpp.max_stanza_size,
+            max_depth: config.xmpp.max_depth,
+        };
+        let domain = &config.server.domain;
+        let require_encryption = config.xmpp.require_encryption;
         let shared = Arc::new(Shared {
             domain: config.server.domain.clone(),
             storage: storage.clone(),
             routes: Arc::new(LocalRouteTable::default()),
             tls,
             user_locks: Default::default(),
-            limits: ReaderLimits {
-                max_stanza_size: config.xmpp.max_stanza_size,
-                max_depth: config.xmpp.max_depth,
-            },
-            require_encryption: config.xmpp.require_encryption,
+            starttls_session: session_config(domain, limits, require_encryption, true),
+            direct_tls_session: session_config(domain, limits, require_encryption, false),
             next_session_id: AtomicU64::new(seed_session_ids()),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);

@@ -11,6 +11,7 @@ mod negotiation;
 mod liveness;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use jid::{BareJid, FullJid};
@@ -81,12 +82,14 @@ enum Phase {
 
 /// One client connection's XMPP state.
 pub struct Session {
-    config: SessionConfig,
+    /// Shared by every session of a listener.
+    config: Arc<SessionConfig>,
     reader: StreamReader,
     phase: Phase,
     tls: bool,
     header_sent: bool,
-    stream_lang: String,
+    /// The client's `xml:lang`, when it gave one (RFC 6120 §4.7.4); "en" otherwise.
+    stream_lang: Option<String>,
     authenticated: Option<String>,
     bound: Option<FullJid>,
     sasl: Option<SaslState>,
@@ -103,7 +106,7 @@ pub struct Session {
 impl Session {
     /// `tls` is true for direct TLS connections (XEP-0368); `id_seed` makes stream ids unique
     /// without the core touching a random source.
-    pub fn new(config: SessionConfig, tls: bool, id_seed: u64, now: Instant) -> Self {
+    pub fn new(config: Arc<SessionConfig>, tls: bool, id_seed: u64, now: Instant) -> Self {
         Session {
             liveness: liveness::Liveness::new(now),
             reader: StreamReader::new(config.limits),
@@ -111,7 +114,7 @@ impl Session {
             phase: Phase::AwaitHeader,
             tls,
             header_sent: false,
-            stream_lang: "en".into(),
+            stream_lang: None,
             authenticated: None,
             bound: None,
             sasl: None,
@@ -283,7 +286,7 @@ impl Session {
             );
         }
         if let Some(lang) = header.lang.filter(|l| !l.is_empty() && l.len() <= 35) {
-            self.stream_lang = lang;
+            self.stream_lang = Some(lang);
         }
         self.send_header(header.from.as_deref());
         // RFC 6120 §4.9.3.6: an unknown `to` gets host-unknown; a missing one is tolerated
@@ -321,7 +324,8 @@ impl Session {
         let id = format!("{:016x}{:04x}", self.id_seed, self.stream_counter);
         // `to` echoes the client's `from` only when it is a valid JID (RFC 6120 §4.7.2).
         let to = client_from.filter(|f| jid::Jid::new(f).is_ok());
-        let header = writer::stream_header(&self.config.domain, to, &id, &self.stream_lang);
+        let lang = self.stream_lang.as_deref().unwrap_or("en");
+        let header = writer::stream_header(&self.config.domain, to, &id, lang);
         self.write_str(&header);
         self.header_sent = true;
     }

@@ -34,7 +34,7 @@ impl Harness {
         let now = Instant::now();
         Harness {
             now,
-            session: Session::new(config(), tls, 7, now),
+            session: Session::new(std::sync::Arc::new(config()), tls, 7, now),
             record: PasswordRecord::derive("alice", "example.test", "secret", DEFAULT_ITERATIONS)
                 .unwrap(),
             out: String::new(),
