@@ -339,3 +339,18 @@ async fn unsubscribe_sends_unavailable_and_remote_subscriptions_are_refused() {
         "no roster item for an impossible request: {got}"
     );
 }
+
+#[tokio::test]
+async fn sigterm_closes_streams_with_system_shutdown() {
+    let mut server = Server::start();
+    server.add_user("max", "pw");
+    let mut max = logged_in(&server, "max", "r").await;
+    let stopper = tokio::task::spawn_blocking(move || {
+        server.stop();
+        server
+    });
+    let got = max.read_to_end().await;
+    assert!(got.contains("<system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{got}");
+    assert!(got.ends_with("</stream:stream>"), "{got}");
+    stopper.await.unwrap();
+}
