@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tandem_xmpp::c2s::{Event, LivenessConfig, Session, SessionConfig};
-use tandem_xmpp::sasl::{PasswordRecord, DEFAULT_ITERATIONS};
+use tandem_xmpp::sasl::PasswordRecord;
 use tandem_xmpp::stream::ReaderLimits;
 
 const OPEN: &[u8] = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='x.test' version='1.0'>";
