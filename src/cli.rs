@@ -155,7 +155,7 @@ async fn open_storage(location: &Location) -> Result<(Config, Storage)> {
     let config = load_config(location)?;
     std::fs::create_dir_all(&config.server.data_dir)
         .with_context(|| format!("creating data dir {}", config.server.data_dir.display()))?;
-    let storage = Storage::open(&config.storage().to_string())
+    let storage = Storage::open(&config.storage().connection_url())
         .await
         .with_context(|| format!("opening {}", config.storage()))?;
     Ok((config, storage))

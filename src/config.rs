@@ -82,6 +82,9 @@ pub enum StorageUrl {
     /// (SQLite's own spelling), see [`StorageUrl::is_memory`]. Relative paths
     /// are relative to the working directory, as in sqlx URLs.
     Sqlite(PathBuf),
+    /// A PostgreSQL URL, kept verbatim for the driver (it may carry a password, so it is
+    /// never displayed as is; see [`StorageUrl::connection_url`]).
+    Postgres(String),
 }
 
 impl StorageUrl {
@@ -92,6 +95,15 @@ impl StorageUrl {
     pub fn is_memory(&self) -> bool {
         match self {
             StorageUrl::Sqlite(path) => path.as_os_str() == Self::MEMORY,
+            StorageUrl::Postgres(_) => false,
+        }
+    }
+
+    /// The URL to hand to the database driver, secrets included.
+    pub fn connection_url(&self) -> String {
+        match self {
+            StorageUrl::Postgres(url) => url.clone(),
+            StorageUrl::Sqlite(_) => self.to_string(),
         }
     }
 
@@ -99,14 +111,21 @@ impl StorageUrl {
     /// shown to the operator.
     pub(crate) fn parse(url: &str) -> Result<StorageUrl, String> {
         const EXPECTED: &str =
-            "expected \"sqlite:///absolute/path.db\", \"sqlite://relative/path.db\" or \"sqlite::memory:\"";
+            "expected \"sqlite:///absolute/path.db\", \"sqlite://relative/path.db\", \"sqlite::memory:\" or \"postgres://user:password@host/database\"";
         let Some((scheme, rest)) = url.split_once(':') else {
             return Err(format!("\"{url}\" is not a storage URL ({EXPECTED})"));
         };
         match scheme.to_ascii_lowercase().as_str() {
             "sqlite" => {}
             "postgres" | "postgresql" => {
-                return Err("PostgreSQL storage is not supported yet; use sqlite://".into())
+                let authority = rest
+                    .strip_prefix("//")
+                    .and_then(|r| r.split(['/', '?']).next());
+                let host = authority.map(|a| a.rsplit('@').next().unwrap_or(a));
+                return match host {
+                    Some(host) if !host.is_empty() => Ok(StorageUrl::Postgres(url.to_string())),
+                    _ => Err(format!("\"{url}\" names no PostgreSQL host ({EXPECTED})")),
+                };
             }
             other => {
                 return Err(format!(
@@ -145,7 +164,24 @@ impl fmt::Display for StorageUrl {
         match self {
             StorageUrl::Sqlite(_) if self.is_memory() => f.write_str("sqlite::memory:"),
             StorageUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            StorageUrl::Postgres(url) => f.write_str(&redact_password(url)),
         }
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs and messages.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
     }
 }
 

@@ -350,7 +350,10 @@ async fn sigterm_closes_streams_with_system_shutdown() {
         server
     });
     let got = max.read_to_end().await;
-    assert!(got.contains("<system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), "{got}");
+    assert!(
+        got.contains("<system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{got}"
+    );
     assert!(got.ends_with("</stream:stream>"), "{got}");
     stopper.await.unwrap();
 }

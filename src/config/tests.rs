@@ -576,20 +576,8 @@ fn invalid_storage_urls() {
         );
         assert!(p.message.contains(expected), "{url}: {p}");
     };
-    let p = one(
-        "[storage]\nurl = \"postgres://u@db/tandem\"\n",
-        2,
-        Some("storage.url"),
-        ProblemKind::InvalidValue,
-    );
-    assert_eq!(
-        p.message,
-        "PostgreSQL storage is not supported yet; use sqlite://"
-    );
-    check(
-        "postgresql://db/tandem",
-        "PostgreSQL storage is not supported yet",
-    );
+    check("postgres:db/tandem", "names no PostgreSQL host");
+    check("postgres://user@/tandem", "names no PostgreSQL host");
     check("mysql://db/tandem", "unsupported storage scheme `mysql:`");
     check("/var/lib/tandem.db", "is not a storage URL");
     check("sqlite://", "names no database file");
@@ -630,7 +618,7 @@ max_depth = 2
 require_encryption = 1
 
 [storage]
-url = \"postgres://db\"
+url = \"mysql://db\"
 
 [log]
 level = \"inof\"
@@ -697,4 +685,25 @@ fn explain_summarises() {
     assert!(Config::default()
         .explain()
         .contains("sqlite://./tandem-data/tandem.db"));
+}
+
+#[test]
+fn postgres_urls_are_accepted_and_never_shown_with_their_password() {
+    let config =
+        load("[storage]\nurl = \"postgres://tandem:s3cret@db.example:5432/tandem\"\n").unwrap();
+    let url = config.storage();
+    assert_eq!(
+        url.connection_url(),
+        "postgres://tandem:s3cret@db.example:5432/tandem"
+    );
+    assert_eq!(
+        url.to_string(),
+        "postgres://tandem:***@db.example:5432/tandem"
+    );
+    assert!(!config.explain().contains("s3cret"));
+    let config = load("[storage]\nurl = \"postgresql://localhost/tandem\"\n").unwrap();
+    assert_eq!(
+        config.storage().to_string(),
+        "postgresql://localhost/tandem"
+    );
 }

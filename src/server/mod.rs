@@ -108,7 +108,7 @@ impl RunningServer {
             &config.key_path(),
             &config.server.domain,
         )?;
-        let storage = Storage::open(&config.storage().to_string())
+        let storage = Storage::open(&config.storage().connection_url())
             .await
             .with_context(|| format!("opening storage {}", config.storage()))?;
         let limits = ReaderLimits {

@@ -1,7 +1,7 @@
 //! Roster items and unanswered inbound subscription requests, per owner (a local username).
 
 use jid::BareJid;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use tandem_xmpp::roster::{RosterItem, Subscription};
 
@@ -44,9 +44,9 @@ impl Storage {
         .bind(item.name.as_deref())
         .bind(groups)
         .bind(item.subscription.as_str())
-        .bind(item.ask)
-        .bind(item.pending_in)
-        .bind(item.listed)
+        .bind(i64::from(item.ask))
+        .bind(i64::from(item.pending_in))
+        .bind(i64::from(item.listed))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -116,7 +116,7 @@ impl Storage {
     }
 }
 
-fn item_from_row(row: &SqliteRow) -> Result<RosterItem> {
+fn item_from_row(row: &AnyRow) -> Result<RosterItem> {
     let contact: String = row.try_get("contact")?;
     let jid = BareJid::new(&contact)
         .map_err(|e| StorageError::Corrupt(format!("roster contact {contact:?}: {e}")))?;
@@ -129,8 +129,9 @@ fn item_from_row(row: &SqliteRow) -> Result<RosterItem> {
             .map_err(|e| StorageError::Corrupt(format!("roster groups: {e}")))?,
         subscription: Subscription::parse(&subscription)
             .ok_or_else(|| StorageError::Corrupt(format!("subscription {subscription:?}")))?,
-        ask: row.try_get("ask")?,
-        pending_in: row.try_get("pending_in")?,
-        listed: row.try_get("listed")?,
+        // Flags are integers: the one boolean representation both backends share.
+        ask: row.try_get::<i64, _>("ask")? != 0,
+        pending_in: row.try_get::<i64, _>("pending_in")? != 0,
+        listed: row.try_get::<i64, _>("listed")? != 0,
     })
 }
