@@ -6,28 +6,10 @@ mod common;
 #[path = "common/postgres.rs"]
 mod postgres;
 
-use base64::Engine as _;
-use common::{RawClient, Server, OPEN};
+use common::{RawClient, Server};
 
 async fn login(server: &Server, user: &str) -> RawClient {
-    let mut c = RawClient::connect_tls(server.starttls).await;
-    c.send(OPEN).await;
-    c.read_until("</stream:features>").await;
-    let payload = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0pw"));
-    c.send(&format!(
-        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"
-    ))
-    .await;
-    let got = c.read_until("xmpp-sasl'").await;
-    assert!(!got.contains("<failure"), "{got}");
-    c.read_until("<success").await;
-    c.received.clear();
-    c.send(OPEN).await;
-    c.send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
-        .await;
-    c.read_until("</iq>").await;
-    c.received.clear();
-    c
+    RawClient::login(server.starttls, user, "pw", None).await
 }
 
 #[tokio::test]
@@ -49,9 +31,7 @@ async fn accounts_rosters_and_offline_messages_live_in_postgres() {
         "<message type='chat' to='bo@localhost' id='m1'><body>stored in postgres</body></message>",
     )
     .await;
-    ann.send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
-        .await;
-    ann.read_until("id='sync'").await;
+    ann.sync().await;
     drop(ann);
     server.restart();
 
@@ -64,9 +44,7 @@ async fn accounts_rosters_and_offline_messages_live_in_postgres() {
     );
     bo.send("<presence type='subscribed' to='ann@localhost'/>")
         .await;
-    bo.send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
-        .await;
-    bo.read_until("id='sync'").await;
+    bo.sync().await;
     let mut ann = login(&server, "ann").await;
     ann.send("<iq type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>")
         .await;

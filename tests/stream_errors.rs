@@ -3,31 +3,13 @@
 
 mod common;
 
-use base64::Engine as _;
 use common::{RawClient, Server, OPEN};
 
 const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 
-fn plain(user: &str, password: &str) -> String {
-    let payload = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
-    format!("<auth xmlns='{SASL}' mechanism='PLAIN'>{payload}</auth>")
-}
-
 /// A logged-in, bound raw client with available presence.
 async fn logged_in(server: &Server, user: &str, resource: &str) -> RawClient {
-    let mut c = RawClient::connect_tls(server.starttls).await;
-    c.send(OPEN).await;
-    c.read_until("</stream:features>").await;
-    c.send(&plain(user, "pw")).await;
-    c.read_until("<success").await;
-    c.received.clear();
-    c.send(OPEN).await;
-    c.read_until("</stream:features>").await;
-    c.send(&format!(
-        "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>{resource}</resource></bind></iq>"
-    ))
-    .await;
-    c.read_until("</iq>").await;
+    let mut c = RawClient::login(server.starttls, user, "pw", Some(resource)).await;
     c.send("<presence/>").await;
     c.read_until("<presence").await;
     c.received.clear();
@@ -121,7 +103,7 @@ async fn wrong_password_is_not_authorized_and_plain_needs_tls() {
     let mut c = RawClient::connect_tls(server.starttls).await;
     c.send(OPEN).await;
     c.read_until("</stream:features>").await;
-    c.send(&plain("erin", "nope")).await;
+    c.send(&common::plain_auth("erin", "nope")).await;
     let got = c.read_until("</failure>").await;
     assert!(
         got.contains(&format!(
@@ -131,7 +113,7 @@ async fn wrong_password_is_not_authorized_and_plain_needs_tls() {
     );
     // An account that does not exist looks exactly the same.
     c.received.clear();
-    c.send(&plain("nobody", "pw")).await;
+    c.send(&common::plain_auth("nobody", "pw")).await;
     let got = c.read_until("</failure>").await;
     assert!(
         got.contains(&format!(
@@ -266,20 +248,10 @@ async fn receipts_are_stored_offline_and_late_priority_gets_them() {
     // A delivery receipt has no body but must not be lost (XEP-0184); a bare chat state may.
     ivy.send("<message to='jon@localhost' id='r1'><received xmlns='urn:xmpp:receipts' id='x'/></message>").await;
     ivy.send("<message to='jon@localhost' id='c1'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>").await;
-    ivy.send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
-        .await;
-    ivy.read_until("id='sync'").await;
+    ivy.sync().await;
 
     // jon comes online with a negative priority: nothing yet; raising it delivers.
-    let mut jon = RawClient::connect_tls(server.starttls).await;
-    jon.send(OPEN).await;
-    jon.read_until("</stream:features>").await;
-    jon.send(&plain("jon", "pw")).await;
-    jon.read_until("<success").await;
-    jon.send(OPEN).await;
-    jon.send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
-        .await;
-    jon.read_until("id='b'").await;
+    let mut jon = RawClient::login(server.starttls, "jon", "pw", None).await;
     jon.send("<presence><priority>-1</priority></presence>")
         .await;
     jon.send("<iq type='get' id='s1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")

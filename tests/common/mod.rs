@@ -229,6 +229,13 @@ enum RawStream {
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
+/// A SASL PLAIN `<auth/>` element.
+pub fn plain_auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+    format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>")
+}
+
 pub const OPEN: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
 
 impl RawClient {
@@ -256,6 +263,44 @@ impl RawClient {
         client.stream = RawStream::Tls(Box::new(tls));
         client.received.clear();
         client
+    }
+
+    /// Connects over STARTTLS, authenticates with PLAIN and binds `resource` (or a server
+    /// generated one). Nothing else is sent; `received` is empty afterwards.
+    pub async fn login(
+        addr: SocketAddr,
+        user: &str,
+        password: &str,
+        resource: Option<&str>,
+    ) -> RawClient {
+        let mut c = RawClient::connect_tls(addr).await;
+        c.send(OPEN).await;
+        c.read_until("</stream:features>").await;
+        c.send(&plain_auth(user, password)).await;
+        let got = c.read_until("urn:ietf:params:xml:ns:xmpp-sasl'").await;
+        assert!(!got.contains("<failure"), "{user} could not log in: {got}");
+        c.read_until("<success").await;
+        c.received.clear();
+        c.send(OPEN).await;
+        c.read_until("</stream:features>").await;
+        let resource = resource
+            .map(|r| format!("<resource>{r}</resource>"))
+            .unwrap_or_default();
+        c.send(&format!(
+            "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>{resource}</bind></iq>"
+        ))
+        .await;
+        c.read_until("</iq>").await;
+        c.received.clear();
+        c
+    }
+
+    /// A ping round trip to the server: everything sent before it has been handled.
+    pub async fn sync(&mut self) {
+        self.send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+            .await;
+        self.read_until("id='sync'").await;
+        self.received.clear();
     }
 
     pub async fn send(&mut self, data: &str) {
