@@ -129,7 +129,9 @@ async fn wrong_password_is_not_authorized_and_plain_needs_tls() {
     let mut raw = tcp;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     raw.write_all(OPEN.as_bytes()).await.unwrap();
-    raw.write_all(plain("erin", "pw").as_bytes()).await.unwrap();
+    raw.write_all(common::plain_auth("erin", "pw").as_bytes())
+        .await
+        .unwrap();
     let mut buf = vec![0u8; 4096];
     let mut got = String::new();
     while !got.contains("</failure>") {
