@@ -1,1 +1,3 @@
-//! SIP stack (RFC 3261). Built in issue 3; empty until then.
+//! Tandem's SIP stack (RFC 3261), Sans-IO: message layer, transactions, digest
+//! authentication. Sockets and timers live in the `tandem` binary.
+pub mod transaction;
