@@ -129,10 +129,50 @@ async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: Message
 const OFFLINE_QUOTA: i64 = 1000;
 const CHATSTATES_NS: &str = "http://jabber.org/protocol/chatstates";
 
-async fn store_offline(shared: &Shared, username: &str, mut stanza: Element) {
+/// Whether a message being stored was already accepted once (a redelivery after a failed
+/// write): it keeps its first delay stamp and is not refused by the quota.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Storing {
+    New,
+    Redelivery,
+}
+
+async fn store_offline(shared: &Shared, username: &str, stanza: Element) {
+    store_offline_as(shared, username, stanza, Storing::New).await
+}
+
+/// A message that was queued for a session that closed before writing it. Copies of a
+/// message sent to the bare JID went to several resources, so it must not go to the live
+/// ones again: it waits in offline storage. A message for this one resource is routed anew.
+pub async fn redeliver(shared: &Shared, stanza: Element) {
+    let Some(to) = super::to_jid(&stanza) else {
+        return;
+    };
+    let kind = message_type(&stanza);
+    if to.resource().is_some() || !matches!(kind, MessageType::Normal | MessageType::Chat) {
+        return route(shared, stanza).await;
+    }
+    let username = to.node().map(|n| n.as_str().to_owned()).unwrap_or_default();
+    store_offline_as(shared, &username, stanza, Storing::Redelivery).await
+}
+
+async fn store_offline_as(shared: &Shared, username: &str, mut stanza: Element, storing: Storing) {
     // A message carrying nothing but a chat state (XEP-0085 §5.5) is not worth keeping;
     // anything else (bodies, receipts, markers, encrypted payloads, call proposals) is.
     if stanza.children().all(|c| c.ns() == CHATSTATES_NS) {
+        return;
+    }
+    if storing == Storing::Redelivery {
+        if !stanza.has_child("delay", DELAY_NS) {
+            stamp_delay(shared, &mut stanza);
+        }
+        if let Err(e) = shared
+            .storage
+            .store_offline(username, &stanza.to_xml_in(CLIENT_NS))
+            .await
+        {
+            tracing::error!(user = %username, error = %e, "could not store a redelivered message");
+        }
         return;
     }
     match shared.storage.offline_count(username).await {
@@ -146,13 +186,7 @@ async fn store_offline(shared: &Shared, username: &str, mut stanza: Element) {
             return bounce(shared, &stanza, StanzaErrorCondition::InternalServerError);
         }
     }
-    let stamp = super::time::xep0082(crate::storage::unix_now());
-    stanza.push_child(
-        Element::new("delay", DELAY_NS)
-            .with_attr("from", shared.domain.clone())
-            .with_attr("stamp", stamp)
-            .with_text("Offline Storage"),
-    );
+    stamp_delay(shared, &mut stanza);
     if let Err(e) = shared
         .storage
         .store_offline(username, &stanza.to_xml_in(CLIENT_NS))
@@ -161,4 +195,15 @@ async fn store_offline(shared: &Shared, username: &str, mut stanza: Element) {
         tracing::error!(user = %username, error = %e, "could not store an offline message");
         bounce(shared, &stanza, StanzaErrorCondition::InternalServerError);
     }
+}
+
+/// XEP-0203: when the server took the message into storage.
+fn stamp_delay(shared: &Shared, stanza: &mut Element) {
+    let stamp = super::time::xep0082(crate::storage::unix_now());
+    stanza.push_child(
+        Element::new("delay", DELAY_NS)
+            .with_attr("from", shared.domain.clone())
+            .with_attr("stamp", stamp)
+            .with_text("Offline Storage"),
+    );
 }

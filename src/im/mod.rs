@@ -79,12 +79,15 @@ pub async fn session_ended(shared: &Shared, im: &mut ImSession, handle: &Session
     let still_ours = shared
         .routes
         .unbind(&im.jid, &|h: &SessionHandle| h.id == id);
-    // A newer session bound to the same full JID that is already available speaks for the
-    // resource now; otherwise contacts and directed-presence recipients must hear that it left
-    // (RFC 6121 §4.5.2, §4.6.3), or they would keep a ghost.
-    let successor_available =
-        !still_ours && shared.routes.get(&im.jid).is_some_and(|r| r.is_available());
-    if !successor_available && (im.available || !im.directed.is_empty()) {
+    // A newer session bound to the same full JID speaks for the resource once it is
+    // available; otherwise contacts must hear that it left (RFC 6121 §4.5.2). Entities that
+    // got directed presence from this session always hear it (§4.6.3): the successor never
+    // sent them anything.
+    let announce = still_ours || !shared.routes.get(&im.jid).is_some_and(|r| r.is_available());
+    if !announce {
+        im.available = false;
+    }
+    if im.available || !im.directed.is_empty() {
         presence::broadcast_unavailable(shared, im, None).await;
     }
 }
@@ -93,7 +96,7 @@ pub async fn session_ended(shared: &Shared, im: &mut ImSession, handle: &Session
 /// reach another resource or offline storage instead of vanishing.
 pub async fn redeliver_after_close(shared: &Shared, stanza: Element) {
     match StanzaKind::of(&stanza) {
-        Some(StanzaKind::Message) => message::route(shared, stanza).await,
+        Some(StanzaKind::Message) => message::redeliver(shared, stanza).await,
         // A request that will never be answered gets an error so the requester stops waiting.
         Some(StanzaKind::Iq) if matches!(stanza.attr("type"), Some("get") | Some("set")) => {
             delivery::bounce(

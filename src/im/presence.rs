@@ -214,16 +214,24 @@ pub async fn broadcast_unavailable(shared: &Shared, im: &mut ImSession, stanza: 
     im.available = false;
     im.priority = None;
     if was_available {
-        for item in load_roster(shared, &im.username)
-            .await
+        let items = load_roster(shared, &im.username).await;
+        // A newer session for the same full JID may have come online while the roster
+        // loaded; then the resource is not offline and contacts must not be told so.
+        let successor_online = shared
+            .routes
+            .get(&im.jid)
+            .is_some_and(|r| r.handle.id != id && r.is_available());
+        for item in items
             .iter()
-            .filter(|i| i.subscription.has_from())
+            .filter(|i| i.subscription.has_from() && !successor_online)
         {
             let mut copy = stanza.clone();
             copy.set_attr("to", item.jid.to_string());
             route_to_contact(shared, &item.jid, copy);
         }
-        delivery::to_available(shared, &im.bare, &stanza, true);
+        if !successor_online {
+            delivery::to_available(shared, &im.bare, &stanza, true);
+        }
     }
     for to in std::mem::take(&mut im.directed) {
         let mut copy = stanza.clone();

@@ -165,38 +165,49 @@ async fn drive(
     let mut unflushed: Vec<Box<tandem_xmpp::Element>> = Vec::new();
 
     loop {
-        if std::mem::take(&mut look_before_waiting) {
-            tokio::task::yield_now().await;
-            match transport.drain_into(&mut session) {
-                Drained::Eof => session.handle_eof(),
-                Drained::Budget => look_before_waiting = true,
-                Drained::WouldBlock | Drained::Paused => {}
+        let deadline = session.poll_timeout();
+        // Draining more of what the socket already has is one branch among the others, so a
+        // client that never stops sending cannot starve deliveries, evictions, shutdown or
+        // timers of this session (select! picks fairly among ready branches).
+        let look = std::mem::take(&mut look_before_waiting);
+        tokio::select! {
+            _ = std::future::ready(()), if look => {
+                match transport.drain_into(&mut session) {
+                    Drained::Eof => session.handle_eof(),
+                    Drained::Budget => look_before_waiting = true,
+                    Drained::WouldBlock | Drained::Paused => {}
+                }
             }
-        } else {
-            let deadline = session.poll_timeout();
-            tokio::select! {
-                ready = transport.tcp().readable() => {
-                    if ready.is_err() {
-                        session.handle_eof();
-                    } else {
-                        match transport.drain_into(&mut session) {
-                            Drained::Eof => session.handle_eof(),
-                            Drained::Budget => look_before_waiting = true,
-                            Drained::WouldBlock | Drained::Paused => {}
-                        }
+            ready = transport.tcp().readable(), if !look => {
+                if ready.is_err() {
+                    session.handle_eof();
+                } else {
+                    match transport.drain_into(&mut session) {
+                        Drained::Eof => session.handle_eof(),
+                        Drained::Budget => look_before_waiting = true,
+                        Drained::WouldBlock | Drained::Paused => {}
                     }
                 }
-                command = mailbox.recv() => match command {
+            }
+            command = mailbox.recv() => {
+                // The drain was not chosen this turn; it stays due.
+                look_before_waiting |= look;
+                match command {
                     SessionCommand::Deliver(stanza) => {
                         session.send_stanza(&stanza);
-                        if stanza.name() == "message" {
+                        // Kept until flushed: messages are routed again and requests answered
+                        // with an error if the write fails.
+                        if stanza.name() == "message" || matches!(stanza.attr("type"), Some("get") | Some("set")) {
                             unflushed.push(stanza);
                         }
                     }
                     SessionCommand::Evict(condition) => session.close(Some(condition), None),
-                },
-                _ = shutdown.changed() => session.close(Some(StreamErrorCondition::SystemShutdown), None),
-                _ = sleep_until_deadline(deadline) => session.handle_timeout(Instant::now()),
+                }
+            }
+            _ = shutdown.changed() => session.close(Some(StreamErrorCondition::SystemShutdown), None),
+            _ = sleep_until_deadline(deadline) => {
+                look_before_waiting |= look;
+                session.handle_timeout(Instant::now());
             }
         }
 
@@ -273,17 +284,19 @@ async fn drive(
             unflushed.push(Box::new(stanza));
         }
     }
-    for stanza in unflushed {
-        Box::pin(crate::im::redeliver_after_close(&shared, *stanza)).await;
-    }
-    Box::pin(transport.shutdown()).await;
-    // Stanzas queued for us after we stopped reading go back through the router.
+    // Refuse new deliveries, then route again what was queued or written but not flushed.
     mailbox.close();
     while let Some(command) = mailbox.try_recv() {
         if let SessionCommand::Deliver(stanza) = command {
-            Box::pin(crate::im::redeliver_after_close(&shared, *stanza)).await;
+            unflushed.push(stanza);
         }
     }
+    for stanza in unflushed {
+        Box::pin(crate::im::redeliver_after_close(&shared, *stanza)).await;
+    }
+    // A peer that stopped reading must not hold the task (and its socket) while rustls tries
+    // to flush close_notify.
+    let _ = tokio::time::timeout(Duration::from_secs(5), transport.shutdown()).await;
 }
 
 async fn sleep_until_deadline(deadline: Option<Instant>) {

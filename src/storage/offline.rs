@@ -23,16 +23,16 @@ impl Storage {
         Ok(())
     }
 
-    /// Removes and returns the stored messages, oldest first. Taking them in one transaction
-    /// means two resources coming online together cannot both get the same message.
+    /// Removes and returns the stored messages, oldest first. One `DELETE ... RETURNING`
+    /// statement: a message stored meanwhile is either returned or left for next time, and two
+    /// resources coming online together cannot both take the same message.
     pub async fn take_offline(&self, owner: &str) -> Result<Vec<OfflineMessage>> {
-        let mut tx = self.pool.begin().await?;
         let rows =
-            sqlx::query("SELECT id, stanza, stored_at FROM offline WHERE owner = $1 ORDER BY id")
+            sqlx::query("DELETE FROM offline WHERE owner = $1 RETURNING id, stanza, stored_at")
                 .bind(owner)
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.pool)
                 .await?;
-        let messages = rows
+        let mut messages = rows
             .iter()
             .map(|r| {
                 Ok(OfflineMessage {
@@ -42,11 +42,7 @@ impl Storage {
                 })
             })
             .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
-        sqlx::query("DELETE FROM offline WHERE owner = $1")
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        messages.sort_by_key(|m| m.id);
         Ok(messages)
     }
 
