@@ -2,3 +2,4 @@
 //! authentication. Sockets and timers live in the `tandem` binary.
 pub mod transaction;
 pub mod registrar;
+pub mod dialog;
