@@ -7,6 +7,7 @@
 
 mod error;
 mod load;
+pub mod sip;
 #[cfg(test)]
 mod tests;
 
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, Problem, ProblemKind};
+pub use sip::{SipConfig, SipListen, SipTransport, TrustedPeer};
 
 /// The whole configuration, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub storage: StorageConfig,
     pub log: LogConfig,
+    pub sip: SipConfig,
 }
 
 /// `[server]`
@@ -225,6 +228,7 @@ impl Default for Config {
             log: LogConfig {
                 level: DEFAULT_LOG_LEVEL.into(),
             },
+            sip: SipConfig::default(),
         }
     }
 }
@@ -292,6 +296,11 @@ impl Config {
     }
 
     /// Human summary for `tandem check-config`.
+    /// The SIP domain: `sip.domain`, or the server domain.
+    pub fn sip_domain(&self) -> &str {
+        self.sip.domain.as_deref().unwrap_or(&self.server.domain)
+    }
+
     pub fn explain(&self) -> String {
         use fmt::Write as _;
         fn listeners(list: &[SocketAddr]) -> String {
@@ -347,6 +356,43 @@ impl Config {
             presence(&key)
         );
         let _ = writeln!(out, "storage:           {}", self.storage.url);
+        let sip_listen: Vec<String> = self.sip.listen.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "sip:               {} (domain {})",
+            if sip_listen.is_empty() {
+                "off".to_string()
+            } else {
+                sip_listen.join(", ")
+            },
+            self.sip_domain()
+        );
+        let _ = writeln!(
+            out,
+            "sip next hop:      {}",
+            self.sip
+                .outbound_proxy
+                .as_deref()
+                .unwrap_or("none (calls to non-local SIP destinations are refused)")
+        );
+        let peers: Vec<String> = self
+            .sip
+            .trusted_peers
+            .iter()
+            .map(|p| match p {
+                TrustedPeer::Addr(a) => a.to_string(),
+                TrustedPeer::Ip(ip) => format!("{ip} (any port)"),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "sip trusted peers: {}",
+            if peers.is_empty() {
+                "none (every request needs digest)".to_string()
+            } else {
+                peers.join(", ")
+            }
+        );
         let _ = write!(out, "log filter:        {}", self.log.level);
         out
     }

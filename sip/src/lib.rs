@@ -1,5 +1,6 @@
 //! Tandem's SIP stack (RFC 3261), Sans-IO: message layer, transactions, digest
 //! authentication. Sockets and timers live in the `tandem` binary.
-pub mod transaction;
-pub mod registrar;
 pub mod dialog;
+pub mod digest;
+pub mod registrar;
+pub mod transaction;

@@ -31,6 +31,10 @@ const SCHEMA: &[(&str, &[&str])] = &[
     ("tls", &["cert", "key"]),
     ("storage", &["url"]),
     ("log", &["level"]),
+    (
+        "sip",
+        &["listen", "domain", "outbound_proxy", "trusted_peers"],
+    ),
 ];
 
 const ADDR_EXPECTED: &str = "(expected e.g. \"127.0.0.1:5222\" or \"[::1]:5222\")";
@@ -186,6 +190,10 @@ impl<'t> Walker<'t> {
             }
         }
 
+        if let Some(t) = self.section(root, "sip") {
+            self.sip(t, &mut cfg);
+        }
+
         if let Some(t) = self.section(root, "log") {
             if let Some(v) = t.get("level") {
                 if let Some(s) = self.string(v, "log.level") {
@@ -197,6 +205,74 @@ impl<'t> Walker<'t> {
             }
         }
         cfg
+    }
+
+    fn sip(&mut self, t: &DeTable<'_>, cfg: &mut Config) {
+        use super::sip::{check_proxy_uri, parse_listen, parse_trusted_peer};
+        if let Some(v) = t.get("listen") {
+            if let Some(items) = self.string_list(v, "sip.listen") {
+                let mut listen = Vec::new();
+                for (i, item, s) in items {
+                    let key = format!("sip.listen[{i}]");
+                    match parse_listen(s) {
+                        Ok(l) if listen.contains(&l) => self.p.push(
+                            item.span(),
+                            Some(key),
+                            ProblemKind::Conflict,
+                            format!("{l} is listed twice"),
+                        ),
+                        Ok(l) => listen.push(l),
+                        Err(msg) => self.invalid(item, &key, msg),
+                    }
+                }
+                cfg.sip.listen = listen;
+            }
+        }
+        if let Some(v) = t.get("domain") {
+            if let Some(s) = self.string(v, "sip.domain") {
+                match check_domain(s) {
+                    Ok(domain) => cfg.sip.domain = Some(domain),
+                    Err(msg) => self.invalid(v, "sip.domain", msg),
+                }
+            }
+        }
+        if let Some(v) = t.get("outbound_proxy") {
+            if let Some(s) = self.string(v, "sip.outbound_proxy") {
+                match check_proxy_uri(s) {
+                    Ok(uri) => cfg.sip.outbound_proxy = Some(uri),
+                    Err(msg) => self.invalid(v, "sip.outbound_proxy", msg),
+                }
+            }
+        }
+        if let Some(v) = t.get("trusted_peers") {
+            if let Some(items) = self.string_list(v, "sip.trusted_peers") {
+                for (i, item, s) in items {
+                    match parse_trusted_peer(s) {
+                        Ok(peer) => cfg.sip.trusted_peers.push(peer),
+                        Err(msg) => self.invalid(item, &format!("sip.trusted_peers[{i}]"), msg),
+                    }
+                }
+            }
+        }
+    }
+
+    /// An array of strings with each item's index and value; wrong items are reported.
+    fn string_list<'a, 'i>(
+        &mut self,
+        v: &'a Value<'i>,
+        key: &str,
+    ) -> Option<Vec<(usize, &'a Value<'i>, &'a str)>> {
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(v, key, "an array of strings");
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if let Some(s) = self.string(item, &format!("{key}[{i}]")) {
+                out.push((i, item, s));
+            }
+        }
+        Some(out)
     }
 
     // ----- structure -------------------------------------------------------

@@ -707,3 +707,56 @@ fn postgres_urls_are_accepted_and_never_shown_with_their_password() {
         "postgresql://localhost/tandem"
     );
 }
+
+#[test]
+fn sip_section_with_defaults_and_errors() {
+    let config = load("").unwrap();
+    let listen: Vec<String> = config.sip.listen.iter().map(ToString::to_string).collect();
+    assert_eq!(listen, ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]);
+    assert_eq!(config.sip_domain(), "localhost");
+
+    let config = load(
+        "[server]\ndomain = \"example.test\"\n[sip]\nlisten = [\"udp:127.0.0.1:5060\", \"tcp:127.0.0.1:5060\", \"tls:127.0.0.1:5061\"]\n\
+         domain = \"sip.example.test\"\noutbound_proxy = \"sip:127.0.0.1:5070\"\ntrusted_peers = [\"127.0.0.1:5070\", \"10.1.1.1\"]\n",
+    )
+    .unwrap();
+    assert_eq!(config.sip.listen.len(), 3);
+    assert_eq!(config.sip_domain(), "sip.example.test");
+    assert_eq!(
+        config.sip.outbound_proxy.as_deref(),
+        Some("sip:127.0.0.1:5070")
+    );
+    assert_eq!(config.sip.trusted_peers.len(), 2);
+    assert!(config.explain().contains("tls:127.0.0.1:5061"));
+
+    one(
+        "[sip]\nlisten = [\"udp:127.0.0.1\"]\n",
+        2,
+        Some("sip.listen[0]"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        "[sip]\noutbound_proxy = \"127.0.0.1:5070\"\n",
+        2,
+        Some("sip.outbound_proxy"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        "[sip]\ntrusted_peers = [\"nope\"]\n",
+        2,
+        Some("sip.trusted_peers[0]"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        "[sip]\nlisten = [\"udp:127.0.0.1:5060\", \"udp:127.0.0.1:5060\"]\n",
+        2,
+        Some("sip.listen[1]"),
+        ProblemKind::Conflict,
+    );
+    one(
+        "[sip]\nlisen = []\n",
+        2,
+        Some("sip.lisen"),
+        ProblemKind::UnknownKey,
+    );
+}
