@@ -90,7 +90,11 @@ impl Dialog {
     /// We answered a dialog-creating request (§12.1.1): route set in Record-Route order.
     pub fn uas(seed: &DialogSeed<'_>) -> Dialog {
         Dialog {
-            id: DialogId { call_id: seed.call_id.into(), local_tag: seed.to_tag.into(), remote_tag: seed.from_tag.into() },
+            id: DialogId {
+                call_id: seed.call_id.into(),
+                local_tag: seed.to_tag.into(),
+                remote_tag: seed.from_tag.into(),
+            },
             state: state_for(seed.status),
             local_seq: None,
             remote_seq: Some(seed.cseq),
@@ -106,7 +110,11 @@ impl Dialog {
     /// Record-Route reversed.
     pub fn uac(seed: &DialogSeed<'_>) -> Dialog {
         Dialog {
-            id: DialogId { call_id: seed.call_id.into(), local_tag: seed.from_tag.into(), remote_tag: seed.to_tag.into() },
+            id: DialogId {
+                call_id: seed.call_id.into(),
+                local_tag: seed.from_tag.into(),
+                remote_tag: seed.to_tag.into(),
+            },
             state: state_for(seed.status),
             local_seq: Some(seed.cseq),
             remote_seq: None,
@@ -153,15 +161,28 @@ impl Dialog {
             Some(first) if !is_loose_route(first) => {
                 let mut route: Vec<String> = self.route_set[1..].to_vec();
                 route.push(format!("<{}>", strip_angle(&self.remote_target)));
-                RequestTarget { request_uri: strip_angle(first).to_string(), route, cseq }
+                RequestTarget {
+                    request_uri: strip_angle(first).to_string(),
+                    route,
+                    cseq,
+                }
             }
-            _ => RequestTarget { request_uri: strip_angle(&self.remote_target).to_string(), route: self.route_set.clone(), cseq },
+            _ => RequestTarget {
+                request_uri: strip_angle(&self.remote_target).to_string(),
+                route: self.route_set.clone(),
+                cseq,
+            },
         }
     }
 
     /// An in-dialog request from the peer (§12.2.2): CSeq must not go backwards; target
     /// refresh requests (re-INVITE, UPDATE) replace the remote target with their Contact.
-    pub fn handle_remote_request(&mut self, method: &str, cseq: u32, contact: Option<&str>) -> Result<(), DialogError> {
+    pub fn handle_remote_request(
+        &mut self,
+        method: &str,
+        cseq: u32,
+        contact: Option<&str>,
+    ) -> Result<(), DialogError> {
         if self.state == DialogState::Terminated {
             return Err(DialogError::Terminated);
         }
@@ -173,7 +194,8 @@ impl Dialog {
         if !is_ack {
             self.remote_seq = Some(cseq);
         }
-        let target_refresh = method.eq_ignore_ascii_case("INVITE") || method.eq_ignore_ascii_case("UPDATE");
+        let target_refresh =
+            method.eq_ignore_ascii_case("INVITE") || method.eq_ignore_ascii_case("UPDATE");
         if let (true, Some(contact)) = (target_refresh, contact) {
             self.remote_target = contact.into();
         }

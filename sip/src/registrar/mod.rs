@@ -65,7 +65,12 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { min_expires: 60, max_expires: 7200, default_expires: 3600, max_bindings: 10 }
+        Policy {
+            min_expires: 60,
+            max_expires: 7200,
+            default_expires: 3600,
+            max_bindings: 10,
+        }
     }
 }
 
@@ -102,8 +107,17 @@ impl RegisterError {
 /// On success the returned list is what to store and to list in the 200 OK; it is computed
 /// whole before anything changes, so a refused request changes nothing (§10.3: "either all
 /// or none").
-pub fn apply(current: &[Binding], register: &Register, now: u64, policy: &Policy) -> Result<Vec<Binding>, RegisterError> {
-    let mut bindings: Vec<Binding> = current.iter().filter(|b| b.expires_at > now).cloned().collect();
+pub fn apply(
+    current: &[Binding],
+    register: &Register,
+    now: u64,
+    policy: &Policy,
+) -> Result<Vec<Binding>, RegisterError> {
+    let mut bindings: Vec<Binding> = current
+        .iter()
+        .filter(|b| b.expires_at > now)
+        .cloned()
+        .collect();
     match &register.contacts {
         Contacts::Query => Ok(bindings),
         Contacts::Wildcard => {
@@ -119,11 +133,16 @@ pub fn apply(current: &[Binding], register: &Register, now: u64, policy: &Policy
         }
         Contacts::List(entries) => {
             for entry in entries {
-                let requested = entry.expires.or(register.expires).unwrap_or(policy.default_expires);
+                let requested = entry
+                    .expires
+                    .or(register.expires)
+                    .unwrap_or(policy.default_expires);
                 if requested != 0 && requested < policy.min_expires {
                     return Err(RegisterError::IntervalTooBrief(policy.min_expires));
                 }
-                let existing = bindings.iter().position(|b| same_contact(&b.contact, &entry.uri));
+                let existing = bindings
+                    .iter()
+                    .position(|b| same_contact(&b.contact, &entry.uri));
                 if let Some(i) = existing {
                     let b = &bindings[i];
                     if b.call_id == register.call_id && register.cseq <= b.cseq {
@@ -169,7 +188,12 @@ fn normalize(uri: &str) -> String {
     let uri = uri.split(';').next().unwrap_or(uri);
     match uri.split_once('@') {
         Some((scheme_user, host)) => match scheme_user.split_once(':') {
-            Some((scheme, user)) => format!("{}:{}@{}", scheme.to_ascii_lowercase(), user, host.to_ascii_lowercase()),
+            Some((scheme, user)) => format!(
+                "{}:{}@{}",
+                scheme.to_ascii_lowercase(),
+                user,
+                host.to_ascii_lowercase()
+            ),
             None => uri.to_ascii_lowercase(),
         },
         None => uri.to_ascii_lowercase(),
