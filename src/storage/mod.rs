@@ -6,6 +6,7 @@
 //! WAL mode with `synchronous = FULL`.
 
 mod offline;
+mod registrations;
 mod roster;
 mod users;
 
@@ -66,6 +67,10 @@ const SCHEMA: &[&str] = &[
         id {serial},
         owner TEXT NOT NULL, stanza TEXT NOT NULL, stored_at {int} NOT NULL)",
     "CREATE INDEX IF NOT EXISTS offline_by_owner ON offline (owner, id)",
+    "CREATE TABLE IF NOT EXISTS registrations (
+        aor TEXT NOT NULL, contact TEXT NOT NULL, expires_at {int} NOT NULL,
+        call_id TEXT NOT NULL, cseq {int} NOT NULL, q TEXT, instance TEXT, source TEXT NOT NULL,
+        PRIMARY KEY (aor, contact))",
 ];
 
 fn schema_for(backend: Backend, statement: &str) -> String {

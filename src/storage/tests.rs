@@ -66,3 +66,43 @@ async fn roster_items_and_offline_messages() {
     assert_eq!(storage.offline_count("alice").await.unwrap(), 0);
     assert!(storage.take_offline("alice").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn sip_bindings_are_replaced_whole_and_survive_reopen() {
+    use tandem_sip::registrar::Binding;
+    let (dir, storage) = open_temp().await;
+    let binding = |contact: &str| Binding {
+        contact: contact.into(),
+        expires_at: 2_000_000_000,
+        call_id: "c".into(),
+        cseq: 3,
+        q: Some(0.5),
+        instance: Some("<urn:uuid:1>".into()),
+        source: "udp:127.0.0.1:5080".into(),
+    };
+    let aor = "sip:bob@example.test";
+    storage
+        .replace_bindings(
+            aor,
+            &[binding("sip:bob@10.0.0.2"), binding("sip:bob@10.0.0.3")],
+        )
+        .await
+        .unwrap();
+    storage
+        .replace_bindings(aor, &[binding("sip:bob@10.0.0.3")])
+        .await
+        .unwrap();
+    storage.close().await;
+    let storage = Storage::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.bindings(aor).await.unwrap(),
+        vec![binding("sip:bob@10.0.0.3")]
+    );
+    assert!(storage
+        .bindings("sip:nobody@example.test")
+        .await
+        .unwrap()
+        .is_empty());
+}
