@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the real peers the end-to-end tests run against, from Debian packages:
 #   postgresql  - the PostgreSQL storage backend (tests start a private server on loopback)
+#   baresip     - a real SIP phone (registers with digest, answers OPTIONS and calls)
+#   sipsak      - one-shot SIP OPTIONS/REGISTER probes over UDP and TCP
 # Safe to run again; does nothing for what is already there. Needs root (apt-get).
 set -euo pipefail
 
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v baresip >/dev/null 2>&1 || need+=(baresip)
+command -v sipsak >/dev/null 2>&1 || need+=(sipsak)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
