@@ -4,6 +4,7 @@ mod cli;
 mod config;
 mod im;
 mod server;
+mod sip;
 mod storage;
 mod tls;
 

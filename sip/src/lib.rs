@@ -2,5 +2,6 @@
 //! authentication. Sockets and timers live in the `tandem` binary.
 pub mod dialog;
 pub mod digest;
+pub mod message;
 pub mod registrar;
 pub mod transaction;

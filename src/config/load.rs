@@ -244,6 +244,31 @@ impl<'t> Walker<'t> {
                 }
             }
         }
+        if let Some(v) = t.get("digest_algorithms") {
+            if let Some(items) = self.string_list(v, "sip.digest_algorithms") {
+                let mut algorithms = Vec::new();
+                for (i, item, s) in items {
+                    match super::sip::DIGEST_ALGORITHMS.iter().find(|a| a.eq_ignore_ascii_case(s)) {
+                        Some(a) if !algorithms.contains(&a.to_string()) => algorithms.push(a.to_string()),
+                        Some(_) => {}
+                        None => self.invalid(
+                            item,
+                            &format!("sip.digest_algorithms[{i}]"),
+                            format!("unknown digest algorithm \"{s}\" (expected \"MD5\" or \"SHA-256\")"),
+                        ),
+                    }
+                }
+                if algorithms.is_empty() {
+                    self.invalid(
+                        v,
+                        "sip.digest_algorithms",
+                        "at least one algorithm is needed".into(),
+                    );
+                } else {
+                    cfg.sip.digest_algorithms = algorithms;
+                }
+            }
+        }
         if let Some(v) = t.get("trusted_peers") {
             if let Some(items) = self.string_list(v, "sip.trusted_peers") {
                 for (i, item, s) in items {

@@ -60,7 +60,14 @@ pub struct SipConfig {
     /// Next hop for requests to SIP destinations that are not local, as a SIP URI.
     pub outbound_proxy: Option<String>,
     pub trusted_peers: Vec<TrustedPeer>,
+    /// Digest algorithms challenged with, most preferred first: "MD5", "SHA-256" (RFC 8760).
+    pub digest_algorithms: Vec<String>,
 }
+
+/// MD5 alone by default: phones such as baresip 1.0 reject a whole 401 when any of its
+/// challenges uses an algorithm they lack, so SHA-256 is opt-in.
+pub(crate) const DEFAULT_DIGEST_ALGORITHMS: [&str; 1] = ["MD5"];
+pub(crate) const DIGEST_ALGORITHMS: [&str; 2] = ["MD5", "SHA-256"];
 
 pub(crate) const DEFAULT_SIP_LISTEN: [&str; 2] = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"];
 
@@ -74,6 +81,10 @@ impl Default for SipConfig {
             domain: None,
             outbound_proxy: None,
             trusted_peers: Vec::new(),
+            digest_algorithms: DEFAULT_DIGEST_ALGORITHMS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }

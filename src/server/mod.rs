@@ -148,6 +148,14 @@ impl RunningServer {
                 ));
             }
         }
+        crate::sip::start(
+            config,
+            storage.clone(),
+            shared.tls.starttls.clone(),
+            shutdown_rx.clone(),
+            &tracker,
+        )
+        .await?;
         Ok(RunningServer {
             shutdown,
             tracker,

@@ -80,6 +80,9 @@ pub struct Server {
     child: Option<Child>,
     pub starttls: SocketAddr,
     pub direct_tls: SocketAddr,
+    pub sip_udp: SocketAddr,
+    pub sip_tcp: SocketAddr,
+    sip_config: String,
     extra_config: String,
 }
 
@@ -91,6 +94,11 @@ impl Server {
 
     /// `extra` is appended to the `[xmpp]` section of the generated config.
     pub fn start_with_config(extra: &str) -> Server {
+        Self::start_with("", extra)
+    }
+
+    /// `sip` is added to the `[sip]` section, `extra` appended after the `[xmpp]` section.
+    pub fn start_with(sip: &str, extra: &str) -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         ca().issue_server_cert(&dir);
@@ -100,6 +108,9 @@ impl Server {
             child: None,
             starttls: "0.0.0.0:0".parse().unwrap(),
             direct_tls: "0.0.0.0:0".parse().unwrap(),
+            sip_udp: "0.0.0.0:0".parse().unwrap(),
+            sip_tcp: "0.0.0.0:0".parse().unwrap(),
+            sip_config: sip.to_string(),
             extra_config: extra.to_string(),
         };
         server.spawn();
@@ -112,8 +123,11 @@ impl Server {
 
     fn spawn(&mut self) {
         let config = format!(
-            "[server]\ndomain = \"{DOMAIN}\"\ndata_dir = \"{}\"\n[xmpp]\nlisten = [\"127.0.0.1:0\"]\ntls_listen = [\"127.0.0.1:0\"]\n{}\n",
+            "[server]\ndomain = \"{DOMAIN}\"\ndata_dir = \"{}\"\n\
+             [sip]\nlisten = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\"]\n{}\n\
+             [xmpp]\nlisten = [\"127.0.0.1:0\"]\ntls_listen = [\"127.0.0.1:0\"]\n{}\n",
             self.dir.display(),
+            self.sip_config,
             self.extra_config
         );
         std::fs::write(self.config_path(), config).unwrap();
@@ -143,19 +157,34 @@ impl Server {
                         .and_then(|r| r.split_whitespace().next())
                         .unwrap()
                         .to_string();
-                    let direct = line.contains("direct_tls=true");
-                    let _ = tx.send((addr.parse::<SocketAddr>().unwrap(), direct));
+                    let kind = if line.contains("direct_tls=true") {
+                        "direct"
+                    } else {
+                        "starttls"
+                    };
+                    let _ = tx.send((addr.parse::<SocketAddr>().unwrap(), kind));
+                }
+                if line.contains("sip listening") {
+                    let listen = line
+                        .split("listen=")
+                        .nth(1)
+                        .and_then(|r| r.split_whitespace().next())
+                        .unwrap();
+                    let (transport, addr) = listen.split_once(':').unwrap();
+                    let kind = if transport == "udp" { "udp" } else { "tcp" };
+                    let _ = tx.send((addr.parse::<SocketAddr>().unwrap(), kind));
                 }
             }
         });
-        for _ in 0..2 {
-            let (addr, direct) = rx
+        for _ in 0..4 {
+            let (addr, kind) = rx
                 .recv_timeout(STEP)
                 .expect("tandem did not start listening");
-            if direct {
-                self.direct_tls = addr;
-            } else {
-                self.starttls = addr;
+            match kind {
+                "direct" => self.direct_tls = addr,
+                "starttls" => self.starttls = addr,
+                "udp" => self.sip_udp = addr,
+                _ => self.sip_tcp = addr,
             }
         }
         self.child = Some(child);

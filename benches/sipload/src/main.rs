@@ -66,7 +66,13 @@ struct Stats {
 }
 
 async fn run_socket(args: Arc<Args>, index: usize, quota: usize, stats: Arc<Mutex<Stats>>) {
-    let bind: SocketAddr = if args.addr.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" }.parse().unwrap();
+    let bind: SocketAddr = if args.addr.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    }
+    .parse()
+    .unwrap();
     let socket = UdpSocket::bind(bind).await.expect("bind");
     let local = socket.local_addr().unwrap();
     let mut outstanding: HashMap<String, Instant> = HashMap::new();
@@ -79,7 +85,10 @@ async fn run_socket(args: Arc<Args>, index: usize, quota: usize, stats: Arc<Mute
     while done < quota {
         while sent < quota && outstanding.len() < args.window {
             let branch = format!("z9hG4bK-{index}-{sent}");
-            socket.send_to(&options(&branch, local, &args.domain, sent), args.addr).await.expect("send");
+            socket
+                .send_to(&options(&branch, local, &args.domain, sent), args.addr)
+                .await
+                .expect("send");
             outstanding.insert(branch, Instant::now());
             sent += 1;
         }
@@ -119,11 +128,16 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Arc::new(Args::parse());
-    let stats = Arc::new(Mutex::new(Stats { latencies: Vec::new(), timeouts: 0, non_2xx: 0 }));
+    let stats = Arc::new(Mutex::new(Stats {
+        latencies: Vec::new(),
+        timeouts: 0,
+        non_2xx: 0,
+    }));
     let started = Instant::now();
     let per = args.count / args.sockets.max(1);
-    let tasks: Vec<_> =
-        (0..args.sockets).map(|i| tokio::spawn(run_socket(args.clone(), i, per, stats.clone()))).collect();
+    let tasks: Vec<_> = (0..args.sockets)
+        .map(|i| tokio::spawn(run_socket(args.clone(), i, per, stats.clone())))
+        .collect();
     for t in tasks {
         t.await.expect("socket task");
     }
@@ -132,7 +146,11 @@ async fn main() {
     s.latencies.sort_unstable();
     let answered = s.latencies.len();
     let rate = answered as f64 / elapsed;
-    let (p50, p99, max) = (percentile(&s.latencies, 0.5), percentile(&s.latencies, 0.99), percentile(&s.latencies, 1.0));
+    let (p50, p99, max) = (
+        percentile(&s.latencies, 0.5),
+        percentile(&s.latencies, 0.99),
+        percentile(&s.latencies, 1.0),
+    );
     if args.json {
         println!(
             "{{\"answered\":{answered},\"timeouts\":{},\"non_2xx\":{},\"seconds\":{elapsed:.3},\"rate\":{rate:.1},\"p50_ms\":{p50:.3},\"p99_ms\":{p99:.3},\"max_ms\":{max:.3}}}",

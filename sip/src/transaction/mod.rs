@@ -51,3 +51,17 @@ impl Kind {
 
 #[cfg(test)]
 mod tests;
+
+/// The message layer's messages run through the transactions as they are.
+impl TxMessage for crate::message::Message {
+    fn ack_for(invite: &Self, response: &Self) -> Self {
+        match (invite, response) {
+            (
+                crate::message::Message::Request(invite),
+                crate::message::Message::Response(response),
+            ) => crate::message::Message::Request(invite.ack_for(response)),
+            // The machines only ever pass the INVITE and its response.
+            _ => invite.clone(),
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! The SIP endpoint: one task that owns the transaction layer and answers requests as a UAS
+//! and registrar. Transports feed it raw messages; it replies through them.
+//!
+//! What reaches call handling is decided here: only trusted peers and digest-authenticated
+//! local users; everyone else is challenged and then refused (no toll fraud).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tandem_sip::digest::{Credentials, DigestServer, Verdict};
+use tandem_sip::message::{default_reason, Message, Method, Request, Response};
+use tandem_sip::transaction::key::RequestIds;
+use tandem_sip::transaction::{
+    ClientKey, LayerEvent, RequestDisposition, ServerKey, ServerState, TransactionLayer,
+};
+use tokio::sync::{mpsc, watch};
+
+use super::register;
+use super::reply::error_for_raw;
+use super::transport::{Destination, Inbound, Transports};
+use crate::config::TrustedPeer;
+use crate::storage::Storage;
+
+/// Methods this endpoint implements, for Allow (RFC 3261 §20.5).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
+/// Extensions we understand in Require (none yet beyond the base spec).
+const SUPPORTED: &[&str] = &[];
+
+/// Everything the endpoint needs besides its transaction state.
+pub struct Endpoint {
+    pub domain: String,
+    pub storage: Storage,
+    pub transports: Arc<Transports>,
+    pub trusted_peers: Vec<TrustedPeer>,
+    pub digest: DigestServer,
+    /// Algorithms to challenge with, most preferred first.
+    pub digest_algorithms: Vec<String>,
+    pub registrar: tandem_sip::registrar::Policy,
+    layer: TransactionLayer<Message, Destination>,
+}
+
+impl Endpoint {
+    pub fn new(
+        domain: String,
+        storage: Storage,
+        transports: Arc<Transports>,
+        trusted_peers: Vec<TrustedPeer>,
+        digest_algorithms: Vec<String>,
+        timers: tandem_sip::transaction::Timers,
+    ) -> Endpoint {
+        let mut secret = [0u8; 32];
+        // A fresh secret per start: nonces from before a restart are refused, never replayed.
+        let _ = getrandom::fill(&mut secret);
+        let digest = DigestServer::new(domain.clone(), secret, std::time::Duration::from_secs(300));
+        Endpoint {
+            domain,
+            storage,
+            transports,
+            trusted_peers,
+            digest,
+            digest_algorithms,
+            registrar: Default::default(),
+            layer: TransactionLayer::new(timers),
+        }
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            let deadline = self.layer.poll_timeout();
+            tokio::select! {
+                message = inbound.recv() => match message {
+                    Some(message) => self.handle_inbound(message).await,
+                    None => return,
+                },
+                _ = sleep_until(deadline) => self.layer.handle_timeout(Instant::now()),
+                _ = shutdown.changed() => return,
+            }
+            self.flush_events().await;
+        }
+    }
+
+    async fn flush_events(&mut self) {
+        while let Some(event) = self.layer.poll_event() {
+            match event {
+                LayerEvent::Transmit { to, message } => {
+                    if !self.transports.send(&to, message.to_bytes()).await {
+                        tracing::debug!(to = %to.addr, "sip send failed");
+                    }
+                }
+                LayerEvent::AckTimeout { key } => {
+                    tracing::debug!(?key, "no ACK for our final response")
+                }
+                LayerEvent::RequestTimeout { key } => tracing::debug!(?key, "request timed out"),
+                // Dialogs and calls arrive with the call bridge; nothing else to do yet.
+                LayerEvent::Response { .. }
+                | LayerEvent::AckFor2xx { .. }
+                | LayerEvent::TransportError { .. }
+                | LayerEvent::Terminated { .. } => {}
+            }
+        }
+    }
+
+    async fn handle_inbound(&mut self, inbound: Inbound) {
+        let destination = Destination {
+            flow: inbound.flow.clone(),
+            addr: inbound.source,
+        };
+        match Message::parse(&inbound.bytes) {
+            Err(e) => {
+                tracing::debug!(source = %inbound.source, error = %e, "unparseable SIP");
+                // Requests get an error when one can be addressed; responses are dropped.
+                if let Some(status) = e.reply_status() {
+                    if let Some(reply) =
+                        error_for_raw(&inbound.bytes, status, e.reason(), &random_token())
+                    {
+                        self.transports.send(&destination, reply).await;
+                    }
+                }
+            }
+            Ok(Message::Response(response)) => {
+                let via = response.top_via();
+                let key = ClientKey::for_response(
+                    via.branch().unwrap_or(""),
+                    response.cseq().method.as_str(),
+                );
+                let status = response.status();
+                // Stray responses are dropped (§18.1.2).
+                self.layer.handle_response(
+                    Instant::now(),
+                    &key,
+                    status,
+                    Message::Response(response),
+                );
+            }
+            Ok(Message::Request(mut request)) => {
+                request.stamp_received(inbound.source);
+                self.handle_request(request, destination, inbound.source)
+                    .await;
+            }
+        }
+    }
+
+    async fn handle_request(
+        &mut self,
+        request: Request,
+        destination: Destination,
+        source: SocketAddr,
+    ) {
+        let now = Instant::now();
+        let method = request.method().clone();
+        let ids_via = request.top_via();
+        let from_tag = request.from().tag().unwrap_or("").to_owned();
+        let request_uri = request.uri().as_str().to_owned();
+        let ids = RequestIds {
+            method: method.as_str(),
+            branch: ids_via.branch(),
+            sent_by: ids_via.sent_by(),
+            top_via: ids_via.as_str(),
+            request_uri: &request_uri,
+            from_tag: &from_tag,
+            call_id: request.call_id(),
+            cseq: request.cseq().seq,
+        };
+        let key = ServerKey::for_request(&ids);
+        let cancelled = (method == Method::Cancel).then(|| ServerKey::cancelled_invite(&ids));
+        let reliable = destination.flow.is_reliable();
+        let disposition = self.layer.handle_request(
+            now,
+            key.clone(),
+            method.as_str(),
+            Message::Request(request),
+            destination,
+            reliable,
+        );
+        let request = match disposition {
+            RequestDisposition::New(Message::Request(request)) => request,
+            // Retransmissions are answered by their transaction; ACKs for 2xx belong to dialogs,
+            // which arrive with calls.
+            _ => return,
+        };
+        let (status, mut response) = self.answer(&request, source, cancelled).await;
+        if status == 0 {
+            return;
+        }
+        if response.is_none() {
+            response = Response::from_request(
+                &request,
+                status,
+                default_reason(status),
+                Some(&random_token()),
+            )
+            .ok();
+        }
+        if let Some(response) = response {
+            self.layer
+                .send_response(now, &key, status, Message::Response(response));
+        }
+    }
+
+    /// The response to a new request: its status, and the response when more than a bare
+    /// status line is needed. Status 0 means "already answered".
+    async fn answer(
+        &mut self,
+        request: &Request,
+        source: SocketAddr,
+        cancelled: Option<ServerKey>,
+    ) -> (u16, Option<Response>) {
+        // §8.2.1-8.2.2: scheme, then extensions, before anything method-specific.
+        let uri = request.uri();
+        if matches!(uri.scheme(), tandem_sip::message::Scheme::Other(_)) {
+            return (416, None);
+        }
+        let unsupported: Vec<String> = request
+            .headers()
+            .require()
+            .map(|v| v.to_string())
+            .filter(|ext| !SUPPORTED.contains(&ext.as_str()))
+            .collect();
+        if !unsupported.is_empty()
+            && *request.method() != Method::Cancel
+            && *request.method() != Method::Ack
+        {
+            let mut response = self.response(request, 420);
+            if let Some(r) = response.as_mut() {
+                let _ = r.set_header("Unsupported", &unsupported.join(", "));
+            }
+            return (420, response);
+        }
+        // Max-Forwards 0: nothing may be forwarded; an OPTIONS for us is still answered
+        // (§16.3 item 2; RFC 4475 zeromf).
+        if request.max_forwards() == Some(0) && *request.method() != Method::Options {
+            return (483, None);
+        }
+        match request.method() {
+            Method::Options => (200, self.options_ok(request)),
+            Method::Register => register::handle(self, request, source).await,
+            Method::Invite => {
+                // Calls are bridged in a later step; what matters now is who may reach them.
+                match self.caller_identity(request, source).await {
+                    Caller::Refused(status, response) => (status, response),
+                    Caller::Trusted | Caller::User(_) => {
+                        let mut response = self.response(request, 480);
+                        if let Some(r) = response.as_mut() {
+                            let _ =
+                                r.set_header("Warning", "399 tandem \"calls are not bridged yet\"");
+                        }
+                        (480, response)
+                    }
+                }
+            }
+            Method::Cancel => {
+                match cancelled.and_then(|k| self.layer.server_state(&k).map(|s| (k, s))) {
+                    // §9.2: 200 for the CANCEL, 487 for the INVITE if it is still pending.
+                    Some((invite_key, ServerState::Proceeding)) => {
+                        let now = Instant::now();
+                        let terminated = Response::from_request(
+                            request,
+                            487,
+                            default_reason(487),
+                            Some(&random_token()),
+                        );
+                        if let Ok(mut r) = terminated {
+                            let _ = r.set_header("CSeq", &format!("{} INVITE", request.cseq().seq));
+                            self.layer
+                                .send_response(now, &invite_key, 487, Message::Response(r));
+                        }
+                        (200, None)
+                    }
+                    _ => (481, None),
+                }
+            }
+            // Dialog requests without a dialog (§12.2.2).
+            Method::Bye | Method::Info | Method::Update | Method::Prack => (481, None),
+            Method::Ack => (0, None),
+            _ => {
+                let mut response = self.response(request, 405);
+                if let Some(r) = response.as_mut() {
+                    let _ = r.set_header("Allow", ALLOW);
+                }
+                (405, response)
+            }
+        }
+    }
+
+    fn options_ok(&self, request: &Request) -> Option<Response> {
+        let mut response = self.response(request, 200)?;
+        let _ = response.set_header("Allow", ALLOW);
+        let _ = response.set_header("Accept", "application/sdp");
+        let _ = response.set_header("Accept-Encoding", "identity");
+        let _ = response.set_header("Accept-Language", "en");
+        Some(response)
+    }
+
+    pub(super) fn response(&self, request: &Request, status: u16) -> Option<Response> {
+        Response::from_request(
+            request,
+            status,
+            default_reason(status),
+            Some(&random_token()),
+        )
+        .ok()
+    }
+
+    /// Who is calling: a trusted peer, a local user proven by digest (Proxy-Authorization,
+    /// §22.3), or nobody allowed (407 challenge first, 403 after a failed proof).
+    async fn caller_identity(&mut self, request: &Request, source: SocketAddr) -> Caller {
+        if self.trusted_peers.iter().any(|p| p.matches(source)) {
+            return Caller::Trusted;
+        }
+        let header = request
+            .headers()
+            .get("Proxy-Authorization")
+            .map(str::to_owned);
+        match self.check_digest(request, header.as_deref()).await {
+            DigestOutcome::Authenticated(user) => Caller::User(user),
+            DigestOutcome::Challenge { stale } => {
+                Caller::Refused(407, self.challenge(request, 407, stale))
+            }
+            DigestOutcome::Refused(reason) => {
+                tracing::info!(%source, %reason, "SIP request refused");
+                Caller::Refused(403, None)
+            }
+        }
+    }
+
+    /// Checks digest credentials from an Authorization or Proxy-Authorization value.
+    pub(super) async fn check_digest(
+        &mut self,
+        request: &Request,
+        header: Option<&str>,
+    ) -> DigestOutcome {
+        let Some(header) = header else {
+            return DigestOutcome::Challenge { stale: false };
+        };
+        let credentials = match Credentials::parse(header) {
+            Ok(c) => c,
+            Err(e) => return DigestOutcome::Refused(format!("credentials: {e}")),
+        };
+        // The digest uri must name this request (RFC 7616 §3.4.6).
+        if !same_uri(credentials.uri(), request.uri().as_str()) {
+            return DigestOutcome::Refused("digest uri does not match the Request-URI".into());
+        }
+        let record = match self.storage.get_user(credentials.username()).await {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::error!(error = %e, "user lookup failed");
+                return DigestOutcome::Refused("user store unavailable".into());
+            }
+        };
+        let now = unix_now();
+        let verdict = self.digest.verify(
+            now,
+            request.method().as_str(),
+            &credentials,
+            |_, algorithm| {
+                record.as_ref().map(|r| match algorithm {
+                    tandem_sip::digest::Algorithm::Md5 => r.ha1_md5.clone(),
+                    tandem_sip::digest::Algorithm::Sha256 => r.ha1_sha256.clone(),
+                })
+            },
+        );
+        match verdict {
+            Verdict::Ok(user) => DigestOutcome::Authenticated(user),
+            Verdict::Stale => DigestOutcome::Challenge { stale: true },
+            Verdict::Unauthorized(reason) => DigestOutcome::Refused(reason.to_string()),
+        }
+    }
+
+    /// A 401 or 407 carrying one challenge per configured algorithm, in the configured order
+    /// (RFC 8760 §2.4: most preferred first).
+    pub(super) fn challenge(
+        &self,
+        request: &Request,
+        status: u16,
+        stale: bool,
+    ) -> Option<Response> {
+        let mut response = self.response(request, status)?;
+        let name = if status == 407 {
+            "Proxy-Authenticate"
+        } else {
+            "WWW-Authenticate"
+        };
+        let challenges = self.digest.challenge(unix_now(), stale);
+        for algorithm in &self.digest_algorithms {
+            let wanted = format!("algorithm={algorithm}");
+            for value in challenges
+                .iter()
+                .filter(|c| c.split([',', ' ']).any(|p| p.trim() == wanted))
+            {
+                let _ = response.push_header(name, value);
+            }
+        }
+        Some(response)
+    }
+}
+
+enum Caller {
+    Trusted,
+    #[allow(dead_code)]
+    User(String),
+    Refused(u16, Option<Response>),
+}
+
+pub(super) enum DigestOutcome {
+    Authenticated(String),
+    Challenge { stale: bool },
+    Refused(String),
+}
+
+fn same_uri(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
+pub(super) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A random token for tags (§19.3: at least 32 bits of randomness).
+pub(super) fn random_token() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

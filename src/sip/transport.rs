@@ -1,0 +1,295 @@
+//! SIP transports (RFC 3261 §18): UDP sockets, TCP and TLS listeners with one task per
+//! connection. Everything received goes to the core as [`Inbound`]; the core answers through
+//! [`Transports::send`], which reuses the connection a request came on (§18.2.2).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tandem_sip::message::{FramerConfig, KeepAlive, StreamFramer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tokio_util::task::TaskTracker;
+
+use crate::config::{SipListen, SipTransport};
+
+/// Largest datagram we accept; bigger SIP must use TCP (§18.1.1).
+const MAX_DATAGRAM: usize = 65_535;
+/// A connection nobody uses for this long is closed (phones keep theirs alive with CRLF).
+const IDLE_STREAM: Duration = Duration::from_secs(600);
+
+/// How a message arrived, and so how to answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Flow {
+    /// On the UDP socket with this index.
+    Udp(usize),
+    /// On the stream connection with this id.
+    Stream { id: u64, transport: SipTransport },
+}
+
+impl Flow {
+    /// Streams are reliable: no retransmissions (§17.1.1.1).
+    pub fn is_reliable(&self) -> bool {
+        !matches!(self, Flow::Udp(_))
+    }
+}
+
+/// A message (or unparsed bytes) from the network.
+#[derive(Debug)]
+pub struct Inbound {
+    pub bytes: Vec<u8>,
+    pub source: SocketAddr,
+    pub flow: Flow,
+}
+
+/// Where to send: back on a flow, to an address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Destination {
+    pub flow: Flow,
+    pub addr: SocketAddr,
+}
+
+/// The running transports.
+pub struct Transports {
+    udp: Vec<Arc<UdpSocket>>,
+    streams: Mutex<HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>>,
+    next_stream: AtomicU64,
+}
+
+impl Transports {
+    /// Binds every listener and starts the receive tasks.
+    pub async fn start(
+        listen: &[SipListen],
+        tls: Option<Arc<rustls::ServerConfig>>,
+        inbound: mpsc::Sender<Inbound>,
+        shutdown: watch::Receiver<bool>,
+        tracker: &TaskTracker,
+    ) -> Result<Arc<Transports>> {
+        let mut udp = Vec::new();
+        let mut streams = Vec::new();
+        let mut bound = Vec::new();
+        for l in listen {
+            match l.transport {
+                SipTransport::Udp => {
+                    let socket = UdpSocket::bind(l.addr)
+                        .await
+                        .with_context(|| format!("binding SIP {l}"))?;
+                    bound.push(SipListen {
+                        transport: l.transport,
+                        addr: socket.local_addr()?,
+                    });
+                    udp.push(Arc::new(socket));
+                }
+                SipTransport::Tcp | SipTransport::Tls => {
+                    let listener = TcpListener::bind(l.addr)
+                        .await
+                        .with_context(|| format!("binding SIP {l}"))?;
+                    bound.push(SipListen {
+                        transport: l.transport,
+                        addr: listener.local_addr()?,
+                    });
+                    streams.push((l.transport, listener));
+                }
+            }
+        }
+        let transports = Arc::new(Transports {
+            udp: udp.clone(),
+            streams: Mutex::new(HashMap::new()),
+            next_stream: AtomicU64::new(1),
+        });
+        for l in &bound {
+            tracing::info!(listen = %l, "sip listening");
+        }
+        for (index, socket) in udp.into_iter().enumerate() {
+            tracker.spawn(udp_receive(
+                socket,
+                index,
+                inbound.clone(),
+                shutdown.clone(),
+            ));
+        }
+        for (transport, listener) in streams {
+            let acceptor = match transport {
+                SipTransport::Tls => Some(tokio_rustls::TlsAcceptor::from(
+                    tls.clone()
+                        .context("a tls: SIP listener needs the TLS certificate")?,
+                )),
+                _ => None,
+            };
+            tracker.spawn(accept_streams(
+                listener,
+                transport,
+                acceptor,
+                transports.clone(),
+                inbound.clone(),
+                shutdown.clone(),
+                tracker.clone(),
+            ));
+        }
+        Ok(transports)
+    }
+
+    /// Sends; false when the flow is gone (a closed connection) or the send failed.
+    pub async fn send(&self, to: &Destination, bytes: Vec<u8>) -> bool {
+        match &to.flow {
+            Flow::Udp(index) => match self.udp.get(*index).or_else(|| self.udp.first()) {
+                Some(socket) => socket.send_to(&bytes, to.addr).await.is_ok(),
+                None => false,
+            },
+            Flow::Stream { id, .. } => {
+                let streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+                streams.get(id).is_some_and(|tx| tx.send(bytes).is_ok())
+            }
+        }
+    }
+
+    fn register_stream(&self, tx: mpsc::UnboundedSender<Vec<u8>>) -> u64 {
+        let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, tx);
+        id
+    }
+
+    fn forget_stream(&self, id: u64) {
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+}
+
+async fn udp_receive(
+    socket: Arc<UdpSocket>,
+    index: usize,
+    inbound: mpsc::Sender<Inbound>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, source)) => {
+                    // RFC 5626 keep-alives: a bare CRLF (or CRLFCRLF) on UDP needs no answer.
+                    if buf[..n].iter().all(|b| *b == b'\r' || *b == b'\n') {
+                        continue;
+                    }
+                    let message = Inbound { bytes: buf[..n].to_vec(), source, flow: Flow::Udp(index) };
+                    if inbound.send(message).await.is_err() {
+                        return;
+                    }
+                }
+                // ICMP errors surface here on some systems; they are not fatal for the socket.
+                Err(e) => tracing::debug!(error = %e, "udp receive"),
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn accept_streams(
+    listener: TcpListener,
+    transport: SipTransport,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    transports: Arc<Transports>,
+    inbound: mpsc::Sender<Inbound>,
+    mut shutdown: watch::Receiver<bool>,
+    tracker: TaskTracker,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let transports = transports.clone();
+                    let inbound = inbound.clone();
+                    let shutdown = shutdown.clone();
+                    let acceptor = acceptor.clone();
+                    tracker.spawn(async move {
+                        match acceptor {
+                            Some(acceptor) => match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(tcp)).await {
+                                Ok(Ok(tls)) => serve_stream(tls, peer, transport, transports, inbound, shutdown).await,
+                                _ => tracing::debug!(%peer, "SIP TLS handshake failed"),
+                            },
+                            None => serve_stream(tcp, peer, transport, transports, inbound, shutdown).await,
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "sip accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One TCP or TLS connection: frames what arrives (Content-Length, §18.3), writes what the
+/// core sends back on it.
+async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: SocketAddr,
+    transport: SipTransport,
+    transports: Arc<Transports>,
+    inbound: mpsc::Sender<Inbound>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let id = transports.register_stream(tx.clone());
+    let flow = Flow::Stream { id, transport };
+    let mut framer = StreamFramer::new(FramerConfig::default());
+    let mut buf = vec![0u8; 8192];
+    loop {
+        tokio::select! {
+            read = tokio::time::timeout(IDLE_STREAM, reader.read(&mut buf)) => {
+                let n = match read {
+                    Ok(Ok(n)) if n > 0 => n,
+                    _ => break,
+                };
+                framer.push(&buf[..n]);
+                while let Some(keepalive) = framer.poll_keepalive() {
+                    // RFC 5626 §4.4.1: a double-CRLF ping gets a single CRLF pong.
+                    if keepalive == KeepAlive::Ping {
+                        let _ = tx.send(b"\r\n".to_vec());
+                    }
+                }
+                let mut broken = false;
+                while let Some(frame) = framer.next_message() {
+                    match frame {
+                        Ok(frame) => {
+                            let message = Inbound { bytes: frame, source: peer, flow: flow.clone() };
+                            if inbound.send(message).await.is_err() {
+                                broken = true;
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            // A stream whose framing is lost cannot be resynchronised (§18.3).
+                            tracing::info!(%peer, error = %e, "closing SIP stream with bad framing");
+                            broken = true;
+                            break;
+                        }
+                    }
+                }
+                if broken {
+                    break;
+                }
+            }
+            Some(bytes) = rx.recv() => {
+                if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
+                    break;
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    transports.forget_stream(id);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer.shutdown()).await;
+}

@@ -1,0 +1,125 @@
+#![allow(dead_code)]
+//! baresip, a real SIP phone (Debian package), run headless on loopback.
+
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Baresip {
+    dir: tempfile::TempDir,
+    child: Child,
+    /// The port baresip's SIP stack listens on.
+    pub sip_port: u16,
+    console_port: u16,
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Baresip {
+    /// Starts baresip with one account line (`<sip:user@domain>;auth_pass=...;outbound=...`).
+    /// `None` when baresip is not installed; with `TANDEM_REQUIRE_PEERS=1` that is a failure.
+    pub fn start(account: &str) -> Option<Baresip> {
+        if Command::new("baresip")
+            .arg("-h")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("TANDEM_REQUIRE_PEERS").is_none(),
+                "baresip is required: run scripts/install-test-peers.sh"
+            );
+            eprintln!(
+                "skipping: baresip is not installed (scripts/install-test-peers.sh installs it)"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let sip_port = free_udp_port();
+        let console_port = free_udp_port();
+        let config = format!(
+            "poll_method epoll\n\
+             sip_listen 127.0.0.1:{sip_port}\n\
+             sip_transports udp,tcp\n\
+             net_interface 127.0.0.1\n\
+             audio_player aubridge,x\n\
+             audio_source aufile,/dev/null\n\
+             audio_alert aufile,/dev/null\n\
+             rtp_ports 20000-20100\n\
+             module_path /usr/lib/baresip/modules\n\
+             module g711.so\n\
+             module aubridge.so\n\
+             module aufile.so\n\
+             module cons.so\n\
+             cons_listen 127.0.0.1:{console_port}\n\
+             module_app account.so\n\
+             module_app menu.so\n"
+        );
+        std::fs::write(dir.path().join("config"), config).unwrap();
+        std::fs::write(dir.path().join("accounts"), format!("{account}\n")).unwrap();
+        std::fs::write(dir.path().join("contacts"), "").unwrap();
+        let log = std::fs::File::create(dir.path().join("log")).unwrap();
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(dir.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("starting baresip");
+        Some(Baresip {
+            dir,
+            child,
+            sip_port,
+            console_port,
+        })
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("log")
+    }
+
+    /// Everything baresip printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle`; panics with the log after `timeout`.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "baresip never printed {needle:?}; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends a console command (e.g. `/dial sip:alice@example.test`) to the cons module.
+    pub fn command(&self, command: &str) {
+        let mut stream =
+            TcpStream::connect(("127.0.0.1", self.console_port)).expect("baresip console");
+        stream.write_all(format!("{command}\n").as_bytes()).unwrap();
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
