@@ -92,6 +92,9 @@ fn baresip_registers_with_digest_and_the_binding_survives_a_restart() {
         return;
     };
     phone.wait_for("200 OK", Duration::from_secs(10));
+    // tandem probes the new phone with an OPTIONS and baresip answers it.
+    let line = server.wait_for_log("registered phone answered OPTIONS", Duration::from_secs(10));
+    assert!(line.contains("status=200"), "{line}");
     // Kill the phone without unregistering; the binding must outlive a server restart.
     drop(phone);
     server.restart();

@@ -38,6 +38,8 @@ pub struct Endpoint {
     pub digest_algorithms: Vec<String>,
     pub registrar: tandem_sip::registrar::Policy,
     layer: TransactionLayer<Message, Destination>,
+    /// Our OPTIONS probes in flight, with the contact they probe.
+    probes: std::collections::HashMap<ClientKey, String>,
 }
 
 impl Endpoint {
@@ -62,6 +64,7 @@ impl Endpoint {
             digest_algorithms,
             registrar: Default::default(),
             layer: TransactionLayer::new(timers),
+            probes: Default::default(),
         }
     }
 
@@ -96,10 +99,23 @@ impl Endpoint {
                 LayerEvent::AckTimeout { key } => {
                     tracing::debug!(?key, "no ACK for our final response")
                 }
-                LayerEvent::RequestTimeout { key } => tracing::debug!(?key, "request timed out"),
+                LayerEvent::RequestTimeout { key } => {
+                    if let Some(contact) = self.probes.remove(&key) {
+                        tracing::warn!(%contact, "registered phone did not answer OPTIONS");
+                    }
+                }
+                LayerEvent::Response { key, response } => {
+                    let Message::Response(response) = response else {
+                        continue;
+                    };
+                    if response.status() >= 200 {
+                        if let Some(contact) = self.probes.remove(&key) {
+                            tracing::info!(%contact, status = response.status(), "registered phone answered OPTIONS");
+                        }
+                    }
+                }
                 // Dialogs and calls arrive with the call bridge; nothing else to do yet.
-                LayerEvent::Response { .. }
-                | LayerEvent::AckFor2xx { .. }
+                LayerEvent::AckFor2xx { .. }
                 | LayerEvent::TransportError { .. }
                 | LayerEvent::Terminated { .. } => {}
             }
@@ -140,18 +156,12 @@ impl Endpoint {
             }
             Ok(Message::Request(mut request)) => {
                 request.stamp_received(inbound.source);
-                self.handle_request(request, destination, inbound.source)
-                    .await;
+                self.handle_request(request, destination).await;
             }
         }
     }
 
-    async fn handle_request(
-        &mut self,
-        request: Request,
-        destination: Destination,
-        source: SocketAddr,
-    ) {
+    async fn handle_request(&mut self, request: Request, destination: Destination) {
         let now = Instant::now();
         let method = request.method().clone();
         let ids_via = request.top_via();
@@ -170,6 +180,7 @@ impl Endpoint {
         let key = ServerKey::for_request(&ids);
         let cancelled = (method == Method::Cancel).then(|| ServerKey::cancelled_invite(&ids));
         let reliable = destination.flow.is_reliable();
+        let destination_copy = destination.clone();
         let disposition = self.layer.handle_request(
             now,
             key.clone(),
@@ -184,7 +195,7 @@ impl Endpoint {
             // which arrive with calls.
             _ => return,
         };
-        let (status, mut response) = self.answer(&request, source, cancelled).await;
+        let (status, mut response) = self.answer(&request, &destination_copy, cancelled).await;
         if status == 0 {
             return;
         }
@@ -208,9 +219,10 @@ impl Endpoint {
     async fn answer(
         &mut self,
         request: &Request,
-        source: SocketAddr,
+        from: &Destination,
         cancelled: Option<ServerKey>,
     ) -> (u16, Option<Response>) {
+        let source = from.addr;
         // §8.2.1-8.2.2: scheme, then extensions, before anything method-specific.
         let uri = request.uri();
         if matches!(uri.scheme(), tandem_sip::message::Scheme::Other(_)) {
@@ -239,7 +251,7 @@ impl Endpoint {
         }
         match request.method() {
             Method::Options => (200, self.options_ok(request)),
-            Method::Register => register::handle(self, request, source).await,
+            Method::Register => register::handle(self, request, from).await,
             Method::Invite => {
                 // Calls are bridged in a later step; what matters now is who may reach them.
                 match self.caller_identity(request, source).await {
@@ -285,6 +297,53 @@ impl Endpoint {
                 }
                 (405, response)
             }
+        }
+    }
+
+    /// Sends an OPTIONS to a phone that just registered, over the flow it registered on, to
+    /// learn that it is reachable (the answer is logged).
+    pub(super) fn probe(&mut self, contact: &str, to: &Destination) {
+        let Some(local) = self.transports.local_addr(&to.flow) else {
+            return;
+        };
+        let mut random = [0u8; 12];
+        let _ = getrandom::fill(&mut random);
+        let branch = tandem_sip::transaction::key::new_branch(random);
+        let transport = match to.flow.transport_name() {
+            "tls" => "TLS",
+            "tcp" => "TCP",
+            _ => "UDP",
+        };
+        let request = Request::builder(Method::Options, contact)
+            .header(
+                "Via",
+                &format!("SIP/2.0/{transport} {local};branch={branch};rport"),
+            )
+            .header("Max-Forwards", "70")
+            .header(
+                "From",
+                &format!("<sip:tandem@{}>;tag={}", self.domain, random_token()),
+            )
+            .header("To", &format!("<{contact}>"))
+            .header("Call-ID", &format!("{}@{}", random_token(), self.domain))
+            .header("CSeq", "1 OPTIONS")
+            .build();
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => return tracing::debug!(%contact, error = %e, "cannot probe this contact"),
+        };
+        let key = ClientKey {
+            branch,
+            method: "OPTIONS".into(),
+        };
+        if self.layer.send_request(
+            Instant::now(),
+            key.clone(),
+            Message::Request(request),
+            to.clone(),
+            to.flow.is_reliable(),
+        ) {
+            self.probes.insert(key, contact.to_owned());
         }
     }
 

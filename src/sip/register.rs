@@ -1,18 +1,18 @@
 //! REGISTER (RFC 3261 §10.3): digest, then the registrar rules, then storage. A registered
 //! phone is another device of the local user with the same name.
 
-use std::net::SocketAddr;
-
 use tandem_sip::message::{Contact, Request, Response};
 use tandem_sip::registrar::{self, ContactEntry, Contacts, Register};
 
 use super::core::{unix_now, DigestOutcome, Endpoint};
+use super::transport::Destination;
 
 pub async fn handle(
     endpoint: &mut Endpoint,
     request: &Request,
-    source: SocketAddr,
+    from: &Destination,
 ) -> (u16, Option<Response>) {
+    let source = from.addr;
     // Step 1: only our domain's bindings live here.
     if !request.uri().host().eq_ignore_ascii_case(&endpoint.domain) {
         return (404, None);
@@ -101,6 +101,14 @@ pub async fn handle(
                 );
             }
             tracing::info!(%aor, bindings = bindings.len(), "registered");
+            // New phones are probed once: an answer shows they are reachable where they said.
+            for b in bindings.iter().filter(|b| {
+                !current
+                    .iter()
+                    .any(|c| registrar::same_contact(&c.contact, &b.contact))
+            }) {
+                endpoint.probe(&b.contact, from);
+            }
             (200, Some(response))
         }
         Err(e) => {

@@ -32,6 +32,14 @@ pub enum Flow {
 }
 
 impl Flow {
+    /// Lower-case transport name, as in our config (`udp`, `tcp`, `tls`).
+    pub fn transport_name(&self) -> &'static str {
+        match self {
+            Flow::Udp(_) => "udp",
+            Flow::Stream { transport, .. } => transport.as_str(),
+        }
+    }
+
     /// Streams are reliable: no retransmissions (§17.1.1.1).
     pub fn is_reliable(&self) -> bool {
         !matches!(self, Flow::Udp(_))
@@ -57,6 +65,7 @@ pub struct Destination {
 pub struct Transports {
     udp: Vec<Arc<UdpSocket>>,
     streams: Mutex<HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>>,
+    stream_locals: Mutex<HashMap<u64, SocketAddr>>,
     next_stream: AtomicU64,
 }
 
@@ -99,6 +108,7 @@ impl Transports {
         let transports = Arc::new(Transports {
             udp: udp.clone(),
             streams: Mutex::new(HashMap::new()),
+            stream_locals: Mutex::new(HashMap::new()),
             next_stream: AtomicU64::new(1),
         });
         for l in &bound {
@@ -144,6 +154,19 @@ impl Transports {
                 let streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
                 streams.get(id).is_some_and(|tx| tx.send(bytes).is_ok())
             }
+        }
+    }
+
+    /// The local address a flow sends from, for the Via of our own requests.
+    pub fn local_addr(&self, flow: &Flow) -> Option<SocketAddr> {
+        match flow {
+            Flow::Udp(index) => self.udp.get(*index).and_then(|s| s.local_addr().ok()),
+            Flow::Stream { id, .. } => self
+                .stream_locals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id)
+                .copied(),
         }
     }
 
@@ -206,6 +229,7 @@ async fn accept_streams(
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
                     let _ = tcp.set_nodelay(true);
+                    let local = tcp.local_addr().ok();
                     let transports = transports.clone();
                     let inbound = inbound.clone();
                     let shutdown = shutdown.clone();
@@ -213,10 +237,10 @@ async fn accept_streams(
                     tracker.spawn(async move {
                         match acceptor {
                             Some(acceptor) => match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(tcp)).await {
-                                Ok(Ok(tls)) => serve_stream(tls, peer, transport, transports, inbound, shutdown).await,
+                                Ok(Ok(tls)) => serve_stream(tls, peer, local, transport, transports, inbound, shutdown).await,
                                 _ => tracing::debug!(%peer, "SIP TLS handshake failed"),
                             },
-                            None => serve_stream(tcp, peer, transport, transports, inbound, shutdown).await,
+                            None => serve_stream(tcp, peer, local, transport, transports, inbound, shutdown).await,
                         }
                     });
                 }
@@ -235,6 +259,7 @@ async fn accept_streams(
 async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: SocketAddr,
+    local: Option<SocketAddr>,
     transport: SipTransport,
     transports: Arc<Transports>,
     inbound: mpsc::Sender<Inbound>,
@@ -243,6 +268,13 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let id = transports.register_stream(tx.clone());
+    if let Some(local) = local {
+        transports
+            .stream_locals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, local);
+    }
     let flow = Flow::Stream { id, transport };
     let mut framer = StreamFramer::new(FramerConfig::default());
     let mut buf = vec![0u8; 8192];

@@ -84,6 +84,8 @@ pub struct Server {
     pub sip_tcp: SocketAddr,
     sip_config: String,
     extra_config: String,
+    /// Every line the server logged, for tests that wait on what it did.
+    log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -112,6 +114,7 @@ impl Server {
             sip_tcp: "0.0.0.0:0".parse().unwrap(),
             sip_config: sip.to_string(),
             extra_config: extra.to_string(),
+            log: Default::default(),
         };
         server.spawn();
         server
@@ -144,9 +147,11 @@ impl Server {
             .expect("starting tandem");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let log = self.log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                log.lock().unwrap().push(line.clone());
                 if std::env::var_os("TANDEM_TEST_LOG").is_some() {
                     eprintln!("[tandem] {line}");
                 }
@@ -188,6 +193,21 @@ impl Server {
             }
         }
         self.child = Some(child);
+    }
+
+    /// Waits until the server logged a line containing `needle`; returns that line.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tandem never logged {needle:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn add_user(&self, user: &str, password: &str) {
