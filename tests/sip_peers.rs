@@ -15,7 +15,12 @@ use common::Server;
 
 /// Sends one datagram and returns the first answer, if any arrives within `wait`.
 fn udp_exchange(to: SocketAddr, message: &[u8], wait: Duration) -> Option<String> {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let socket = UdpSocket::bind(if to.is_ipv6() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    })
+    .unwrap();
     socket.set_read_timeout(Some(wait)).unwrap();
     socket.send_to(message, to).unwrap();
     let mut buf = vec![0u8; 65_535];
@@ -296,4 +301,105 @@ fn every_torture_message_is_handled_and_the_server_keeps_answering() {
             "server stopped answering after {name}"
         );
     }
+}
+
+#[test]
+fn sipsak_registers_with_digest_over_udp_and_tcp_and_a_wrong_password_fails() {
+    if !sipsak_available() {
+        return;
+    }
+    let server = Server::start();
+    server.add_user("carol", "pw");
+    let register = |transport: &str, addr: SocketAddr, password: &str| {
+        Command::new("sipsak")
+            .args([
+                "-U",
+                "-C",
+                "sip:carol@127.0.0.1:9",
+                "-s",
+                "sip:carol@localhost",
+                "-p",
+                &addr.to_string(),
+            ])
+            .args(["-u", "carol", "-a", password, "-x", "120", "-E", transport])
+            .output()
+            .unwrap()
+    };
+    for (transport, addr) in [("udp", server.sip_udp), ("tcp", server.sip_tcp)] {
+        let out = register(transport, addr, "pw");
+        assert!(
+            out.status.success(),
+            "sipsak REGISTER over {transport}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    server.wait_for_log("registered aor=sip:carol@localhost", Duration::from_secs(5));
+    let out = register("udp", server.sip_udp, "wrong");
+    assert!(!out.status.success(), "a wrong password must not register");
+}
+
+#[tokio::test]
+async fn options_over_tls_and_over_ipv6() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start_with(
+        "listen = [\"tls:127.0.0.1:0\", \"udp:[::1]:0\", \"tcp:[::1]:0\"]",
+        "",
+    );
+    let find = |t: &str| {
+        server
+            .sip_listeners
+            .iter()
+            .find(|(transport, _)| transport == t)
+            .map(|(_, a)| *a)
+            .unwrap()
+    };
+
+    // TLS (RFC 3261 §26.2): the server certificate is checked against the test CA.
+    let tcp = tokio::net::TcpStream::connect(find("tls")).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(common::ca().client_config());
+    let mut tls = connector
+        .connect(common::DOMAIN.try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let request = options("z9hG4bKtls1").replace("SIP/2.0/UDP", "SIP/2.0/TLS");
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(common::STEP, tls.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("SIP/2.0 200"), "{text}");
+
+    // IPv6, datagrams and streams.
+    let reply = tokio::task::spawn_blocking({
+        let to = find("udp");
+        move || udp_exchange(to, options("z9hG4bKv6").as_bytes(), Duration::from_secs(3))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(reply.starts_with("SIP/2.0 200"), "{reply}");
+    let mut tcp6 = tokio::net::TcpStream::connect(find("tcp")).await.unwrap();
+    tcp6.write_all(
+        options("z9hG4bKv6t")
+            .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let n = tokio::time::timeout(common::STEP, tcp6.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        buf[..n].starts_with(b"SIP/2.0 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
 }

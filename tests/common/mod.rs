@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
 pub const DOMAIN: &str = "localhost";
+const DEFAULT_SIP_LISTEN: &str = "listen = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\"]\n";
 pub const STEP: Duration = Duration::from_secs(10);
 
 /// A test CA, shared by every test in this process; `SSL_CERT_FILE` points at it so that
@@ -82,6 +83,8 @@ pub struct Server {
     pub direct_tls: SocketAddr,
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
+    /// Every SIP listener as `(transport, address)`, in the order they were bound.
+    pub sip_listeners: Vec<(String, SocketAddr)>,
     sip_config: String,
     extra_config: String,
     /// Every line the server logged, for tests that wait on what it did.
@@ -112,6 +115,7 @@ impl Server {
             direct_tls: "0.0.0.0:0".parse().unwrap(),
             sip_udp: "0.0.0.0:0".parse().unwrap(),
             sip_tcp: "0.0.0.0:0".parse().unwrap(),
+            sip_listeners: Vec::new(),
             sip_config: sip.to_string(),
             extra_config: extra.to_string(),
             log: Default::default(),
@@ -127,12 +131,25 @@ impl Server {
     fn spawn(&mut self) {
         let config = format!(
             "[server]\ndomain = \"{DOMAIN}\"\ndata_dir = \"{}\"\n\
-             [sip]\nlisten = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\"]\n{}\n\
+             [sip]\n{}{}\n\
              [xmpp]\nlisten = [\"127.0.0.1:0\"]\ntls_listen = [\"127.0.0.1:0\"]\n{}\n",
             self.dir.display(),
+            if self.sip_config.contains("listen") {
+                ""
+            } else {
+                DEFAULT_SIP_LISTEN
+            },
             self.sip_config,
             self.extra_config
         );
+        let sip_listeners = if self.sip_config.contains("listen") {
+            ["\"udp:", "\"tcp:", "\"tls:"]
+                .iter()
+                .map(|t| self.sip_config.matches(t).count())
+                .sum()
+        } else {
+            2
+        };
         std::fs::write(self.config_path(), config).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
             .args(["serve", "--config"])
@@ -176,20 +193,31 @@ impl Server {
                         .and_then(|r| r.split_whitespace().next())
                         .unwrap();
                     let (transport, addr) = listen.split_once(':').unwrap();
-                    let kind = if transport == "udp" { "udp" } else { "tcp" };
+                    let kind = match transport {
+                        "udp" => "udp",
+                        "tcp" => "tcp",
+                        _ => "tls",
+                    };
                     let _ = tx.send((addr.parse::<SocketAddr>().unwrap(), kind));
                 }
             }
         });
-        for _ in 0..4 {
+        self.sip_listeners.clear();
+        for _ in 0..2 + sip_listeners {
             let (addr, kind) = rx
                 .recv_timeout(STEP)
                 .expect("tandem did not start listening");
             match kind {
                 "direct" => self.direct_tls = addr,
                 "starttls" => self.starttls = addr,
-                "udp" => self.sip_udp = addr,
-                _ => self.sip_tcp = addr,
+                sip => {
+                    if sip == "udp" {
+                        self.sip_udp = addr;
+                    } else if sip == "tcp" {
+                        self.sip_tcp = addr;
+                    }
+                    self.sip_listeners.push((sip.to_string(), addr));
+                }
             }
         }
         self.child = Some(child);
