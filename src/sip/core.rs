@@ -164,6 +164,24 @@ impl Endpoint {
     async fn handle_request(&mut self, request: Request, destination: Destination) {
         let now = Instant::now();
         let method = request.method().clone();
+        // OPTIONS outside a dialog is answered statelessly (RFC 3261 §8.2.7): keep-alive
+        // probes are the bulk of SIP traffic and need no transaction held for 64*T1. The
+        // To-tag is derived from the request so a retransmission gets the same answer.
+        if method == Method::Options && request.to().tag().is_none() {
+            let (status, response) = self.answer(&request, &destination, None).await;
+            let tag = stateless_tag(&request);
+            let response = response.or_else(|| {
+                Response::from_request(&request, status, default_reason(status), None).ok()
+            });
+            if let Some(mut response) = response {
+                let to = response.to().as_str().to_owned();
+                let _ = response.set_header("To", &replace_tag(&to, &tag));
+                self.transports
+                    .send(&destination, response.to_bytes())
+                    .await;
+            }
+            return;
+        }
         let ids_via = request.top_via();
         let from_tag = request.from().tag().unwrap_or("").to_owned();
         let request_uri = request.uri().as_str().to_owned();
@@ -191,6 +209,16 @@ impl Endpoint {
         );
         let request = match disposition {
             RequestDisposition::New(Message::Request(request)) => request,
+            RequestDisposition::Overloaded(Message::Request(request)) => {
+                // Stateless: no transaction to remember it by.
+                if let Some(mut busy) = self.response(&request, 503) {
+                    let _ = busy.set_header("Retry-After", "5");
+                    self.transports
+                        .send(&destination_copy, busy.to_bytes())
+                        .await;
+                }
+                return;
+            }
             // Retransmissions are answered by their transaction; ACKs for 2xx belong to dialogs,
             // which arrive with calls.
             _ => return,
@@ -470,6 +498,29 @@ pub(super) enum DigestOutcome {
     Authenticated(String),
     Challenge { stale: bool },
     Refused(String),
+}
+
+/// A To-tag that is the same for every retransmission of a request (§8.2.7).
+fn stateless_tag(request: &Request) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    request.call_id().hash(&mut hasher);
+    request.from().tag().hash(&mut hasher);
+    request.top_via().branch().hash(&mut hasher);
+    request.cseq().seq.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// The To header value with its tag set to `tag`.
+fn replace_tag(to: &str, tag: &str) -> String {
+    match to.to_ascii_lowercase().find(";tag=") {
+        Some(at) => {
+            let rest = &to[at + 5..];
+            let end = rest.find(';').map_or(to.len(), |e| at + 5 + e);
+            format!("{};tag={tag}{}", &to[..at], &to[end..])
+        }
+        None => format!("{to};tag={tag}"),
+    }
 }
 
 fn same_uri(a: &str, b: &str) -> bool {

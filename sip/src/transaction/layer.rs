@@ -63,16 +63,38 @@ pub enum RequestDisposition<M> {
     /// An ACK matching no transaction: for the dialog layer (a 2xx ACK arriving after the
     /// transaction ended) or to be dropped.
     StrayAck(M),
+    /// Too many live server transactions: no state was created. The caller answers
+    /// statelessly (503 with Retry-After) so a flood cannot grow memory without bound.
+    Overloaded(M),
 }
+
+/// Default bound on live server transactions. Each costs a few KiB for up to 64*T1 on UDP
+/// (Timer J), so an OPTIONS flood at 20k/s would otherwise hold ~700k of them.
+pub const DEFAULT_MAX_SERVER_TRANSACTIONS: usize = 100_000;
 
 /// The transaction layer of one SIP endpoint.
 pub struct TransactionLayer<M, D> {
     timers: Timers,
-    clients: HashMap<ClientKey, (ClientTransaction<M>, D)>,
-    servers: HashMap<ServerKey, (ServerTransaction<M>, D)>,
-    /// Deadlines; stale entries are skipped when popped.
+    /// Each transaction with its peer and the deadline its heap entry stands for.
+    clients: HashMap<ClientKey, (ClientTransaction<M>, D, Option<Instant>)>,
+    servers: HashMap<ServerKey, (ServerTransaction<M>, D, Option<Instant>)>,
+    /// One live entry per transaction (see `schedule`); superseded entries are skipped.
     wakeups: BinaryHeap<Reverse<(Instant, TxId)>>,
     events: VecDeque<LayerEvent<M, D>>,
+    max_server_transactions: usize,
+}
+
+/// Keeps one heap entry per transaction: a new entry only when the deadline moves earlier
+/// (or none is scheduled); a later deadline is picked up when the earlier entry fires.
+/// Returns the deadline the caller must push, if any.
+fn schedule(scheduled: &mut Option<Instant>, next: Option<Instant>) -> Option<Instant> {
+    match next {
+        Some(at) if scheduled.is_none_or(|s| at < s) => {
+            *scheduled = Some(at);
+            Some(at)
+        }
+        _ => None,
+    }
 }
 
 impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
@@ -83,7 +105,14 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
             servers: HashMap::new(),
             wakeups: BinaryHeap::new(),
             events: VecDeque::new(),
+            max_server_transactions: DEFAULT_MAX_SERVER_TRANSACTIONS,
         }
+    }
+
+    /// Changes the bound on live server transactions (see [`RequestDisposition::Overloaded`]).
+    pub fn with_max_server_transactions(mut self, max: usize) -> Self {
+        self.max_server_transactions = max;
+        self
     }
 
     pub fn timers(&self) -> Timers {
@@ -114,7 +143,7 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
         }
         let kind = Kind::of_method(&key.method);
         let tx = ClientTransaction::new(kind, request, reliable, self.timers, now);
-        self.clients.insert(key.clone(), (tx, to));
+        self.clients.insert(key.clone(), (tx, to, None));
         self.after_client(&key);
         true
     }
@@ -129,7 +158,7 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
         status: u16,
         response: M,
     ) -> bool {
-        let Some((tx, _)) = self.clients.get_mut(key) else {
+        let Some((tx, _, _)) = self.clients.get_mut(key) else {
             return false;
         };
         tx.handle_response(now, status, response);
@@ -149,7 +178,7 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
     ) -> RequestDisposition<M> {
         if method.eq_ignore_ascii_case("ACK") {
             return match self.servers.get_mut(&key) {
-                Some((tx, _)) => {
+                Some((tx, _, _)) => {
                     tx.handle_ack(now, request);
                     self.after_server(&key);
                     RequestDisposition::Ack
@@ -157,13 +186,16 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
                 None => RequestDisposition::StrayAck(request),
             };
         }
-        if let Some((tx, _)) = self.servers.get_mut(&key) {
+        if let Some((tx, _, _)) = self.servers.get_mut(&key) {
             tx.handle_request_retransmission();
             self.after_server(&key);
             return RequestDisposition::Retransmission;
         }
+        if self.servers.len() >= self.max_server_transactions {
+            return RequestDisposition::Overloaded(request);
+        }
         let tx = ServerTransaction::new(Kind::of_method(method), reliable, self.timers);
-        self.servers.insert(key, (tx, from));
+        self.servers.insert(key, (tx, from, None));
         RequestDisposition::New(request)
     }
 
@@ -175,7 +207,7 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
         status: u16,
         response: M,
     ) -> bool {
-        let Some((tx, _)) = self.servers.get_mut(key) else {
+        let Some((tx, _, _)) = self.servers.get_mut(key) else {
             return false;
         };
         tx.send_response(now, status, response);
@@ -185,19 +217,19 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
 
     /// State of a server transaction, e.g. the INVITE a CANCEL targets (§9.2).
     pub fn server_state(&self, key: &ServerKey) -> Option<ServerState> {
-        self.servers.get(key).map(|(tx, _)| tx.state())
+        self.servers.get(key).map(|(tx, _, _)| tx.state())
     }
 
     pub fn handle_transport_error(&mut self, id: &TxId) {
         match id {
             TxId::Client(key) => {
-                if let Some((tx, _)) = self.clients.get_mut(key) {
+                if let Some((tx, _, _)) = self.clients.get_mut(key) {
                     tx.handle_transport_error();
                     self.after_client(key);
                 }
             }
             TxId::Server(key) => {
-                if let Some((tx, _)) = self.servers.get_mut(key) {
+                if let Some((tx, _, _)) = self.servers.get_mut(key) {
                     tx.handle_transport_error();
                     self.after_server(key);
                 }
@@ -211,25 +243,35 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
             if *at > now {
                 break;
             }
-            let Some(Reverse((_, id))) = self.wakeups.pop() else {
+            let Some(Reverse((at, id))) = self.wakeups.pop() else {
                 break;
             };
             match id {
                 TxId::Client(key) => {
-                    if let Some((tx, _)) = self.clients.get_mut(&key) {
-                        if tx.poll_timeout().is_some_and(|d| d <= now) {
-                            tx.handle_timeout(now);
-                            self.after_client(&key);
-                        }
+                    let Some((tx, _, scheduled)) = self.clients.get_mut(&key) else {
+                        continue;
+                    };
+                    if *scheduled != Some(at) {
+                        continue; // superseded by an earlier entry
                     }
+                    *scheduled = None;
+                    if tx.poll_timeout().is_some_and(|d| d <= now) {
+                        tx.handle_timeout(now);
+                    }
+                    self.after_client(&key);
                 }
                 TxId::Server(key) => {
-                    if let Some((tx, _)) = self.servers.get_mut(&key) {
-                        if tx.poll_timeout().is_some_and(|d| d <= now) {
-                            tx.handle_timeout(now);
-                            self.after_server(&key);
-                        }
+                    let Some((tx, _, scheduled)) = self.servers.get_mut(&key) else {
+                        continue;
+                    };
+                    if *scheduled != Some(at) {
+                        continue;
                     }
+                    *scheduled = None;
+                    if tx.poll_timeout().is_some_and(|d| d <= now) {
+                        tx.handle_timeout(now);
+                    }
+                    self.after_server(&key);
                 }
             }
         }
@@ -248,7 +290,7 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
     /// Collects a client transaction's events, schedules its next deadline, drops it once
     /// terminated.
     fn after_client(&mut self, key: &ClientKey) {
-        let Some((tx, to)) = self.clients.get_mut(key) else {
+        let Some((tx, to, scheduled)) = self.clients.get_mut(key) else {
             return;
         };
         while let Some(event) = tx.poll_event() {
@@ -272,13 +314,13 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
         }
         if tx.is_terminated() {
             self.clients.remove(key);
-        } else if let Some(at) = tx.poll_timeout() {
+        } else if let Some(at) = schedule(scheduled, tx.poll_timeout()) {
             self.wakeups.push(Reverse((at, TxId::Client(key.clone()))));
         }
     }
 
     fn after_server(&mut self, key: &ServerKey) {
-        let Some((tx, from)) = self.servers.get_mut(key) else {
+        let Some((tx, from, scheduled)) = self.servers.get_mut(key) else {
             return;
         };
         while let Some(event) = tx.poll_event() {
@@ -302,7 +344,7 @@ impl<M: TxMessage, D: Clone> TransactionLayer<M, D> {
         }
         if tx.is_terminated() {
             self.servers.remove(key);
-        } else if let Some(at) = tx.poll_timeout() {
+        } else if let Some(at) = schedule(scheduled, tx.poll_timeout()) {
             self.wakeups.push(Reverse((at, TxId::Server(key.clone()))));
         }
     }

@@ -437,3 +437,28 @@ fn layer_matches_requests_acks_and_cancels_and_multiplexes_timers() {
         "every transaction ended and was forgotten"
     );
 }
+
+#[test]
+fn layer_refuses_new_server_transactions_beyond_its_bound() {
+    let t0 = Instant::now();
+    let mut layer: TransactionLayer<Msg, ()> =
+        TransactionLayer::new(Timers::default()).with_max_server_transactions(1);
+    let first = ServerKey::for_request(&ids("OPTIONS"));
+    assert!(matches!(
+        layer.handle_request(t0, first.clone(), "OPTIONS", m("a"), (), false),
+        RequestDisposition::New(_)
+    ));
+    let second = ServerKey::for_request(&RequestIds {
+        branch: Some("z9hG4bKsecond"),
+        ..ids("OPTIONS")
+    });
+    assert_eq!(
+        layer.handle_request(t0, second, "OPTIONS", m("b"), (), false),
+        RequestDisposition::Overloaded(m("b"))
+    );
+    // Retransmissions of the existing one are still absorbed.
+    assert_eq!(
+        layer.handle_request(t0, first, "OPTIONS", m("a"), (), false),
+        RequestDisposition::Retransmission
+    );
+}
