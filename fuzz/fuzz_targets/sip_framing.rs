@@ -6,8 +6,16 @@
 use libfuzzer_sys::fuzz_target;
 use tandem_sip::message::{parse, FramerConfig, KeepAlive, StreamFramer};
 
-fn run(pieces: &[&[u8]]) -> (Vec<Result<Vec<u8>, tandem_sip::message::FramingError>>, usize) {
-    let mut framer = StreamFramer::new(FramerConfig { max_header_bytes: 2048, max_body_bytes: 2048 });
+fn run(
+    pieces: &[&[u8]],
+) -> (
+    Vec<Result<Vec<u8>, tandem_sip::message::FramingError>>,
+    usize,
+) {
+    let mut framer = StreamFramer::new(FramerConfig {
+        max_header_bytes: 2048,
+        max_body_bytes: 2048,
+    });
     let mut out = Vec::new();
     let mut pings = 0;
     for p in pieces {
@@ -24,7 +32,10 @@ fn run(pieces: &[&[u8]]) -> (Vec<Result<Vec<u8>, tandem_sip::message::FramingErr
 
 fuzz_target!(|data: &[u8]| {
     let (cuts, stream) = data.split_at(data.len().min(2));
-    let mut points: Vec<usize> = cuts.iter().map(|&c| c as usize % (stream.len() + 1)).collect();
+    let mut points: Vec<usize> = cuts
+        .iter()
+        .map(|&c| c as usize % (stream.len() + 1))
+        .collect();
     points.sort_unstable();
     let mut pieces = Vec::new();
     let mut last = 0;

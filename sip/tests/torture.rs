@@ -111,7 +111,7 @@ fn assert_round_trip(name: &str, m: &Message) {
 
 #[test]
 fn every_fixture_is_in_exactly_one_category() {
-    let mut listed: Vec<&str> = VALID.iter().copied().collect();
+    let mut listed: Vec<&str> = VALID.to_vec();
     listed.extend(INVALID.iter().map(|(n, _)| *n));
     listed.extend(TRANSACTION);
     listed.extend(APPLICATION_PARSED);

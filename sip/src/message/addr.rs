@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::syntax::{
-    is_token_byte, is_ws, parse_digits, scan_params, scan_quoted, skip_ws, unquote, Params,
+    is_token_byte, is_ws, parse_digits, scan_params, scan_quoted, skip_ws, trim_ws, unquote, Params,
 };
 use super::uri::Uri;
 
@@ -26,7 +26,7 @@ impl<'a> NameAddr<'a> {
     /// sequence of tokens, the URI is invalid (including whitespace inside `<...>`), an
     /// `addr-spec` holds `?` (it would have to be bracketed), or a parameter is malformed.
     pub fn parse(s: &'a str) -> Option<NameAddr<'a>> {
-        let s = s.trim_matches(|c| c == ' ' || c == '\t');
+        let s = trim_ws(s);
         let b = s.as_bytes();
         if b.is_empty() {
             return None;
@@ -53,15 +53,15 @@ impl<'a> NameAddr<'a> {
                 i = 0;
             }
         }
-        let display_name = display_end.map(|e| s[..e].trim_end_matches([' ', '\t']));
+        let display_name = display_end.map(|e| trim_ws(&s[..e]));
         let (uri, bracketed, after) = if i < b.len() && b[i] == b'<' {
-            let gt = i + s[i..].find('>')?;
+            let gt = i + memchr::memchr(b'>', &b[i..])?;
             (Uri::parse(&s[i + 1..gt])?, true, gt + 1)
         } else {
-            let end = s.find([';', ' ', '\t']).unwrap_or(s.len());
+            let end = memchr::memchr3(b';', b' ', b'\t', b).unwrap_or(b.len());
             let text = &s[..end];
             // RFC 3261 §20: a URI with ',', '?' or ';' must be inside angle brackets.
-            if text.contains(['?', ',']) {
+            if memchr::memchr2(b'?', b',', text.as_bytes()).is_some() {
                 return None;
             }
             (Uri::parse(text)?, false, end)
@@ -133,7 +133,7 @@ pub enum Contact<'a> {
 impl<'a> Contact<'a> {
     /// Parses one comma-free Contact element.
     pub fn parse(s: &'a str) -> Option<Contact<'a>> {
-        if s.trim_matches([' ', '\t']) == "*" {
+        if trim_ws(s) == "*" {
             Some(Contact::Wildcard)
         } else {
             NameAddr::parse(s).map(Contact::Address)

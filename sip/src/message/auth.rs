@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::syntax::{is_ws, scan_quoted, scan_token, skip_ws, split_list, unquote};
+use super::syntax::{is_ws, scan_quoted, scan_token, skip_ws, split_list, trim_ws, unquote};
 
 /// `scheme param=value, param="quoted, value", ...` borrowing its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +18,7 @@ impl<'a> AuthHeader<'a> {
     /// Parses a credentials or challenge value. `None` unless it is a token scheme followed by
     /// comma-separated `token = token / quoted-string` parameters.
     pub fn parse(s: &'a str) -> Option<AuthHeader<'a>> {
-        let s = s.trim_matches([' ', '\t']);
+        let s = trim_ws(s);
         let b = s.as_bytes();
         let end = scan_token(b, 0);
         if end == 0 || (end < b.len() && !is_ws(b[end])) {

@@ -6,26 +6,36 @@ use super::addr::{Contact, NameAddr};
 use super::auth::AuthHeader;
 use super::method::Method;
 use super::name::{HeaderName, Shape};
-use super::syntax::{is_token, parse_digits, scan_params, scan_token, skip_ws, split_list, Params};
+use super::syntax::{
+    is_token, parse_digits, scan_params, scan_token, skip_ws, split_list, trim_ws, Params,
+};
 use super::via::Via;
 
 /// One header line: its name and its value (trimmed, folding replaced by a space).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
-    name: HeaderName,
-    value: String,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field<'a> {
+    name: &'a HeaderName,
+    value: &'a str,
 }
 
-impl Field {
+impl<'a> Field<'a> {
     /// The header name.
-    pub fn name(&self) -> &HeaderName {
-        &self.name
+    pub fn name(&self) -> &'a HeaderName {
+        self.name
     }
 
     /// The whole value of this line (a list header's line may hold several values).
-    pub fn value(&self) -> &str {
-        &self.value
+    pub fn value(&self) -> &'a str {
+        self.value
     }
+}
+
+/// Where one line's value sits in [`Headers`]' text buffer.
+#[derive(Debug, Clone)]
+struct Slot {
+    name: HeaderName,
+    start: u32,
+    end: u32,
 }
 
 /// The header fields of a request or response.
@@ -34,9 +44,29 @@ impl Field {
 /// exactly one valid Call-ID, CSeq, From and To and at least one valid Via, so the accessors
 /// for those return values rather than options. `Content-Length` always equals the body
 /// length.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// All values live in one text buffer (two allocations per message instead of one per line).
+#[derive(Clone, Default)]
 pub struct Headers {
-    fields: Vec<Field>,
+    text: String,
+    slots: Vec<Slot>,
+}
+
+impl PartialEq for Headers {
+    /// Same lines, names and values in the same order.
+    fn eq(&self, other: &Headers) -> bool {
+        self.slots.len() == other.slots.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl Eq for Headers {}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|h| (h.name.as_str(), h.value)))
+            .finish()
+    }
 }
 
 /// `CSeq` (RFC 3261 §20.16).
@@ -51,7 +81,7 @@ pub struct CSeq {
 impl CSeq {
     /// Parses `1*DIGIT LWS Method`.
     pub fn parse(s: &str) -> Option<CSeq> {
-        let s = s.trim_matches([' ', '\t']);
+        let s = trim_ws(s);
         let digits_end = s.find([' ', '\t'])?;
         let seq = u32::try_from(parse_digits(&s[..digits_end])?).ok()?;
         let method = Method::parse(s[digits_end..].trim_start_matches([' ', '\t']))?;
@@ -71,7 +101,7 @@ pub struct MediaType<'a> {
 impl<'a> MediaType<'a> {
     /// Parses `type "/" subtype *( SEMI m-parameter )` (RFC 3261 §20.15).
     pub fn parse(s: &'a str) -> Option<MediaType<'a>> {
-        let s = s.trim_matches([' ', '\t']);
+        let s = trim_ws(s);
         let b = s.as_bytes();
         let t1 = scan_token(b, 0);
         let slash = skip_ws(b, t1);
@@ -124,7 +154,8 @@ impl<'a> MediaType<'a> {
 /// Iterator over the values of one header, see [`Headers::values`].
 #[derive(Debug, Clone)]
 pub struct Values<'a> {
-    fields: std::slice::Iter<'a, Field>,
+    text: &'a str,
+    fields: std::slice::Iter<'a, Slot>,
     name: HeaderName,
     list: bool,
     current: Option<super::syntax::SplitList<'a>>,
@@ -142,11 +173,12 @@ impl<'a> Iterator for Values<'a> {
                     None => self.current = None,
                 }
             }
-            let field = self.fields.by_ref().find(|f| f.name == self.name)?;
+            let slot = self.fields.by_ref().find(|f| f.name == self.name)?;
+            let value = &self.text[slot.start as usize..slot.end as usize];
             if self.list {
-                self.current = Some(split_list(&field.value));
+                self.current = Some(split_list(value));
             } else {
-                return Some(&field.value);
+                return Some(value);
             }
         }
     }
@@ -159,25 +191,39 @@ fn placeholder_addr() -> NameAddr<'static> {
 }
 
 impl Headers {
+    pub(crate) fn with_capacity(lines: usize, text: usize) -> Headers {
+        Headers {
+            text: String::with_capacity(text),
+            slots: Vec::with_capacity(lines),
+        }
+    }
+
+    fn value_of(&self, slot: &Slot) -> &str {
+        &self.text[slot.start as usize..slot.end as usize]
+    }
+
     /// All fields in order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Field> {
-        self.fields.iter()
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Field<'_>> + '_ {
+        self.slots.iter().map(|s| Field {
+            name: &s.name,
+            value: self.value_of(s),
+        })
     }
 
     /// Number of header lines.
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.slots.len()
     }
 
     /// True if there are no header lines.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.slots.is_empty()
     }
 
     /// True if at least one line named `name` (long or compact form) is present.
     pub fn contains(&self, name: &str) -> bool {
         let name = HeaderName::parse(name);
-        self.fields.iter().any(|f| f.name == name)
+        self.slots.iter().any(|f| f.name == name)
     }
 
     /// Every value of header `name`, which may be given in long or compact form in any case.
@@ -193,7 +239,8 @@ impl Headers {
     pub fn values_of(&self, name: HeaderName) -> Values<'_> {
         let list = name.shape() == Shape::List;
         Values {
-            fields: self.fields.iter(),
+            text: &self.text,
+            fields: self.slots.iter(),
             name,
             list,
             current: None,
@@ -206,10 +253,10 @@ impl Headers {
     }
 
     fn first(&self, name: &HeaderName) -> Option<&str> {
-        self.fields
+        self.slots
             .iter()
             .find(|f| f.name == *name)
-            .map(|f| f.value.as_str())
+            .map(|s| self.value_of(s))
     }
 
     /// All Via values, top first.
@@ -356,44 +403,102 @@ impl Headers {
 
     // ---- mutation (crate-internal; the message types validate before calling) ----
 
-    pub(crate) fn push_raw(&mut self, name: HeaderName, value: String) {
-        self.fields.push(Field { name, value });
+    fn store(&mut self, value: &str) -> (u32, u32) {
+        let start = self.text.len();
+        self.text.push_str(value);
+        (start as u32, self.text.len() as u32)
+    }
+
+    pub(crate) fn push_raw(&mut self, name: HeaderName, value: &str) {
+        let (start, end) = self.store(value);
+        self.slots.push(Slot { name, start, end });
+    }
+
+    /// Appends to the value of the last line (unfolding a continuation line while parsing).
+    pub(crate) fn extend_last(&mut self, more: &str) {
+        let Some(last) = self.slots.last() else {
+            return;
+        };
+        debug_assert_eq!(last.end as usize, self.text.len());
+        if last.end > last.start {
+            self.text.push(' ');
+        }
+        self.text.push_str(more);
+        let end = self.text.len() as u32;
+        if let Some(last) = self.slots.last_mut() {
+            last.end = end;
+        }
+    }
+
+    /// The last line, as pushed.
+    pub(crate) fn last(&self) -> Option<Field<'_>> {
+        self.slots.last().map(|s| Field {
+            name: &s.name,
+            value: self.value_of(s),
+        })
     }
 
     /// Replaces every line named `name` by one line at the position of the first.
-    pub(crate) fn set_raw(&mut self, name: HeaderName, value: String) {
-        match self.fields.iter().position(|f| f.name == name) {
+    pub(crate) fn set_raw(&mut self, name: HeaderName, value: &str) {
+        match self.slots.iter().position(|f| f.name == name) {
             Some(i) => {
-                self.fields[i].value = value;
+                self.replace_at(i, value);
                 let mut k = 0;
-                self.fields.retain(|f| {
+                self.slots.retain(|f| {
                     k += 1;
                     k - 1 <= i || f.name != name
                 });
             }
-            None => self.fields.push(Field { name, value }),
+            None => self.push_raw(name, value),
+        }
+        self.compact();
+    }
+
+    /// Replaces the value of the first line named `name`; false if there is none.
+    pub(crate) fn replace_first(&mut self, name: &HeaderName, value: &str) -> bool {
+        match self.slots.iter().position(|f| f.name == *name) {
+            Some(i) => {
+                self.replace_at(i, value);
+                self.compact();
+                true
+            }
+            None => false,
         }
     }
 
+    fn replace_at(&mut self, i: usize, value: &str) {
+        let (start, end) = self.store(value);
+        self.slots[i].start = start;
+        self.slots[i].end = end;
+    }
+
     pub(crate) fn remove_raw(&mut self, name: &HeaderName) -> usize {
-        let before = self.fields.len();
-        self.fields.retain(|f| f.name != *name);
-        before - self.fields.len()
+        let before = self.slots.len();
+        self.slots.retain(|f| f.name != *name);
+        before - self.slots.len()
+    }
+
+    /// Drops replaced values once they outweigh the live ones, so repeated edits stay bounded.
+    fn compact(&mut self) {
+        let live: usize = self.slots.iter().map(|s| (s.end - s.start) as usize).sum();
+        if self.text.len() > 2 * live + 256 {
+            let mut text = String::with_capacity(live);
+            for slot in &mut self.slots {
+                let start = text.len() as u32;
+                text.push_str(&self.text[slot.start as usize..slot.end as usize]);
+                slot.start = start;
+                slot.end = text.len() as u32;
+            }
+            self.text = text;
+        }
     }
 
     pub(crate) fn count(&self, name: &HeaderName) -> usize {
-        self.fields.iter().filter(|f| f.name == *name).count()
-    }
-
-    pub(crate) fn field_mut(&mut self, name: &HeaderName) -> Option<&mut String> {
-        self.fields
-            .iter_mut()
-            .find(|f| f.name == *name)
-            .map(|f| &mut f.value)
+        self.slots.iter().filter(|f| f.name == *name).count()
     }
 
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
-        for f in &self.fields {
+        for f in self.iter() {
             out.extend_from_slice(f.name.as_str().as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(f.value.as_bytes());
@@ -450,11 +555,8 @@ pub(crate) fn check_value(name: &HeaderName, value: &str) -> bool {
         | HeaderName::ProxyAuthorization
         | HeaderName::WwwAuthenticate
         | HeaderName::ProxyAuthenticate => AuthHeader::parse(value).is_some(),
-        HeaderName::Supported
-        | HeaderName::Require
-        | HeaderName::ProxyRequire
-        | HeaderName::Unsupported
-        | HeaderName::Allow => tokens(),
+        // Option tags matter to the 420 logic; Allow and Supported are read, never enforced.
+        HeaderName::Require | HeaderName::ProxyRequire => tokens(),
         _ => true,
     }
 }
@@ -474,7 +576,7 @@ mod tests {
     fn headers(lines: &[(&str, &str)]) -> Headers {
         let mut h = Headers::default();
         for (n, v) in lines {
-            h.push_raw(HeaderName::parse(n), (*v).to_owned());
+            h.push_raw(HeaderName::parse(n), v);
         }
         h
     }
@@ -519,7 +621,7 @@ mod tests {
             ("To", "sip:t@x"),
             ("X-A", "3"),
         ]);
-        h.set_raw(HeaderName::parse("X-A"), "9".into());
+        h.set_raw(HeaderName::parse("X-A"), "9");
         let v: Vec<_> = h.iter().map(|f| (f.name().as_str(), f.value())).collect();
         assert_eq!(
             v,

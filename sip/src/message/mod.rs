@@ -221,7 +221,7 @@ pub(crate) mod edit {
     }
 
     pub(crate) fn value(name: &HeaderName, value: &str) -> Result<String, BuildError> {
-        let v = value.trim_matches([' ', '\t']);
+        let v = super::syntax::trim_ws(value);
         if v.bytes().any(|b| b == b'\r' || b == b'\n') || !check_value(name, v) {
             return Err(BuildError::InvalidValue(name.clone()));
         }
@@ -234,14 +234,14 @@ pub(crate) mod edit {
         if rejects_duplicates(&name) && h.count(&name) > 0 {
             return Err(BuildError::Duplicate(name));
         }
-        h.push_raw(name, value);
+        h.push_raw(name, &value);
         Ok(())
     }
 
     pub(crate) fn set(h: &mut Headers, name: &str, value: &str) -> Result<(), BuildError> {
         let name = self::name(name)?;
         let value = self::value(&name, value)?;
-        h.set_raw(name, value);
+        h.set_raw(name, &value);
         Ok(())
     }
 
@@ -271,7 +271,7 @@ pub(crate) mod edit {
                 if MediaType::parse(ct).is_none() || ct.bytes().any(|b| b == b'\r' || b == b'\n') {
                     return Err(BuildError::InvalidValue(HeaderName::ContentType));
                 }
-                h.set_raw(HeaderName::ContentType, ct.trim().to_owned());
+                h.set_raw(HeaderName::ContentType, ct.trim());
             }
             None if new.is_empty() => {
                 h.remove_raw(&HeaderName::ContentType);
@@ -285,13 +285,15 @@ pub(crate) mod edit {
 
     /// Makes the Content-Length line say `len`, appending one if there is none.
     pub(crate) fn sync_content_length(h: &mut Headers, len: usize) {
-        match h.field_mut(&HeaderName::ContentLength) {
-            Some(v) => {
-                if v.parse::<usize>().ok() != Some(len) || v.starts_with('0') && v.len() > 1 {
-                    *v = len.to_string();
-                }
-            }
-            None => h.push_raw(HeaderName::ContentLength, len.to_string()),
+        let current = h.values_of(HeaderName::ContentLength).next();
+        if current.is_some_and(|v| {
+            v.parse::<usize>().ok() == Some(len) && !(v.starts_with('0') && v.len() > 1)
+        }) {
+            return;
+        }
+        let text = len.to_string();
+        if !h.replace_first(&HeaderName::ContentLength, &text) {
+            h.push_raw(HeaderName::ContentLength, &text);
         }
     }
 }

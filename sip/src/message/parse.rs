@@ -7,7 +7,7 @@ use super::error::{Origin, ParseError};
 use super::headers::{check_value, malformed, rejects_duplicates, CSeq, Headers};
 use super::method::Method;
 use super::name::HeaderName;
-use super::syntax::{is_token, parse_digits};
+use super::syntax::{parse_digits, scan_token, skip_ws, trim_ws};
 use super::uri::{Scheme, Uri};
 use super::{Message, Request, Response};
 
@@ -27,14 +27,17 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
     if bytes.is_empty() {
         return Err(ParseError::new(Origin::Unknown, "Empty message"));
     }
-    // The first empty line ends the head; a continuation line is never empty.
-    let (head, body_start) = match find(bytes, b"\r\n\r\n") {
-        Some(i) => (&bytes[..i], i + 4),
-        // Lenient: a datagram that ends without the empty line has no body.
-        None => (bytes.strip_suffix(b"\r\n").unwrap_or(bytes), bytes.len()),
+    // Header offsets are stored as u32; no transport delivers anything near this.
+    if bytes.len() > u32::MAX as usize {
+        return Err(ParseError::new(Origin::Unknown, "Message Too Large"));
+    }
+    let (start_line, rest) = match memchr::memchr(b'\n', bytes) {
+        Some(i) => (
+            bytes[..i].strip_suffix(b"\r").unwrap_or(&bytes[..i]),
+            &bytes[i + 1..],
+        ),
+        None => (bytes, &bytes[bytes.len()..]),
     };
-    let line_end = find(head, b"\r\n").unwrap_or(head.len());
-    let (start_line, rest) = (&head[..line_end], &head[(line_end + 2).min(head.len())..]);
     let is_response = start_line.starts_with(b"SIP/");
     let origin = if is_response {
         Origin::Response
@@ -44,9 +47,10 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
         return Err(ParseError::new(Origin::Unknown, "Not a SIP message"));
     };
     let err = |reason: Cow<'static, str>| ParseError::new(origin, reason);
+    if start_line.len() + 1 < bytes.len() && bytes[start_line.len()] != b'\r' {
+        return Err(err("Malformed header".into()));
+    }
     let start_line = std::str::from_utf8(start_line).map_err(|_| err("Invalid UTF-8".into()))?;
-    let headers_text =
-        std::str::from_utf8(rest).map_err(|_| err("Invalid UTF-8 in header".into()))?;
 
     // Start line, then headers, then message-level rules, then the body: the first problem
     // found in that order is the one reported.
@@ -57,13 +61,13 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
         let (method, uri) = parse_request_line(start_line)?;
         StartLine::Request(method, uri)
     };
-    let (mut headers, content_length) = parse_headers(headers_text).map_err(err)?;
+    let (headers, content_length, body_start) = parse_headers(rest).map_err(err)?;
     let method = match &start {
         StartLine::Request(method, _) => Some(method),
         StartLine::Response(..) => None,
     };
-    validate(&mut headers, method).map_err(err)?;
-    let available = &bytes[body_start.min(bytes.len())..];
+    validate(&headers, method).map_err(err)?;
+    let available = &rest[body_start..];
     let body = match content_length {
         Some(n) if n > available.len() => return Err(err("Content-Length mismatch".into())),
         Some(n) => available[..n].to_vec(),
@@ -86,27 +90,6 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
 enum StartLine<'a> {
     Request(Method, &'a str),
     Response(u16, &'a str),
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match hay[i..hay.len() - needle.len() + 1]
-            .iter()
-            .position(|&b| b == first)
-        {
-            Some(p) => {
-                i += p;
-                if &hay[i..i + needle.len()] == needle {
-                    return Some(i);
-                }
-                i += 1;
-            }
-            None => return None,
-        }
-    }
-    None
 }
 
 /// A token followed by a space: enough to treat the message as a request for the purpose of
@@ -179,57 +162,82 @@ fn parse_status_line(line: &str) -> Result<(u16, &str), ParseError> {
 
 /// Splits header lines, unfolds continuations (RFC 3261 §7.3.1), checks each value the stack
 /// interprets, and returns the declared Content-Length.
-fn parse_headers(text: &str) -> Result<(Headers, Option<usize>), Cow<'static, str>> {
-    let mut headers = Headers::default();
-    let mut current: Option<(HeaderName, String)> = None;
+fn parse_headers(b: &[u8]) -> Result<(Headers, Option<usize>, usize), Cow<'static, str>> {
+    let mut headers = Headers::with_capacity(16, b.len().min(2048));
     let mut content_length = None;
-    let mut finish =
-        |h: &mut Headers, name: HeaderName, value: String| -> Result<(), Cow<'static, str>> {
-            if !check_value(&name, &value) {
-                return Err(malformed(&name));
+    // Checks the line pushed last, once no continuation line can follow.
+    let check_last =
+        |h: &Headers, content_length: &mut Option<usize>| -> Result<(), Cow<'static, str>> {
+            if let Some(f) = h.last() {
+                if !check_value(f.name(), f.value()) {
+                    return Err(malformed(f.name()));
+                }
+                if *f.name() == HeaderName::ContentLength {
+                    *content_length = parse_digits(f.value()).map(|n| n as usize);
+                }
             }
-            if name == HeaderName::ContentLength {
-                content_length = parse_digits(&value).map(|n| n as usize);
-            }
-            h.push_raw(name, value);
             Ok(())
         };
-    if !text.is_empty() {
-        for line in text.split("\r\n") {
-            if line.bytes().any(|b| b == b'\r' || b == b'\n') {
-                return Err("Malformed header".into());
-            }
-            let trimmed = line.trim_matches([' ', '\t']);
-            if line.starts_with([' ', '\t']) {
-                let Some((_, value)) = current.as_mut() else {
-                    return Err("Malformed header".into());
-                };
-                if !trimmed.is_empty() {
-                    if !value.is_empty() {
-                        value.push(' ');
-                    }
-                    value.push_str(trimmed);
+    let bad = || Cow::Borrowed("Malformed header");
+    let mut start = 0;
+    let mut lines = 0;
+    let mut newlines = memchr::memchr_iter(b'\n', b);
+    // Lenient: a datagram whose head ends without the empty line has no body.
+    let mut head_end = b.len();
+    let mut body_start = b.len();
+    let mut found_empty = false;
+    while start < b.len() {
+        let end = match newlines.next() {
+            Some(nl) => {
+                // Lines end in CRLF; a bare LF is an error.
+                if nl == start || b[nl - 1] != b'\r' {
+                    return Err(bad());
                 }
-                continue;
+                lines += 1;
+                nl - 1
             }
-            if let Some((name, value)) = current.take() {
-                finish(&mut headers, name, value)?;
-            }
-            let (name, value) = line.split_once(':').ok_or("Malformed header")?;
-            let name = name.trim_end_matches([' ', '\t']);
-            if !is_token(name) {
-                return Err("Malformed header".into());
-            }
-            current = Some((
-                HeaderName::parse(name),
-                value.trim_matches([' ', '\t']).to_owned(),
-            ));
+            None => b.len(),
+        };
+        let raw = &b[start..end];
+        let line_start = start;
+        start = (end + 2).min(b.len());
+        if raw.is_empty() {
+            head_end = line_start;
+            body_start = start;
+            found_empty = true;
+            break;
         }
+        let line =
+            std::str::from_utf8(raw).map_err(|_| Cow::Borrowed("Invalid UTF-8 in header"))?;
+        if raw[0] == b' ' || raw[0] == b'\t' {
+            // Folding (RFC 3261 §7.3.1): the line continues the previous header.
+            if headers.is_empty() {
+                return Err(bad());
+            }
+            let more = trim_ws(line);
+            if !more.is_empty() {
+                headers.extend_last(more);
+            }
+            continue;
+        }
+        check_last(&headers, &mut content_length)?;
+        let name_end = scan_token(raw, 0);
+        let colon = skip_ws(raw, name_end);
+        if name_end == 0 || raw.get(colon) != Some(&b':') {
+            return Err(bad());
+        }
+        headers.push_raw(
+            HeaderName::parse(&line[..name_end]),
+            trim_ws(&line[colon + 1..]),
+        );
     }
-    if let Some((name, value)) = current.take() {
-        finish(&mut headers, name, value)?;
+    check_last(&headers, &mut content_length)?;
+    // A CR anywhere but before a LF would let a value smuggle a line into whatever copies it.
+    let expected = if found_empty { lines - 1 } else { lines };
+    if memchr::memchr_iter(b'\r', &b[..head_end]).count() != expected {
+        return Err(bad());
     }
-    Ok((headers, content_length))
+    Ok((headers, content_length, body_start))
 }
 
 /// Message-level rules (RFC 3261 §8.1.1, §8.2.2; RFC 4475 §3.1.2 and §3.3).
@@ -237,47 +245,78 @@ fn parse_headers(text: &str) -> Result<(Headers, Option<usize>), Cow<'static, st
 /// Max-Forwards is *not* required: RFC 2543 requests lack it and must still be accepted
 /// (RFC 4475 inv2543; a proxy adds it, RFC 3261 §16.6 step 3).
 pub(crate) fn validate(
-    headers: &mut Headers,
+    headers: &Headers,
     method: Option<&Method>,
 ) -> Result<(), Cow<'static, str>> {
-    const REQUIRED: [HeaderName; 5] = [
+    // One pass: which required headers are there, and no single-valued header twice
+    // (RFC 4475 multi01, mcl01).
+    let mut seen = 0u32;
+    let mut cseq = None;
+    let mut star = false;
+    for f in headers.iter() {
+        let name = f.name();
+        let bit = tracked_bit(name);
+        if bit == 0 {
+            continue;
+        }
+        if seen & bit != 0 && rejects_duplicates(name) {
+            return Err(Cow::Owned(format!("Duplicate {name}")));
+        }
+        seen |= bit;
+        match name {
+            HeaderName::CSeq => cseq = Some(f.value()),
+            HeaderName::Contact => star |= f.value().contains('*'),
+            _ => {}
+        }
+    }
+    for name in [
         HeaderName::To,
         HeaderName::From,
         HeaderName::CallId,
         HeaderName::CSeq,
         HeaderName::Via,
-    ];
-    for name in &REQUIRED {
-        if headers.count(name) == 0 {
+    ] {
+        if seen & tracked_bit(&name) == 0 {
             return Err(Cow::Owned(format!("Missing {name}")));
         }
     }
-    // Duplicates of single-valued headers (RFC 4475 multi01, mcl01).
-    let mut seen: Vec<&HeaderName> = Vec::new();
-    for f in headers.iter() {
-        if rejects_duplicates(f.name()) {
-            if seen.contains(&f.name()) {
-                return Err(Cow::Owned(format!("Duplicate {}", f.name())));
-            }
-            seen.push(f.name());
-        }
-    }
     if let Some(method) = method {
-        let cseq = headers
-            .get("CSeq")
-            .and_then(CSeq::parse)
-            .ok_or("Malformed CSeq")?;
+        let cseq = cseq.and_then(CSeq::parse).ok_or("Malformed CSeq")?;
         // RFC 3261 §8.2.6 ... the CSeq method must match (RFC 4475 mismatch01/02).
         if cseq.method != *method {
             return Err("CSeq method mismatch".into());
         }
     }
     // `Contact: *` stands alone (RFC 3261 §10.2.2).
-    let contacts = headers.values_of(HeaderName::Contact).count();
-    if contacts > 1 && headers.values_of(HeaderName::Contact).any(|c| c == "*") {
+    if star
+        && headers.values_of(HeaderName::Contact).any(|c| c == "*")
+        && headers.values_of(HeaderName::Contact).count() > 1
+    {
         return Err("Malformed Contact".into());
     }
     Ok(())
+}
+
+/// One bit per header `validate` tracks; 0 for the others.
+fn tracked_bit(name: &HeaderName) -> u32 {
+    1 << match name {
+        HeaderName::Via => 0,
+        HeaderName::From => 1,
+        HeaderName::To => 2,
+        HeaderName::CallId => 3,
+        HeaderName::CSeq => 4,
+        HeaderName::Contact => 5,
+        HeaderName::MaxForwards => 6,
+        HeaderName::ContentLength => 7,
+        HeaderName::ContentType => 8,
+        HeaderName::Expires => 9,
+        HeaderName::MinExpires => 10,
+        HeaderName::RSeq => 11,
+        HeaderName::RAck => 12,
+        HeaderName::Event => 13,
+        HeaderName::SessionExpires => 14,
+        _ => return 0,
+    }
 }
 
 #[cfg(test)]
@@ -306,6 +345,67 @@ mod tests {
             (e.reason(), e.reply_status()),
             ("Version Not Supported", Some(505))
         );
+    }
+
+    #[test]
+    fn every_compact_form() {
+        let text = "MESSAGE sip:b@x SIP/2.0\r\n\
+            v: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+            t: <sip:b@x>\r\n\
+            f: <sip:a@x>;tag=1\r\n\
+            i: c1\r\n\
+            CSeq: 1 MESSAGE\r\n\
+            m: <sip:a@h>\r\n\
+            k: 100rel\r\n\
+            s: hello\r\n\
+            e: gzip\r\n\
+            o: presence\r\n\
+            r: <sip:c@x>\r\n\
+            u: dialog\r\n\
+            x: 1800\r\n\
+            y: abc\r\n\
+            j: *;audio\r\n\
+            d: proxy\r\n\
+            b: <sip:d@x>\r\n\
+            a: *;video\r\n\
+            c: text/plain\r\n\
+            l: 2\r\n\r\nhi";
+        let Message::Request(r) = parse(text.as_bytes()).unwrap() else {
+            panic!()
+        };
+        let expect = [
+            ("Via", "SIP/2.0/UDP h;branch=z9hG4bK1"),
+            ("To", "<sip:b@x>"),
+            ("From", "<sip:a@x>;tag=1"),
+            ("Call-ID", "c1"),
+            ("Contact", "<sip:a@h>"),
+            ("Supported", "100rel"),
+            ("Subject", "hello"),
+            ("Content-Encoding", "gzip"),
+            ("Event", "presence"),
+            ("Refer-To", "<sip:c@x>"),
+            ("Allow-Events", "dialog"),
+            ("Session-Expires", "1800"),
+            ("Identity", "abc"),
+            ("Reject-Contact", "*;audio"),
+            ("Request-Disposition", "proxy"),
+            ("Referred-By", "<sip:d@x>"),
+            ("Accept-Contact", "*;video"),
+            ("Content-Type", "text/plain"),
+            ("Content-Length", "2"),
+        ];
+        for (long, value) in expect {
+            assert_eq!(r.header(long).collect::<Vec<_>>(), vec![value], "{long}");
+            assert_eq!(r.header(&long.to_uppercase()).count(), 1, "{long}");
+        }
+        assert_eq!(r.body(), b"hi");
+        // Serialised with long names, and the same message again.
+        let wire = String::from_utf8(r.to_bytes()).unwrap();
+        assert!(
+            wire.contains("\r\nReject-Contact: *;audio\r\n") && !wire.contains("\r\nj:"),
+            "{wire}"
+        );
+        assert_eq!(parse(wire.as_bytes()).unwrap(), Message::Request(r));
     }
 
     #[test]
@@ -339,12 +439,5 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.reason(), "Malformed Contact");
-    }
-
-    #[test]
-    fn find_works() {
-        assert_eq!(find(b"abc\r\n\r\n", b"\r\n\r\n"), Some(3));
-        assert_eq!(find(b"\r\n\r", b"\r\n\r\n"), None);
-        assert_eq!(find(b"", b"\r\n"), None);
     }
 }

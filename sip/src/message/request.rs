@@ -113,7 +113,7 @@ impl Request {
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), BuildError> {
         let mut headers = self.headers.clone();
         edit::set(&mut headers, name, value)?;
-        validate(&mut headers, Some(&self.method)).map_err(BuildError::Invalid)?;
+        validate(&headers, Some(&self.method)).map_err(BuildError::Invalid)?;
         self.headers = headers;
         Ok(())
     }
@@ -140,7 +140,12 @@ impl Request {
     /// Returns true if the Via changed.
     pub fn stamp_received(&mut self, source: SocketAddr) -> bool {
         let ip = source.ip().to_string();
-        let Some(field) = self.headers.field_mut(&HeaderName::Via) else {
+        let Some(field) = self
+            .headers
+            .iter()
+            .find(|f| *f.name() == HeaderName::Via)
+            .map(|f| f.value())
+        else {
             return false;
         };
         let Some(first) = split_list(field).next() else {
@@ -187,8 +192,9 @@ impl Request {
             Some(Rport::Value(_)) | None
         ));
         let start = offset_in(field, first);
-        let end = start + first.len();
-        field.replace_range(start..end, &new);
+        let mut value = field.to_owned();
+        value.replace_range(start..start + first.len(), &new);
+        self.headers.replace_first(&HeaderName::Via, &value);
         true
     }
 
@@ -196,14 +202,14 @@ impl Request {
     /// Request-URI, Call-ID, From, top Via, Route and CSeq number, To from the response.
     pub fn ack_for(&self, response: &Response) -> Request {
         let mut headers = Headers::default();
-        headers.push_raw(HeaderName::Via, self.top_via().as_str().to_owned());
-        headers.push_raw(HeaderName::MaxForwards, "70".into());
+        headers.push_raw(HeaderName::Via, self.top_via().as_str());
+        headers.push_raw(HeaderName::MaxForwards, "70");
         for f in self.headers.iter() {
             if matches!(
                 f.name(),
                 HeaderName::From | HeaderName::CallId | HeaderName::Route
             ) {
-                headers.push_raw(f.name().clone(), f.value().to_owned());
+                headers.push_raw(f.name().clone(), f.value());
             }
         }
         if let Some(to) = response
@@ -211,9 +217,9 @@ impl Request {
             .iter()
             .find(|f| *f.name() == HeaderName::To)
         {
-            headers.push_raw(HeaderName::To, to.value().to_owned());
+            headers.push_raw(HeaderName::To, to.value());
         }
-        headers.push_raw(HeaderName::CSeq, format!("{} ACK", self.cseq().seq));
+        headers.push_raw(HeaderName::CSeq, &format!("{} ACK", self.cseq().seq));
         let mut ack = Request {
             method: Method::Ack,
             uri: self.uri.clone(),
@@ -278,11 +284,9 @@ impl RequestBuilder {
         };
         request.set_uri(&self.uri)?;
         if request.headers.count(&HeaderName::MaxForwards) == 0 {
-            request
-                .headers
-                .push_raw(HeaderName::MaxForwards, "70".into());
+            request.headers.push_raw(HeaderName::MaxForwards, "70");
         }
-        validate(&mut request.headers, Some(&request.method)).map_err(BuildError::Invalid)?;
+        validate(&request.headers, Some(&request.method)).map_err(BuildError::Invalid)?;
         // Content-Length goes last, where readers of traces look for it.
         request.headers.remove_raw(&HeaderName::ContentLength);
         request.sync_content_length();

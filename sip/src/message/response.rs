@@ -77,13 +77,13 @@ impl Response {
                             value.push_str(tag);
                         }
                     }
-                    headers.push_raw(HeaderName::To, value);
+                    headers.push_raw(HeaderName::To, &value);
                     false
                 }
                 _ => false,
             };
             if copy {
-                headers.push_raw(f.name().clone(), f.value().to_owned());
+                headers.push_raw(f.name().clone(), f.value());
             }
         }
         let mut response = Response {
@@ -152,7 +152,7 @@ impl Response {
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), BuildError> {
         let mut headers = self.headers.clone();
         edit::set(&mut headers, name, value)?;
-        validate(&mut headers, None).map_err(BuildError::Invalid)?;
+        validate(&headers, None).map_err(BuildError::Invalid)?;
         self.headers = headers;
         Ok(())
     }
@@ -226,12 +226,14 @@ pub fn default_reason(status: u16) -> &'static str {
         603 => "Decline",
         604 => "Does Not Exist Anywhere",
         606 => "Not Acceptable",
-        100..=199 => "Trying",
-        200..=299 => "OK",
-        300..=399 => "Redirection",
-        400..=499 => "Client Error",
-        500..=599 => "Server Error",
-        _ => "Global Failure",
+        _ => match status / 100 {
+            1 => "Trying",
+            2 => "OK",
+            3 => "Redirection",
+            4 => "Client Error",
+            5 => "Server Error",
+            _ => "Global Failure",
+        },
     }
 }
 

@@ -8,13 +8,25 @@
 use std::borrow::Cow;
 
 /// `token` characters (RFC 3261 §25.1): alphanumerics and `-.!%*_+`'~`.
+#[inline]
 pub(crate) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[b as usize]
 }
+
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
 
 /// True if `s` is a non-empty `token`.
 pub(crate) fn is_token(s: &str) -> bool {
@@ -102,9 +114,21 @@ impl<'a> Iterator for SplitList<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
         let b = s.as_bytes();
+        // Fast path: up to the first comma, quote or '<'.
         let mut i = 0;
+        while i < b.len() && !LIST_SPECIAL[b[i] as usize] {
+            i += 1;
+        }
+        if i < b.len() && b[i] == b',' {
+            self.rest = Some(&s[i + 1..]);
+            return Some(trim_ws(&s[..i]));
+        }
         let mut angle = false;
         while i < b.len() {
+            if !LIST_SLOW[b[i] as usize] {
+                i += 1;
+                continue;
+            }
             match b[i] {
                 b'"' => match scan_quoted(b, i) {
                     Some(end) => {
@@ -117,37 +141,80 @@ impl<'a> Iterator for SplitList<'a> {
                 b'>' => angle = false,
                 b',' if !angle => {
                     self.rest = Some(&s[i + 1..]);
-                    return Some(s[..i].trim_matches(|c| c == ' ' || c == '\t'));
+                    return Some(trim_ws(&s[..i]));
                 }
                 _ => {}
             }
             i += 1;
         }
         self.rest = None;
-        Some(s.trim_matches(|c| c == ' ' || c == '\t'))
+        Some(trim_ws(s))
     }
+}
+
+/// Bytes that end the fast path of [`SplitList`].
+static LIST_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b',' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'<' as usize] = true;
+    t
+};
+
+/// Bytes the slow path of [`SplitList`] looks at.
+static LIST_SLOW: [bool; 256] = {
+    let mut t = LIST_SPECIAL;
+    t[b'>' as usize] = true;
+    t
+};
+
+/// `s` without leading and trailing SP / HTAB.
+#[inline]
+pub(crate) fn trim_ws(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut end = b.len();
+    while start < end && is_ws(b[start]) {
+        start += 1;
+    }
+    while end > start && is_ws(b[end - 1]) {
+        end -= 1;
+    }
+    &s[start..end]
 }
 
 /// Bytes allowed in an unquoted generic-param value: token characters plus what hosts
 /// (IPv6 references, `received=` IPv6 addresses) and common extensions use.
+#[inline]
 fn is_param_value_byte(b: u8) -> bool {
-    is_token_byte(b)
-        || matches!(
-            b,
-            b':' | b'['
-                | b']'
-                | b'/'
-                | b'@'
-                | b'?'
-                | b'&'
-                | b'$'
-                | b'#'
-                | b'^'
-                | b'{'
-                | b'}'
-                | b'|'
-        )
+    PARAM_VALUE[b as usize]
 }
+
+static PARAM_VALUE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = TOKEN[i]
+            || matches!(
+                b,
+                b':' | b'['
+                    | b']'
+                    | b'/'
+                    | b'@'
+                    | b'?'
+                    | b'&'
+                    | b'$'
+                    | b'#'
+                    | b'^'
+                    | b'{'
+                    | b'}'
+                    | b'|'
+            );
+        i += 1;
+    }
+    t
+};
 
 /// Scans `*( SEMI generic-param )` from `i` (RFC 3261 §25.1: `SEMI = SWS ";" SWS`,
 /// `generic-param = token [ EQUAL gen-value ]`). Returns the index where the parameters
@@ -166,7 +233,10 @@ pub(crate) fn scan_params(s: &[u8], mut i: usize) -> Option<usize> {
 /// One `token [ EQUAL value ]` at `i` (after the `;`): returns the name range, the raw value
 /// range (quotes included) and the end index.
 #[allow(clippy::type_complexity)]
-fn scan_one_param(s: &[u8], i: usize) -> Option<((usize, usize), Option<(usize, usize)>, usize)> {
+pub(crate) fn scan_one_param(
+    s: &[u8],
+    i: usize,
+) -> Option<((usize, usize), Option<(usize, usize)>, usize)> {
     let ns = skip_ws(s, i);
     let ne = scan_token(s, ns);
     if ne == ns {

@@ -40,23 +40,15 @@ impl<'a> Uri<'a> {
     /// URI: a SIP/SIPS URI must have a host, escapes must be `%HH`, and no URI may contain
     /// whitespace, `<`, `>` or `"`.
     pub fn parse(s: &'a str) -> Option<Uri<'a>> {
-        let colon = s.find(':')?;
+        let colon = memchr::memchr(b':', s.as_bytes())?;
         let scheme_text = &s[..colon];
         let sb = scheme_text.as_bytes();
-        if sb.is_empty()
-            || !sb[0].is_ascii_alphabetic()
-            || !sb
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        {
+        if sb.is_empty() || !sb[0].is_ascii_alphabetic() || !sb.iter().all(|&b| class(b, SCHEME)) {
             return None;
         }
         let rest = &s[colon + 1..];
-        if rest.is_empty()
-            || rest
-                .bytes()
-                .any(|b| b <= b' ' || matches!(b, b'<' | b'>' | b'"' | 0x7f))
-        {
+        let b = rest.as_bytes();
+        if b.is_empty() {
             return None;
         }
         let scheme = if scheme_text.eq_ignore_ascii_case("sip") {
@@ -70,7 +62,7 @@ impl<'a> Uri<'a> {
         };
         if !matches!(scheme, Scheme::Sip | Scheme::Sips) {
             // absoluteURI: opaque, printable ASCII only.
-            if !rest.is_ascii() {
+            if !b.iter().all(|&c| class(c, OPAQUE)) {
                 return None;
             }
             return Some(Uri {
@@ -86,58 +78,90 @@ impl<'a> Uri<'a> {
         }
         // The host part cannot contain '@', so the last one ends the userinfo (the user part
         // itself may hold ';', '?', '/' and ',', RFC 3261 §25.1 user-unreserved).
-        let (user, password, hostpart) = match rest.rfind('@') {
-            Some(at) => {
-                let userinfo = &rest[..at];
-                let (user, password) = match userinfo.find(':') {
-                    Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
-                    None => (userinfo, None),
-                };
-                if user.is_empty() || !valid_chars(user, is_user_byte) {
-                    return None;
-                }
-                if let Some(p) = password {
-                    if !valid_chars(p, is_password_byte) {
-                        return None;
-                    }
-                }
-                (Some(user), password, &rest[at + 1..])
+        let mut i = 0;
+        let (mut user, mut password) = (None, None);
+        if let Some(at) = memchr::memrchr(b'@', b) {
+            let ue = scan_class(b, 0, USER)?;
+            if ue == 0 {
+                return None;
             }
-            None => (None, None, rest),
-        };
-        let hp_end = hostpart.find([';', '?']).unwrap_or(hostpart.len());
-        let (host, port) = parse_hostport(&hostpart[..hp_end])?;
-        let after = &hostpart[hp_end..];
-        let (params, headers) = match after.find('?') {
-            Some(q) => (&after[..q], Some(&after[q + 1..])),
-            None => (after, None),
-        };
-        if !params.is_empty() {
-            for p in params[1..].split(';') {
-                let (name, value) = match p.find('=') {
-                    Some(e) => (&p[..e], Some(&p[e + 1..])),
-                    None => (p, None),
-                };
-                if name.is_empty() || !valid_chars(name, is_param_byte) {
-                    return None;
-                }
-                if let Some(v) = value {
-                    if v.is_empty() || !valid_chars(v, is_param_byte) {
-                        return None;
-                    }
-                }
+            user = Some(&rest[..ue]);
+            let mut end = ue;
+            if b.get(ue) == Some(&b':') {
+                end = scan_class(b, ue + 1, PASSWORD)?;
+                password = Some(&rest[ue + 1..end]);
+            }
+            if end != at {
+                return None;
+            }
+            i = at + 1;
+        }
+        // host [ ":" port ]
+        let hs = i;
+        if b.get(i) == Some(&b'[') {
+            let close = i + memchr::memchr(b']', &b[i..])?;
+            let inner = &b[i + 1..close];
+            if inner.is_empty()
+                || !inner
+                    .iter()
+                    .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+            {
+                return None;
+            }
+            i = close + 1;
+        } else {
+            while i < b.len() && class(b[i], HOST) {
+                i += 1;
+            }
+            if i == hs {
+                return None;
             }
         }
-        if let Some(h) = headers {
-            for pair in h.split('&') {
-                let (name, value) = pair.split_once('=')?;
-                if name.is_empty()
-                    || !valid_chars(name, is_header_byte)
-                    || !valid_chars(value, is_header_byte)
-                {
+        let host = &rest[hs..i];
+        let mut port = None;
+        if b.get(i) == Some(&b':') {
+            let ps = i + 1;
+            i = ps;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            port = Some(parse_port(&rest[ps..i])?);
+        }
+        // *( ";" pname [ "=" pvalue ] )
+        let params_start = i;
+        while b.get(i) == Some(&b';') {
+            let ne = scan_class(b, i + 1, PARAM)?;
+            if ne == i + 1 {
+                return None;
+            }
+            i = ne;
+            if b.get(i) == Some(&b'=') {
+                let ve = scan_class(b, i + 1, PARAM)?;
+                if ve == i + 1 {
                     return None;
                 }
+                i = ve;
             }
+        }
+        let params = &rest[params_start..i];
+        // [ "?" hname "=" hvalue *( "&" hname "=" hvalue ) ]
+        let mut headers = None;
+        if b.get(i) == Some(&b'?') {
+            let hs = i + 1;
+            loop {
+                let ne = scan_class(b, i + 1, HEADER)?;
+                if ne == i + 1 || b.get(ne) != Some(&b'=') {
+                    return None;
+                }
+                i = scan_class(b, ne + 1, HEADER)?;
+                if b.get(i) != Some(&b'&') {
+                    break;
+                }
+            }
+            headers = Some(&rest[hs..i]);
+        }
+        if i != b.len() {
+            return None;
         }
         Some(Uri {
             raw: s,
@@ -213,45 +237,6 @@ impl fmt::Display for Uri<'_> {
     }
 }
 
-/// `host [ ":" port ]` of a SIP URI (no whitespace allowed here).
-fn parse_hostport(s: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if s.starts_with('[') {
-        let close = s.find(']')?;
-        let inner = &s[1..close];
-        if inner.is_empty()
-            || !inner
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return None;
-        }
-        let tail = &s[close + 1..];
-        match tail.strip_prefix(':') {
-            Some(p) => (&s[..=close], Some(p)),
-            None if tail.is_empty() => (&s[..=close], None),
-            None => return None,
-        }
-    } else {
-        match s.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (s, None),
-        }
-    };
-    if !host.starts_with('[')
-        && (host.is_empty()
-            || !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')))
-    {
-        return None;
-    }
-    let port = match port {
-        Some(p) => Some(parse_port(p)?),
-        None => None,
-    };
-    Some((host, port))
-}
-
 /// `1*DIGIT` no larger than 65535.
 pub(crate) fn parse_port(p: &str) -> Option<u16> {
     if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
@@ -260,47 +245,75 @@ pub(crate) fn parse_port(p: &str) -> Option<u16> {
     p.parse().ok()
 }
 
-fn valid_chars(s: &str, ok: fn(u8) -> bool) -> bool {
-    let b = s.as_bytes();
+const SCHEME: u8 = 1;
+const USER: u8 = 2;
+const PASSWORD: u8 = 4;
+const PARAM: u8 = 8;
+const HEADER: u8 = 16;
+const HOST: u8 = 32;
+const OPAQUE: u8 = 64;
+
+#[inline]
+fn class(b: u8, c: u8) -> bool {
+    CLASSES[b as usize] & c != 0
+}
+
+/// Character classes of RFC 3261 §25.1, one bit each.
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let unreserved = alnum
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            );
+        let mut c = 0;
+        if alnum || matches!(b, b'+' | b'-' | b'.') {
+            c |= SCHEME;
+        }
+        if unreserved || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/') {
+            c |= USER;
+        }
+        if unreserved || matches!(b, b'&' | b'=' | b'+' | b'$' | b',') {
+            c |= PASSWORD;
+        }
+        if unreserved || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+            c |= PARAM;
+        }
+        if unreserved || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
+            c |= HEADER;
+        }
+        if alnum || matches!(b, b'-' | b'.' | b'_') {
+            c |= HOST;
+        }
+        if b > b' ' && b < 0x7f && !matches!(b, b'<' | b'>' | b'"') {
+            c |= OPAQUE;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+/// End of a run of class `c` characters and `%HH` escapes from `i`; `None` on a bad escape.
+fn scan_class(b: &[u8], mut i: usize, c: u8) -> Option<usize> {
     while i < b.len() {
-        if b[i] == b'%' {
+        let x = b[i];
+        if class(x, c) {
+            i += 1;
+        } else if x == b'%' {
             if i + 2 >= b.len() || !is_hex(b[i + 1]) || !is_hex(b[i + 2]) {
-                return false;
+                return None;
             }
             i += 3;
-        } else if ok(b[i]) {
-            i += 1;
         } else {
-            return false;
+            break;
         }
     }
-    true
-}
-
-/// RFC 3986-style `unreserved` of RFC 3261: alphanum and `mark`.
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
-        )
-}
-
-fn is_user_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
-}
-
-fn is_password_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
-}
-
-fn is_param_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
-}
-
-fn is_header_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+    Some(i)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::syntax::{is_ws, scan_params, scan_token, skip_ws, Params};
+use super::syntax::{is_ws, scan_one_param, scan_token, skip_ws, trim_ws, Params};
 use super::uri::parse_port;
 
 /// The RFC 3261 branch prefix (§8.1.1.7).
@@ -98,7 +98,7 @@ impl<'a> Via<'a> {
     /// `protocol-name SLASH protocol-version SLASH transport LWS sent-by *( SEMI via-params )`
     /// with optional whitespace around the slashes, colon and parameters.
     pub fn parse(s: &'a str) -> Option<Via<'a>> {
-        let s = s.trim_matches([' ', '\t']);
+        let s = trim_ws(s);
         let b = s.as_bytes();
         let p0 = 0;
         let p1 = scan_token(b, p0);
@@ -145,7 +145,24 @@ impl<'a> Via<'a> {
             port = Some(parse_port(&s[q0..q1])?);
             sent_by_end = q1;
         }
-        let end = scan_params(b, sent_by_end)?;
+        // *( SEMI via-params ); a `received` or `rport` that is present must be well-formed.
+        let mut end = sent_by_end;
+        loop {
+            let j = skip_ws(b, end);
+            if j >= b.len() || b[j] != b';' {
+                break;
+            }
+            let ((ns, ne), value, next) = scan_one_param(b, j + 1)?;
+            let name = &s[ns..ne];
+            if name.eq_ignore_ascii_case("rport") {
+                if let Some((vs, ve)) = value {
+                    parse_port(&s[vs..ve])?;
+                }
+            } else if name.eq_ignore_ascii_case("received") {
+                value?;
+            }
+            end = next;
+        }
         if skip_ws(b, end) != b.len() {
             return None;
         }
@@ -159,15 +176,6 @@ impl<'a> Via<'a> {
             port,
             params: Params::new(&s[sent_by_end..]),
         };
-        // A `received` or `rport` that is present must be well-formed.
-        if let Some(p) = via.params.get("rport") {
-            if let Some(v) = p.raw_value {
-                parse_port(v)?;
-            }
-        }
-        if let Some(p) = via.params.get("received") {
-            p.raw_value?;
-        }
         Some(via)
     }
 
