@@ -156,6 +156,12 @@ impl Endpoint {
             }
             Ok(Message::Request(mut request)) => {
                 request.stamp_received(inbound.source);
+                // Responses go back where the request came from: on its connection, or on
+                // UDP to its source address and port, with or without `rport` (what
+                // RFC 3581 makes explicit, and what phones behind NAT need; RFC 3261
+                // §18.2.2's sent-by port is the same for a phone that sends from its
+                // listening socket). `maddr` is not followed: it would let a request aim our
+                // responses at any third party.
                 self.handle_request(request, destination).await;
             }
         }
@@ -168,19 +174,29 @@ impl Endpoint {
         // probes are the bulk of SIP traffic and need no transaction held for 64*T1. The
         // To-tag is derived from the request so a retransmission gets the same answer.
         if method == Method::Options && request.to().tag().is_none() {
-            let (status, response) = self.answer(&request, &destination, None).await;
-            let tag = stateless_tag(&request);
-            let response = response.or_else(|| {
-                Response::from_request(&request, status, default_reason(status), None).ok()
-            });
-            if let Some(mut response) = response {
-                let to = response.to().as_str().to_owned();
-                let _ = response.set_header("To", &replace_tag(&to, &tag));
-                self.transports
-                    .send(&destination, response.to_bytes())
-                    .await;
-            }
+            let (status, response) = self.answer(&request, &destination, None, None).await;
+            self.send_stateless(&request, status, response, &destination)
+                .await;
             return;
+        }
+        // The toll-fraud gate runs before any state exists: challenges and refusals of
+        // INVITEs go out statelessly, so a spoofed INVITE cannot make us retransmit a 407
+        // (Timer G) at its forged source (RFC 3261 §26.3.2.4).
+        if method == Method::Invite && request.max_forwards() == Some(0) {
+            // §16.3 step 2 comes before any authentication.
+            self.send_stateless(&request, 483, None, &destination).await;
+            return;
+        }
+        let mut caller = None;
+        if method == Method::Invite && request.to().tag().is_none() {
+            match self.caller_identity(&request, destination.addr).await {
+                Caller::Refused(status, response) => {
+                    self.send_stateless(&request, status, response, &destination)
+                        .await;
+                    return;
+                }
+                allowed => caller = Some(allowed),
+            }
         }
         let ids_via = request.top_via();
         let from_tag = request.from().tag().unwrap_or("").to_owned();
@@ -223,7 +239,9 @@ impl Endpoint {
             // which arrive with calls.
             _ => return,
         };
-        let (status, mut response) = self.answer(&request, &destination_copy, cancelled).await;
+        let (status, mut response) = self
+            .answer(&request, &destination_copy, cancelled, caller)
+            .await;
         if status == 0 {
             return;
         }
@@ -249,6 +267,7 @@ impl Endpoint {
         request: &Request,
         from: &Destination,
         cancelled: Option<ServerKey>,
+        caller: Option<Caller>,
     ) -> (u16, Option<Response>) {
         let source = from.addr;
         // §8.2.1-8.2.2: scheme, then extensions, before anything method-specific.
@@ -272,17 +291,22 @@ impl Endpoint {
             }
             return (420, response);
         }
-        // Max-Forwards 0: nothing may be forwarded; an OPTIONS for us is still answered
-        // (§16.3 item 2; RFC 4475 zeromf).
-        if request.max_forwards() == Some(0) && *request.method() != Method::Options {
-            return (483, None);
-        }
+        // Max-Forwards 0 on an INVITE (which tandem would pass on, as a proxy does: §16.3
+        // item 2) was answered with 483 before the transaction existed; requests that end
+        // here (REGISTER, OPTIONS) are processed normally, as RFC 4475 §3.3.13 (zeromf)
+        // expects of an endpoint.
         match request.method() {
             Method::Options => (200, self.options_ok(request)),
             Method::Register => register::handle(self, request, from).await,
             Method::Invite => {
                 // Calls are bridged in a later step; what matters now is who may reach them.
-                match self.caller_identity(request, source).await {
+                // New INVITEs were checked before their transaction existed; re-INVITEs
+                // belong to dialogs, which come with calls.
+                let identity = match caller {
+                    Some(identity) => identity,
+                    None => self.caller_identity(request, source).await,
+                };
+                match identity {
                     Caller::Refused(status, response) => (status, response),
                     Caller::Trusted | Caller::User(_) => {
                         let mut response = self.response(request, 480);
@@ -312,7 +336,10 @@ impl Endpoint {
                         }
                         (200, None)
                     }
-                    _ => (481, None),
+                    // §9.2: a CANCEL that matches a transaction gets 200 even when the INVITE
+                    // was already answered; 481 only when nothing matches.
+                    Some(_) => (200, None),
+                    None => (481, None),
                 }
             }
             // Dialog requests without a dialog (§12.2.2).
@@ -325,6 +352,24 @@ impl Endpoint {
                 }
                 (405, response)
             }
+        }
+    }
+
+    /// Answers without a transaction, with a To-tag derived from the request so that a
+    /// retransmission gets the very same response (§8.2.7).
+    async fn send_stateless(
+        &mut self,
+        request: &Request,
+        status: u16,
+        response: Option<Response>,
+        to: &Destination,
+    ) {
+        let response = response
+            .or_else(|| Response::from_request(request, status, default_reason(status), None).ok());
+        if let Some(mut response) = response {
+            let existing = response.to().as_str().to_owned();
+            let _ = response.set_header("To", &replace_tag(&existing, &stateless_tag(request)));
+            self.transports.send(to, response.to_bytes()).await;
         }
     }
 
@@ -433,6 +478,17 @@ impl Endpoint {
         if !same_uri(credentials.uri(), request.uri().as_str()) {
             return DigestOutcome::Refused("digest uri does not match the Request-URI".into());
         }
+        // Cheap checks before the user store: another realm or an algorithm we do not offer
+        // (no downgrade to MD5 when only SHA-256 is configured, RFC 8760 §2.4) gets a fresh
+        // challenge.
+        if credentials.realm() != self.digest.realm()
+            || !self
+                .digest_algorithms
+                .iter()
+                .any(|a| a == credentials.algorithm().as_str())
+        {
+            return DigestOutcome::Challenge { stale: false };
+        }
         let record = match self.storage.get_user(credentials.username()).await {
             Ok(record) => record,
             Err(e) => {
@@ -455,7 +511,15 @@ impl Endpoint {
         match verdict {
             Verdict::Ok(user) => DigestOutcome::Authenticated(user),
             Verdict::Stale => DigestOutcome::Challenge { stale: true },
-            Verdict::Unauthorized(reason) => DigestOutcome::Refused(reason.to_string()),
+            // A wrong password is final; a nonce we cannot vouch for (a restart changed the
+            // secret, a replayed count) only needs a new challenge (RFC 7616 §3.3).
+            Verdict::Unauthorized(tandem_sip::digest::Reason::BadResponse) => {
+                DigestOutcome::Refused("wrong response (bad password or unknown user)".into())
+            }
+            Verdict::Unauthorized(reason) => {
+                tracing::debug!(%reason, "re-challenging");
+                DigestOutcome::Challenge { stale: false }
+            }
         }
     }
 

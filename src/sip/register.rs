@@ -65,7 +65,8 @@ pub async fn handle(
                 .collect(),
         )
     };
-    let transport = request.top_via().transport().as_str().to_ascii_lowercase();
+    // The transport the REGISTER really came on, not what its Via claims.
+    let transport = from.flow.transport_name();
     let register = Register {
         contacts,
         expires: request.expires(),

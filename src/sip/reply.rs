@@ -9,8 +9,13 @@ pub fn error_for_raw(raw: &[u8], status: u16, reason: &str, to_tag: &str) -> Opt
     let head = text.split("\r\n\r\n").next().unwrap_or("");
     let mut lines = unfold(head);
     let request_line = lines.first()?.clone();
-    // A response to a response is never sent.
-    if request_line.starts_with("SIP/") {
+    // A response is never answered, nor is an ACK (§17).
+    if request_line.starts_with("SIP/")
+        || request_line
+            .split_whitespace()
+            .next()
+            .is_some_and(|m| m.eq_ignore_ascii_case("ACK"))
+    {
         return None;
     }
     lines.remove(0);
@@ -30,22 +35,32 @@ pub fn error_for_raw(raw: &[u8], status: u16, reason: &str, to_tag: &str) -> Opt
             _ => {}
         }
     }
+    // Via and CSeq are what the client matches a response with (§17.1.3); with them a 400
+    // can still reach it, even when From, To or Call-ID are missing (RFC 4475 §3.3.1:
+    // "ideally, it will respond with a 400").
     if vias.is_empty() {
         return None;
     }
-    let (from, to, call_id, cseq) = (from?, to?, call_id?, cseq?);
-    let to = if to.to_ascii_lowercase().contains(";tag=") {
-        to
-    } else {
-        format!("{to};tag={to_tag}")
-    };
+    let cseq = cseq?;
+    let to = to.map(|to| {
+        if to.to_ascii_lowercase().contains(";tag=") {
+            to
+        } else {
+            format!("{to};tag={to_tag}")
+        }
+    });
     // The reason goes into a header line: no CR or LF from the input may reach it.
     let reason: String = reason.chars().filter(|c| !c.is_control()).collect();
     let mut out = format!("SIP/2.0 {status} {reason}\r\n");
     for via in vias {
         out.push_str(&format!("Via: {via}\r\n"));
     }
-    out.push_str(&format!("From: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"));
+    for (name, value) in [("From", from), ("To", to), ("Call-ID", call_id)] {
+        if let Some(value) = value {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    out.push_str(&format!("CSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"));
     Some(out.into_bytes())
 }
 
@@ -83,7 +98,25 @@ mod tests {
         assert!(reply.contains("To: <sip:bob@example.test>;tag=t1\r\n"));
         assert!(reply.contains("Call-ID: abc\r\n"));
         assert!(error_for_raw(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n", 400, "x", "t").is_none());
-        assert!(error_for_raw(b"INVITE sip:x SIP/2.0\r\nVia: x\r\n\r\n", 400, "x", "t").is_none());
+        let ack = String::from_utf8_lossy(raw).replacen("INVITE sip", "ACK sip", 1);
+        assert!(
+            error_for_raw(ack.as_bytes(), 400, "x", "t").is_none(),
+            "an ACK is never answered"
+        );
+        assert!(
+            error_for_raw(b"INVITE sip:x SIP/2.0\r\nVia: x\r\n\r\n", 400, "x", "t").is_none(),
+            "no CSeq: unanswerable"
+        );
+        let partial = error_for_raw(
+            b"INVITE sip:x SIP/2.0\r\nVia: x\r\nCSeq: 1 INVITE\r\n\r\n",
+            400,
+            "Missing Call-ID",
+            "t",
+        )
+        .unwrap();
+        assert!(String::from_utf8(partial)
+            .unwrap()
+            .contains("CSeq: 1 INVITE\r\n"));
         let evil = String::from_utf8(error_for_raw(raw, 400, "bad\r\nX-Injected: 1", "t").unwrap())
             .unwrap();
         assert!(!evil.contains("\r\nX-Injected"));

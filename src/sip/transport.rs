@@ -21,6 +21,11 @@ use crate::config::{SipListen, SipTransport};
 const MAX_DATAGRAM: usize = 65_535;
 /// A connection nobody uses for this long is closed (phones keep theirs alive with CRLF).
 const IDLE_STREAM: Duration = Duration::from_secs(600);
+/// Messages waiting to be written on one connection.
+const STREAM_QUEUE: usize = 256;
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open TCP/TLS connections at most; more are refused at accept.
+const MAX_STREAMS: usize = 10_000;
 
 /// How a message arrived, and so how to answer it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -64,7 +69,7 @@ pub struct Destination {
 /// The running transports.
 pub struct Transports {
     udp: Vec<Arc<UdpSocket>>,
-    streams: Mutex<HashMap<u64, mpsc::UnboundedSender<Vec<u8>>>>,
+    streams: Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>,
     stream_locals: Mutex<HashMap<u64, SocketAddr>>,
     next_stream: AtomicU64,
 }
@@ -152,7 +157,9 @@ impl Transports {
             },
             Flow::Stream { id, .. } => {
                 let streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
-                streams.get(id).is_some_and(|tx| tx.send(bytes).is_ok())
+                // A full queue means the peer is not reading: the message is dropped (the
+                // transaction layer retransmits where the RFC asks for it).
+                streams.get(id).is_some_and(|tx| tx.try_send(bytes).is_ok())
             }
         }
     }
@@ -170,7 +177,7 @@ impl Transports {
         }
     }
 
-    fn register_stream(&self, tx: mpsc::UnboundedSender<Vec<u8>>) -> u64 {
+    fn register_stream(&self, tx: mpsc::Sender<Vec<u8>>) -> u64 {
         let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
         self.streams
             .lock()
@@ -181,6 +188,10 @@ impl Transports {
 
     fn forget_stream(&self, id: u64) {
         self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        self.stream_locals
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
@@ -228,6 +239,10 @@ async fn accept_streams(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
+                    if transports.streams.lock().unwrap_or_else(|p| p.into_inner()).len() >= MAX_STREAMS {
+                        tracing::warn!(%peer, "too many SIP connections; refusing");
+                        continue;
+                    }
                     let _ = tcp.set_nodelay(true);
                     let local = tcp.local_addr().ok();
                     let transports = transports.clone();
@@ -266,7 +281,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(STREAM_QUEUE);
     let id = transports.register_stream(tx.clone());
     if let Some(local) = local {
         transports
@@ -286,12 +301,6 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
                     _ => break,
                 };
                 framer.push(&buf[..n]);
-                while let Some(keepalive) = framer.poll_keepalive() {
-                    // RFC 5626 §4.4.1: a double-CRLF ping gets a single CRLF pong.
-                    if keepalive == KeepAlive::Ping {
-                        let _ = tx.send(b"\r\n".to_vec());
-                    }
-                }
                 let mut broken = false;
                 while let Some(frame) = framer.next_message() {
                     match frame {
@@ -310,12 +319,24 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
                         }
                     }
                 }
+                // Keep-alives are recognised while framing: answer them after it. RFC 5626
+                // §4.4.1: a double-CRLF ping gets a single CRLF pong, within 10 s.
+                while let Some(keepalive) = framer.poll_keepalive() {
+                    if keepalive == KeepAlive::Ping && tx.try_send(b"\r\n".to_vec()).is_err() {
+                        broken = true;
+                    }
+                }
                 if broken {
                     break;
                 }
             }
             Some(bytes) = rx.recv() => {
-                if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
+                // A peer that stops reading must not hold the task: give up on it.
+                let write = async {
+                    writer.write_all(&bytes).await?;
+                    writer.flush().await
+                };
+                if !matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(()))) {
                     break;
                 }
             }
