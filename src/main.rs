@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod im;
+mod net;
 mod server;
 mod sip;
 mod storage;

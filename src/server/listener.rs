@@ -1,7 +1,6 @@
 //! Accepting c2s connections.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -19,17 +18,9 @@ pub async fn accept_loop(
 ) {
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    tracker.spawn(run_connection(shared.clone(), tcp, peer, direct_tls, shutdown.clone()));
-                }
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+            (tcp, peer) = crate::net::accept(&listener) => {
+                tracker.spawn(run_connection(shared.clone(), tcp, peer, direct_tls, shutdown.clone()));
+            }
             _ = shutdown.changed() => return,
         }
     }

@@ -237,13 +237,11 @@ async fn accept_streams(
 ) {
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
+            (tcp, peer) = crate::net::accept(&listener) => {
                     if transports.streams.lock().unwrap_or_else(|p| p.into_inner()).len() >= MAX_STREAMS {
                         tracing::warn!(%peer, "too many SIP connections; refusing");
                         continue;
                     }
-                    let _ = tcp.set_nodelay(true);
                     let local = tcp.local_addr().ok();
                     let transports = transports.clone();
                     let inbound = inbound.clone();
@@ -258,12 +256,7 @@ async fn accept_streams(
                             None => serve_stream(tcp, peer, local, transport, transports, inbound, shutdown).await,
                         }
                     });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "sip accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+            }
             _ = shutdown.changed() => return,
         }
     }
