@@ -478,10 +478,10 @@ impl Endpoint {
         if !same_uri(credentials.uri(), request.uri().as_str()) {
             return DigestOutcome::Refused("digest uri does not match the Request-URI".into());
         }
-        // Cheap checks before the user store: another realm or an algorithm we do not offer
-        // (no downgrade to MD5 when only SHA-256 is configured, RFC 8760 §2.4) gets a fresh
-        // challenge.
-        if credentials.realm() != self.digest.realm()
+        // Cheap checks before the user store: another realm, a nonce we never issued, or an
+        // algorithm we do not offer (no downgrade to MD5 when only SHA-256 is configured,
+        // RFC 8760 §2.4) gets a fresh challenge and costs no lookup.
+        if self.digest.precheck(&credentials).is_err()
             || !self
                 .digest_algorithms
                 .iter()

@@ -271,6 +271,19 @@ impl DigestServer {
     ///
     /// `now` is taken as the maximum of all `now` values seen so far, so a clock stepping
     /// back cannot make an expired (and forgotten) nonce usable again.
+    /// The checks that need no user record: realm, and a nonce we issued (MAC). Callers run
+    /// this before looking the user up, so junk credentials cost no storage lookup.
+    /// `verify` repeats them, so skipping this is never unsafe.
+    pub fn precheck(&self, credentials: &Credentials) -> Result<(), Reason> {
+        if credentials.realm() != self.realm {
+            return Err(Reason::RealmMismatch);
+        }
+        if nonce::check(&self.mac, &self.realm, credentials.nonce()).is_none() {
+            return Err(Reason::InvalidNonce);
+        }
+        Ok(())
+    }
+
     pub fn verify(
         &mut self,
         now: u64,
