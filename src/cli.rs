@@ -34,6 +34,31 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Certificates for SASL EXTERNAL (XEP-0178) logins.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Issue a client certificate carrying JID as an xmppAddr, signed by a CA.
+    Issue {
+        jid: String,
+        /// The CA certificate (PEM).
+        #[arg(long)]
+        ca_cert: PathBuf,
+        /// The CA private key (PEM).
+        #[arg(long)]
+        ca_key: PathBuf,
+        /// Output prefix: writes PREFIX.pem and PREFIX.key.
+        #[arg(long)]
+        out: PathBuf,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
 }
 
 /// Where configuration and data are.
@@ -77,6 +102,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let config = load_config(&location)?;
             init_logging(&config.log.level);
             runtime()?.block_on(serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cert {
+            command:
+                CertCommand::Issue {
+                    jid,
+                    ca_cert,
+                    ca_key,
+                    out,
+                    days,
+                },
+        } => {
+            let (cert, key) = crate::cert::issue(&jid, &ca_cert, &ca_key, &out, days)?;
+            println!(
+                "certificate: {}\nprivate key: {}",
+                cert.display(),
+                key.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::User { command } => {

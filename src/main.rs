@@ -1,5 +1,6 @@
 //! `tandem`: XMPP server core, SIP stack and SIP<->Jingle gateway in one binary.
 
+mod cert;
 mod cli;
 mod config;
 mod im;

@@ -81,7 +81,7 @@ fn generate_self_signed(cert_path: &Path, key_path: &Path, domain: &str) -> Resu
 }
 
 /// Writes a file readable only by its owner: it holds a private key.
-fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -84,3 +84,77 @@ fn user_add_list_del_with_data_dir_and_stdin_password() {
         assert!(!bytes.windows(10).any(|w| w == b"from-stdin"));
     }
 }
+
+#[test]
+fn cert_issue_writes_a_ca_signed_client_certificate_with_the_xmpp_addr() {
+    use x509_parser::extensions::{GeneralName, ParsedExtension};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "operator CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.path().join("ca.key"), ca_key.serialize_pem()).unwrap();
+
+    let out = tandem()
+        .args(["cert", "issue", "alice@example.test", "--ca-cert"])
+        .arg(dir.path().join("ca.pem"))
+        .arg("--ca-key")
+        .arg(dir.path().join("ca.key"))
+        .arg("--out")
+        .arg(dir.path().join("certs/alice"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = std::fs::read(dir.path().join("certs/alice.pem")).unwrap();
+    assert!(std::fs::read_to_string(dir.path().join("certs/alice.key"))
+        .unwrap()
+        .contains("PRIVATE KEY"));
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    assert_eq!(cert.issuer().to_string(), "CN=operator CA");
+    let mut xmpp_addrs = Vec::new();
+    let mut client_auth = false;
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectAlternativeName(san) => {
+                for name in &san.general_names {
+                    if let GeneralName::OtherName(oid, value) = name {
+                        assert_eq!(oid.to_id_string(), "1.3.6.1.5.5.7.8.5");
+                        xmpp_addrs.push(value.to_vec());
+                    }
+                }
+            }
+            ParsedExtension::ExtendedKeyUsage(eku) => client_auth = eku.client_auth,
+            _ => {}
+        }
+    }
+    assert!(client_auth, "usable for TLS client authentication");
+    assert_eq!(xmpp_addrs.len(), 1);
+    // The otherName value is an explicitly tagged UTF8String holding the JID.
+    assert!(
+        xmpp_addrs[0]
+            .windows(18)
+            .any(|w| w == b"alice@example.test"),
+        "{:?}",
+        xmpp_addrs[0]
+    );
+    // A bare domain cannot be a user's certificate.
+    let bad = tandem()
+        .args(["cert", "issue", "example.test", "--ca-cert"])
+        .arg(dir.path().join("ca.pem"))
+        .arg("--ca-key")
+        .arg(dir.path().join("ca.key"))
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
