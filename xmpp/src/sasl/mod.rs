@@ -10,6 +10,7 @@
 mod credentials;
 mod decoy;
 mod error;
+mod external;
 mod hash;
 mod plain;
 mod saslprep;
@@ -22,6 +23,7 @@ mod interop_tests;
 
 pub use credentials::{PasswordRecord, ScramCredentials, DEFAULT_ITERATIONS};
 pub use error::{SaslCondition, SaslError};
+pub use external::{resolve_external, CertIdentity, ExternalMode};
 pub use hash::ScramHash;
 pub use plain::{verify_plain, PlainRequest, PlainServer};
 pub use scram::{ClientFirst, ScramServer};
