@@ -5,3 +5,5 @@
 
 pub mod address;
 pub mod errors;
+pub mod jingle;
+pub mod sdp;

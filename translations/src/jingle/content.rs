@@ -1,0 +1,142 @@
+//! XEP-0166 `<content>`: one application (description) over one transport.
+
+use super::action::{Creator, Senders};
+use super::ice::IceUdpTransport;
+use super::raw_udp::RawUdpTransport;
+use super::rtp::RtpDescription;
+use super::xml::{self, Attrs, Element};
+use super::{ns, JingleError};
+
+/// A content's application description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Description {
+    /// XEP-0167 RTP (boxed: far larger than the raw variant).
+    Rtp(Box<RtpDescription>),
+    /// Any other application (file transfer, …), raw XML.
+    Other(String),
+}
+
+/// A content's transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// XEP-0176 ICE-UDP.
+    IceUdp(IceUdpTransport),
+    /// XEP-0177 Raw UDP.
+    RawUdp(RawUdpTransport),
+    /// Any other transport (including old namespace versions), raw XML.
+    Other(String),
+}
+
+impl Description {
+    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+        if el.is(ns::RTP, "description") {
+            RtpDescription::from_element(el).map(|d| Description::Rtp(Box::new(d)))
+        } else {
+            Ok(Description::Other(xml::raw(el)))
+        }
+    }
+
+    pub(crate) fn write(&self, parent: &mut Element) {
+        match self {
+            Description::Rtp(d) => parent.push(d.to_element()),
+            Description::Other(r) => parent.push_raw(std::slice::from_ref(r)),
+        }
+    }
+}
+
+/// One `<content>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    /// @creator (required).
+    pub creator: Creator,
+    /// @name (required; the SDP mid).
+    pub name: String,
+    /// @senders (absent means both).
+    pub senders: Option<Senders>,
+    /// @disposition (absent means session).
+    pub disposition: Option<String>,
+    /// The first `<description>`.
+    pub description: Option<Description>,
+    /// The first `<transport>`.
+    pub transport: Option<Transport>,
+    /// Unknown attributes.
+    pub unknown_attrs: Vec<(String, String)>,
+    /// Unknown children (including `<security>`, further descriptions/transports), raw XML.
+    pub unknown: Vec<String>,
+}
+
+impl Content {
+    /// A content with only creator and name.
+    pub fn new(creator: Creator, name: impl Into<String>) -> Self {
+        Content {
+            creator,
+            name: name.into(),
+            senders: None,
+            disposition: None,
+            description: None,
+            transport: None,
+            unknown_attrs: Vec::new(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// Parse a bare `<content xmlns='urn:xmpp:jingle:1'>` fragment.
+    pub fn from_xml(xml: &str) -> Result<Self, JingleError> {
+        Self::from_element(&xml::parse(xml)?)
+    }
+
+    /// Write as a standalone `<content>` fragment.
+    pub fn to_xml(&self) -> String {
+        self.to_element().to_xml()
+    }
+
+    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+        xml::expect(el, ns::JINGLE, "content")?;
+        let mut a = Attrs::new(el);
+        let mut c = Content::new(
+            a.req_parse("content", "creator")?,
+            a.req("content", "name")?,
+        );
+        c.senders = a.opt_parse("content", "senders")?;
+        c.disposition = a.opt("disposition");
+        c.unknown_attrs = a.rest();
+        for child in el.elements() {
+            match child.name.as_str() {
+                "description" if c.description.is_none() => {
+                    c.description = Some(Description::from_element(child)?)
+                }
+                "transport" if c.transport.is_none() => {
+                    c.transport = Some(if child.ns == ns::ICE_UDP {
+                        Transport::IceUdp(IceUdpTransport::from_element(child)?)
+                    } else if child.ns == ns::RAW_UDP {
+                        Transport::RawUdp(RawUdpTransport::from_element(child)?)
+                    } else {
+                        Transport::Other(xml::raw(child))
+                    })
+                }
+                _ => c.unknown.push(xml::raw(child)),
+            }
+        }
+        Ok(c)
+    }
+
+    pub(crate) fn to_element(&self) -> Element {
+        let mut el = Element::new(ns::JINGLE, "content");
+        el.set("creator", self.creator.as_str());
+        el.set_opt("disposition", &self.disposition);
+        el.set("name", self.name.clone());
+        el.set_opt("senders", &self.senders);
+        el.extend_attrs(&self.unknown_attrs);
+        if let Some(d) = &self.description {
+            d.write(&mut el);
+        }
+        match &self.transport {
+            Some(Transport::IceUdp(t)) => el.push(t.to_element()),
+            Some(Transport::RawUdp(t)) => el.push(t.to_element()),
+            Some(Transport::Other(r)) => el.push_raw(std::slice::from_ref(r)),
+            None => {}
+        }
+        el.push_raw(&self.unknown);
+        el
+    }
+}

@@ -1,0 +1,205 @@
+//! XEP-0176 ICE-UDP transport (with XEP-0320 fingerprints and XEP-0343 sctpmap inside).
+
+use super::action::string_enum;
+use super::dtls::{Fingerprint, SctpMap};
+use super::xml::{self, Attrs, Element};
+use super::{ns, JingleError};
+
+string_enum! {
+    /// ICE candidate type (XEP-0176 candidate/@type).
+    CandidateType {
+        /// host
+        Host = "host",
+        /// prflx
+        Prflx = "prflx",
+        /// relay
+        Relay = "relay",
+        /// srflx
+        Srflx = "srflx",
+    }
+}
+
+/// `<transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IceUdpTransport {
+    /// @ufrag.
+    pub ufrag: Option<String>,
+    /// @pwd.
+    pub pwd: Option<String>,
+    /// `<candidate>` children.
+    pub candidates: Vec<IceCandidate>,
+    /// `<remote-candidate>` (transport-info after nomination).
+    pub remote_candidate: Option<RemoteCandidate>,
+    /// XEP-0320 fingerprints, in order.
+    pub fingerprints: Vec<Fingerprint>,
+    /// XEP-0343 sctpmaps.
+    pub sctpmaps: Vec<SctpMap>,
+    /// Unknown attributes.
+    pub unknown_attrs: Vec<(String, String)>,
+    /// Unknown children, raw XML.
+    pub unknown: Vec<String>,
+}
+
+/// One ICE candidate (XEP-0176 §5.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceCandidate {
+    /// @component (1 = RTP, 2 = RTCP).
+    pub component: u8,
+    /// @foundation (xs:string in XEP-0176).
+    pub foundation: String,
+    /// @generation.
+    pub generation: u32,
+    /// @id.
+    pub id: String,
+    /// @ip, as written.
+    pub ip: String,
+    /// @port.
+    pub port: u16,
+    /// @priority (u64: XEP examples exceed 2^32).
+    pub priority: u64,
+    /// @protocol (udp, tcp).
+    pub protocol: String,
+    /// @type.
+    pub candidate_type: CandidateType,
+    /// @rel-addr.
+    pub rel_addr: Option<String>,
+    /// @rel-port.
+    pub rel_port: Option<u16>,
+    /// @network.
+    pub network: Option<u32>,
+    /// @tcptype (not in the XEP schema, emitted by some clients).
+    pub tcptype: Option<String>,
+    /// Unknown attributes.
+    pub unknown_attrs: Vec<(String, String)>,
+    /// Unknown children, raw XML.
+    pub unknown: Vec<String>,
+}
+
+/// `<remote-candidate component ip port/>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteCandidate {
+    /// @component.
+    pub component: u8,
+    /// @ip.
+    pub ip: String,
+    /// @port.
+    pub port: u16,
+    /// Unknown attributes.
+    pub unknown_attrs: Vec<(String, String)>,
+    /// Unknown children, raw XML.
+    pub unknown: Vec<String>,
+}
+
+impl IceUdpTransport {
+    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+        xml::expect(el, ns::ICE_UDP, "transport")?;
+        let mut a = Attrs::new(el);
+        let mut t = IceUdpTransport {
+            ufrag: a.opt("ufrag"),
+            pwd: a.opt("pwd"),
+            ..Default::default()
+        };
+        t.unknown_attrs = a.rest();
+        for c in el.elements() {
+            match (c.ns.as_str(), c.name.as_str()) {
+                (ns::ICE_UDP, "candidate") => t.candidates.push(IceCandidate::from_element(c)?),
+                (ns::ICE_UDP, "remote-candidate") if t.remote_candidate.is_none() => {
+                    t.remote_candidate = Some(RemoteCandidate::from_element(c)?)
+                }
+                (ns::DTLS, "fingerprint") => t.fingerprints.push(Fingerprint::from_element(c)?),
+                (ns::SCTP, "sctpmap") => t.sctpmaps.push(SctpMap::from_element(c)?),
+                _ => t.unknown.push(xml::raw(c)),
+            }
+        }
+        Ok(t)
+    }
+
+    pub(crate) fn to_element(&self) -> Element {
+        let mut el = Element::new(ns::ICE_UDP, "transport");
+        el.set_opt("pwd", &self.pwd);
+        el.set_opt("ufrag", &self.ufrag);
+        el.extend_attrs(&self.unknown_attrs);
+        for s in &self.sctpmaps {
+            el.push(s.to_element());
+        }
+        for f in &self.fingerprints {
+            el.push(f.to_element());
+        }
+        for c in &self.candidates {
+            el.push(c.to_element());
+        }
+        if let Some(r) = &self.remote_candidate {
+            el.push(r.to_element());
+        }
+        el.push_raw(&self.unknown);
+        el
+    }
+}
+
+impl IceCandidate {
+    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+        const E: &str = "candidate";
+        let mut a = Attrs::new(el);
+        Ok(IceCandidate {
+            component: a.req_parse(E, "component")?,
+            foundation: a.req(E, "foundation")?,
+            generation: a.req_parse(E, "generation")?,
+            id: a.req(E, "id")?,
+            ip: a.req(E, "ip")?,
+            port: a.req_parse(E, "port")?,
+            priority: a.req_parse(E, "priority")?,
+            protocol: a.req(E, "protocol")?,
+            candidate_type: a.req_parse(E, "type")?,
+            rel_addr: a.opt("rel-addr"),
+            rel_port: a.opt_parse(E, "rel-port")?,
+            network: a.opt_parse(E, "network")?,
+            tcptype: a.opt("tcptype"),
+            unknown_attrs: a.rest(),
+            unknown: xml::raw_children(el),
+        })
+    }
+
+    pub(crate) fn to_element(&self) -> Element {
+        let mut el = Element::new(ns::ICE_UDP, "candidate");
+        el.set("component", self.component.to_string());
+        el.set("foundation", self.foundation.clone());
+        el.set("generation", self.generation.to_string());
+        el.set("id", self.id.clone());
+        el.set("ip", self.ip.clone());
+        el.set_opt("network", &self.network);
+        el.set("port", self.port.to_string());
+        el.set("priority", self.priority.to_string());
+        el.set("protocol", self.protocol.clone());
+        el.set_opt("rel-addr", &self.rel_addr);
+        el.set_opt("rel-port", &self.rel_port);
+        el.set_opt("tcptype", &self.tcptype);
+        el.set("type", self.candidate_type.as_str());
+        el.extend_attrs(&self.unknown_attrs);
+        el.push_raw(&self.unknown);
+        el
+    }
+}
+
+impl RemoteCandidate {
+    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+        const E: &str = "remote-candidate";
+        let mut a = Attrs::new(el);
+        Ok(RemoteCandidate {
+            component: a.req_parse(E, "component")?,
+            ip: a.req(E, "ip")?,
+            port: a.req_parse(E, "port")?,
+            unknown_attrs: a.rest(),
+            unknown: xml::raw_children(el),
+        })
+    }
+
+    pub(crate) fn to_element(&self) -> Element {
+        let mut el = Element::new(ns::ICE_UDP, "remote-candidate");
+        el.set("component", self.component.to_string());
+        el.set("ip", self.ip.clone());
+        el.set("port", self.port.to_string());
+        el.extend_attrs(&self.unknown_attrs);
+        el.push_raw(&self.unknown);
+        el
+    }
+}

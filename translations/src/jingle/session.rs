@@ -1,0 +1,126 @@
+//! XEP-0166 `<jingle>` element.
+
+use super::action::Action;
+use super::content::Content;
+use super::group::Group;
+use super::info::SessionInfo;
+use super::reason::Reason;
+use super::xml::{self, Attrs, Element};
+use super::{ns, JingleError};
+
+/// One `<jingle xmlns='urn:xmpp:jingle:1'>` element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jingle {
+    /// @action (required).
+    pub action: Action,
+    /// @sid (required).
+    pub sid: String,
+    /// @initiator.
+    pub initiator: Option<String>,
+    /// @responder.
+    pub responder: Option<String>,
+    /// `<content>` children, in order.
+    pub contents: Vec<Content>,
+    /// `<reason>`.
+    pub reason: Option<Reason>,
+    /// XEP-0338 `<group>` children.
+    pub groups: Vec<Group>,
+    /// XEP-0167 session-info payloads (ringing, hold, …).
+    pub info: Vec<SessionInfo>,
+    /// Unknown attributes, in order.
+    pub unknown_attrs: Vec<(String, String)>,
+    /// Unknown child elements as raw XML.
+    pub unknown: Vec<String>,
+}
+
+impl Jingle {
+    /// A minimal element with the two required attributes.
+    pub fn new(action: Action, sid: impl Into<String>) -> Self {
+        Jingle {
+            action,
+            sid: sid.into(),
+            initiator: None,
+            responder: None,
+            contents: Vec::new(),
+            reason: None,
+            groups: Vec::new(),
+            info: Vec::new(),
+            unknown_attrs: Vec::new(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// Parse a `<jingle>` element, or an `<iq>` wrapping one.
+    pub fn from_xml(xml: &str) -> Result<Self, JingleError> {
+        let root = xml::parse(xml)?;
+        if root.name == "iq" {
+            let j = root.elements().find(|c| c.is(ns::JINGLE, "jingle")).ok_or(
+                JingleError::MissingChild {
+                    element: "iq",
+                    child: "jingle",
+                },
+            )?;
+            return Self::from_element(j);
+        }
+        Self::from_element(&root)
+    }
+
+    /// Write the `<jingle>` element.
+    pub fn to_xml(&self) -> String {
+        self.to_element().to_xml()
+    }
+
+    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+        xml::expect(el, ns::JINGLE, "jingle")?;
+        let mut a = Attrs::new(el);
+        let action_s = a.req("jingle", "action")?;
+        let action = action_s
+            .parse()
+            .map_err(|_| JingleError::InvalidAttribute {
+                element: "jingle",
+                attribute: "action",
+                value: action_s,
+            })?;
+        let mut j = Jingle::new(action, a.req("jingle", "sid")?);
+        j.initiator = a.opt("initiator");
+        j.responder = a.opt("responder");
+        j.unknown_attrs = a.rest();
+        for c in el.elements() {
+            match (c.ns.as_str(), c.name.as_str()) {
+                (ns::JINGLE, "content") => j.contents.push(Content::from_element(c)?),
+                (ns::JINGLE, "reason") if j.reason.is_none() => {
+                    j.reason = Some(Reason::from_element(c)?)
+                }
+                (ns::GROUPING, "group") => j.groups.push(Group::from_element(c)?),
+                (ns::RTP_INFO, _) if SessionInfo::is_known(c) => {
+                    j.info.push(SessionInfo::from_element(c)?)
+                }
+                _ => j.unknown.push(xml::raw(c)),
+            }
+        }
+        Ok(j)
+    }
+
+    pub(crate) fn to_element(&self) -> Element {
+        let mut el = Element::new(ns::JINGLE, "jingle");
+        el.set("action", self.action.as_str());
+        el.set_opt("initiator", &self.initiator);
+        el.set_opt("responder", &self.responder);
+        el.set("sid", self.sid.clone());
+        el.extend_attrs(&self.unknown_attrs);
+        for c in &self.contents {
+            el.push(c.to_element());
+        }
+        if let Some(r) = &self.reason {
+            el.push(r.to_element());
+        }
+        for g in &self.groups {
+            el.push(g.to_element());
+        }
+        for i in &self.info {
+            el.push(i.to_element());
+        }
+        el.push_raw(&self.unknown);
+        el
+    }
+}

@@ -1,0 +1,215 @@
+//! The line parser and validator (RFC 8866 §5 and §9), shared by full SDP and sdpfrag.
+//!
+//! Strict about content (required lines, numbers, typed attributes), lenient about runs of
+//! whitespace between fields, which some SIP phones emit; the writer normalises them.
+
+use super::attributes::{num, Attribute};
+use super::error::{SdpError, SdpErrorKind};
+use super::{Bandwidth, Connection, Media, MediaKind, Origin, SessionDescription, Timing};
+
+/// One `<type>=<value>` line.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Line<'a> {
+    /// 1-based.
+    pub no: usize,
+    pub text: &'a str,
+    pub kind: char,
+    pub value: &'a str,
+}
+
+impl Line<'_> {
+    pub fn err(&self, kind: SdpErrorKind) -> SdpError {
+        SdpError { line: self.no, text: self.text.to_string(), kind }
+    }
+}
+
+/// Error for something missing after the last line (or at `next`).
+fn missing(next: Option<&Line<'_>>, total: usize, kind: SdpErrorKind) -> SdpError {
+    match next {
+        Some(l) => l.err(kind),
+        None => SdpError { line: total + 1, text: String::new(), kind },
+    }
+}
+
+/// Split into lines (LF or CRLF), skipping blank ones, and check each is `<letter>=...`.
+pub(super) fn lines(input: &str) -> Result<(Vec<Line<'_>>, usize), SdpError> {
+    let mut out = Vec::new();
+    let mut total = 0;
+    for (i, raw) in input.split('\n').enumerate() {
+        let text = raw.strip_suffix('\r').unwrap_or(raw);
+        total = i + 1;
+        if text.is_empty() {
+            continue;
+        }
+        let b = text.as_bytes();
+        // b[1] == '=' implies b[0] is a one-byte char, so slicing at 2 is on a boundary.
+        if b.len() < 2 || b[1] != b'=' || !b[0].is_ascii_lowercase() {
+            return Err(SdpError { line: i + 1, text: text.to_string(), kind: SdpErrorKind::MalformedLine });
+        }
+        out.push(Line { no: i + 1, text, kind: b[0] as char, value: &text[2..] });
+    }
+    if input.ends_with('\n') {
+        total -= 1;
+    }
+    Ok((out, total))
+}
+
+pub(super) fn parse_session(input: &str) -> Result<SessionDescription, SdpError> {
+    let (lines, total) = lines(input)?;
+    let mut it = lines.iter().peekable();
+    let v = it.next().ok_or(SdpError { line: 1, text: String::new(), kind: SdpErrorKind::Empty })?;
+    if v.kind != 'v' {
+        return Err(v.err(SdpErrorKind::MissingVersion));
+    }
+    if v.value != "0" {
+        return Err(v.err(SdpErrorKind::UnsupportedVersion(v.value.to_string())));
+    }
+    let o = it.next().filter(|l| l.kind == 'o');
+    let o = o.ok_or_else(|| missing(lines.get(1), total, SdpErrorKind::MissingOrigin))?;
+    let origin = parse_origin(o)?;
+    let s = it.next().filter(|l| l.kind == 's');
+    let s = s.ok_or_else(|| missing(lines.get(2), total, SdpErrorKind::MissingSessionName))?;
+
+    let mut sd = SessionDescription::new(origin, s.value);
+    sd.timing.clear();
+    while let Some(l) = it.next_if(|l| l.kind != 'm') {
+        match l.kind {
+            'i' => set_once(&mut sd.information, l)?,
+            'u' => set_once(&mut sd.uri, l)?,
+            'e' => sd.emails.push(l.value.to_string()),
+            'p' => sd.phones.push(l.value.to_string()),
+            'c' => {
+                if sd.connection.is_some() {
+                    return Err(l.err(SdpErrorKind::Duplicate('c')));
+                }
+                sd.connection = Some(parse_connection(l)?);
+            }
+            'b' => sd.bandwidths.push(parse_bandwidth(l)?),
+            't' => sd.timing.push(parse_timing(l)?),
+            'r' => match sd.timing.last_mut() {
+                Some(t) => t.repeats.push(l.value.to_string()),
+                None => return Err(l.err(SdpErrorKind::Unexpected('r'))),
+            },
+            'z' => set_once(&mut sd.time_zones, l)?,
+            'k' => set_once(&mut sd.key, l)?,
+            'a' => sd.attributes.push(parse_attribute(l)?),
+            other => return Err(l.err(SdpErrorKind::Unexpected(other))),
+        }
+    }
+    if sd.timing.is_empty() {
+        return Err(missing(it.peek().copied(), total, SdpErrorKind::MissingTiming));
+    }
+    sd.media = parse_media_sections(&mut it)?;
+    Ok(sd)
+}
+
+/// Parse `m=` sections until the input ends. The iterator must be at an `m=` line or the end.
+pub(super) fn parse_media_sections<'a, 'b: 'a, I>(
+    it: &mut std::iter::Peekable<I>,
+) -> Result<Vec<Media>, SdpError>
+where
+    I: Iterator<Item = &'a Line<'b>>,
+{
+    let mut media = Vec::new();
+    while let Some(m) = it.next() {
+        if m.kind != 'm' {
+            return Err(m.err(SdpErrorKind::Unexpected(m.kind)));
+        }
+        let mut md = parse_media_line(m)?;
+        while let Some(l) = it.next_if(|l| l.kind != 'm') {
+            match l.kind {
+                'i' => set_once(&mut md.information, l)?,
+                'c' => {
+                    if md.connection.is_some() {
+                        return Err(l.err(SdpErrorKind::Duplicate('c')));
+                    }
+                    md.connection = Some(parse_connection(l)?);
+                }
+                'b' => md.bandwidths.push(parse_bandwidth(l)?),
+                'k' => set_once(&mut md.key, l)?,
+                'a' => md.attributes.push(parse_attribute(l)?),
+                other => return Err(l.err(SdpErrorKind::Unexpected(other))),
+            }
+        }
+        media.push(md);
+    }
+    Ok(media)
+}
+
+fn set_once(slot: &mut Option<String>, l: &Line<'_>) -> Result<(), SdpError> {
+    if slot.is_some() {
+        return Err(l.err(SdpErrorKind::Duplicate(l.kind)));
+    }
+    *slot = Some(l.value.to_string());
+    Ok(())
+}
+
+fn number<T: std::str::FromStr>(l: &Line<'_>, s: &str, field: &'static str) -> Result<T, SdpError> {
+    num(s, field).map_err(|_| l.err(SdpErrorKind::BadNumber(field)))
+}
+
+fn parse_origin(l: &Line<'_>) -> Result<Origin, SdpError> {
+    let f: Vec<&str> = l.value.split_ascii_whitespace().collect();
+    let [username, id, version, nettype, addrtype, address] = f.as_slice() else {
+        return Err(l.err(SdpErrorKind::BadOrigin("expected 6 space-separated fields")));
+    };
+    Ok(Origin {
+        username: username.to_string(),
+        session_id: number(l, id, "o= sess-id")?,
+        session_version: number(l, version, "o= sess-version")?,
+        nettype: nettype.to_string(),
+        addrtype: addrtype.to_string(),
+        address: address.to_string(),
+    })
+}
+
+fn parse_connection(l: &Line<'_>) -> Result<Connection, SdpError> {
+    match l.value.split_ascii_whitespace().collect::<Vec<_>>().as_slice() {
+        [n, a, addr] => Ok(Connection {
+            nettype: n.to_string(),
+            addrtype: a.to_string(),
+            address: addr.to_string(),
+        }),
+        _ => Err(l.err(SdpErrorKind::BadConnection("expected `<nettype> <addrtype> <address>`"))),
+    }
+}
+
+fn parse_bandwidth(l: &Line<'_>) -> Result<Bandwidth, SdpError> {
+    let (t, bw) = l.value.split_once(':').ok_or_else(|| l.err(SdpErrorKind::BadBandwidth("expected `<type>:<bw>`")))?;
+    if t.is_empty() || t.contains(' ') {
+        return Err(l.err(SdpErrorKind::BadBandwidth("bad bwtype")));
+    }
+    Ok(Bandwidth { bwtype: t.to_string(), bandwidth: number(l, bw.trim(), "b= bandwidth")? })
+}
+
+fn parse_timing(l: &Line<'_>) -> Result<Timing, SdpError> {
+    let f: Vec<&str> = l.value.split_ascii_whitespace().collect();
+    let [start, stop] = f.as_slice() else {
+        return Err(l.err(SdpErrorKind::BadTiming("expected `<start> <stop>`")));
+    };
+    Ok(Timing { start: number(l, start, "t= start")?, stop: number(l, stop, "t= stop")?, repeats: Vec::new() })
+}
+
+fn parse_media_line(l: &Line<'_>) -> Result<Media, SdpError> {
+    let mut f = l.value.split_ascii_whitespace();
+    let kind = f.next().ok_or_else(|| l.err(SdpErrorKind::BadMedia("missing media")))?;
+    let port = f.next().ok_or_else(|| l.err(SdpErrorKind::BadMedia("missing port")))?;
+    let proto = f.next().ok_or_else(|| l.err(SdpErrorKind::BadMedia("missing proto")))?;
+    let (port, port_count) = match port.split_once('/') {
+        Some((p, n)) => (number(l, p, "m= port")?, Some(number(l, n, "m= port count")?)),
+        None => (number(l, port, "m= port")?, None),
+    };
+    let formats: Vec<String> = f.map(str::to_string).collect();
+    let mut m = Media::new(MediaKind::from_token(kind), port, proto, formats);
+    m.port_count = port_count;
+    Ok(m)
+}
+
+pub(super) fn parse_attribute(l: &Line<'_>) -> Result<Attribute, SdpError> {
+    let a = Attribute::from_line_value(l.value);
+    if a.name.is_empty() || a.name.contains(|c: char| c.is_ascii_whitespace()) {
+        return Err(l.err(SdpErrorKind::MalformedLine));
+    }
+    a.typed().map_err(|reason| l.err(SdpErrorKind::BadAttribute { name: a.name.clone(), reason }))?;
+    Ok(a)
+}
