@@ -51,6 +51,17 @@ pub struct XmppConfig {
     pub require_encryption: bool,
     /// XML nesting depth limit (guards the parser against deeply nested input).
     pub max_depth: usize,
+    /// `[xmpp.sasl_external]`: certificate logins (XEP-0178), active with `tls.client_ca`.
+    pub sasl_external: SaslExternalConfig,
+}
+
+/// `[xmpp.sasl_external]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaslExternalConfig {
+    /// Identity sources in order of preference: "standard" (xmppAddr SANs), "common_name".
+    pub modes: Vec<String>,
+    /// Create the account on first certificate login instead of refusing it.
+    pub auto_create: bool,
 }
 
 /// `[tls]`
@@ -60,6 +71,10 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// As written; use [`Config::key_path`] for the path to open.
     pub key: PathBuf,
+    /// CA bundle for client certificates (XEP-0178); certificates are asked for, not required.
+    pub client_ca: Option<PathBuf>,
+    /// Certificate revocation lists (PEM) checked against client certificates.
+    pub crl: Vec<PathBuf>,
 }
 
 /// `[storage]`
@@ -216,10 +231,16 @@ impl Default for Config {
                 max_stanza_size: DEFAULT_MAX_STANZA_SIZE,
                 require_encryption: true,
                 max_depth: DEFAULT_MAX_DEPTH,
+                sasl_external: SaslExternalConfig {
+                    modes: vec!["standard".into()],
+                    auto_create: false,
+                },
             },
             tls: TlsConfig {
                 cert: "cert.pem".into(),
                 key: "key.pem".into(),
+                client_ca: None,
+                crl: Vec::new(),
             },
             storage: StorageConfig {
                 url: StorageUrl::default_for(&data_dir),
@@ -296,6 +317,15 @@ impl Config {
     }
 
     /// Human summary for `tandem check-config`.
+    /// A TLS path as configured, resolved against the data dir when relative.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.server.data_dir.join(path)
+        }
+    }
+
     /// The SIP domain: `sip.domain`, or the server domain.
     pub fn sip_domain(&self) -> &str {
         self.sip.domain.as_deref().unwrap_or(&self.server.domain)

@@ -16,9 +16,20 @@ pub struct TlsConfigs {
     pub direct: Arc<rustls::ServerConfig>,
 }
 
+/// Client certificates to ask for (XEP-0178): the CA bundle and CRLs to verify them with.
+pub struct ClientAuth<'a> {
+    pub ca: &'a Path,
+    pub crls: &'a [std::path::PathBuf],
+}
+
 /// Loads the certificate and key, generating a self-signed pair for `domain` when both files
 /// are absent. Only one file present is an operator mistake and is refused.
-pub fn load_or_generate(cert_path: &Path, key_path: &Path, domain: &str) -> Result<TlsConfigs> {
+pub fn load_or_generate(
+    cert_path: &Path,
+    key_path: &Path,
+    domain: &str,
+    client_auth: Option<ClientAuth<'_>>,
+) -> Result<TlsConfigs> {
     match (cert_path.exists(), key_path.exists()) {
         (true, true) => {}
         (false, false) => generate_self_signed(cert_path, key_path, domain)?,
@@ -42,15 +53,23 @@ pub fn load_or_generate(cert_path: &Path, key_path: &Path, domain: &str) -> Resu
     }
     let key = PrivateKeyDer::from_pem_file(key_path)
         .with_context(|| format!("reading private key {}", key_path.display()))?;
-    build(certs, key)
+    build(certs, key, client_auth)
 }
 
-fn build(certs: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Result<TlsConfigs> {
+fn build(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_auth: Option<ClientAuth<'_>>,
+) -> Result<TlsConfigs> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let starttls = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
+        .context("TLS protocol versions")?;
+    let builder = match client_auth {
+        None => builder.with_no_client_auth(),
+        Some(auth) => builder.with_client_cert_verifier(client_verifier(&auth, provider)?),
+    };
+    let starttls = builder
         .with_single_cert(certs, key)
         .context("certificate and key do not match or are unsupported")?;
     let mut direct = starttls.clone();
@@ -59,6 +78,36 @@ fn build(certs: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Re
         starttls: Arc::new(starttls),
         direct: Arc::new(direct),
     })
+}
+
+/// Asks for a client certificate without requiring one; a certificate that is presented must
+/// chain to `ca` and not be revoked, or the handshake fails (an unknown critical extension
+/// fails it too, in webpki).
+fn client_verifier(
+    auth: &ClientAuth<'_>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(auth.ca)
+        .with_context(|| format!("reading client CA {}", auth.ca.display()))?
+    {
+        roots
+            .add(cert.with_context(|| format!("parsing client CA {}", auth.ca.display()))?)
+            .context("client CA certificate")?;
+    }
+    let mut crls = Vec::new();
+    for path in auth.crls {
+        for crl in rustls::pki_types::CertificateRevocationListDer::pem_file_iter(path)
+            .with_context(|| format!("reading CRL {}", path.display()))?
+        {
+            crls.push(crl.with_context(|| format!("parsing CRL {}", path.display()))?);
+        }
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .with_crls(crls)
+        .allow_unauthenticated()
+        .build()
+        .context("client certificate verifier")
 }
 
 fn generate_self_signed(cert_path: &Path, key_path: &Path, domain: &str) -> Result<()> {

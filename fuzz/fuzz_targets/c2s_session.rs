@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         limits: ReaderLimits { max_stanza_size: 4096, max_depth: 16 },
         max_auth_attempts: 3,
         liveness: LivenessConfig::default(),
+        external: None,
     };
     let now = std::time::Instant::now();
     let record = PasswordRecord::derive("u", "x.test", "p", 1).unwrap();

@@ -26,9 +26,11 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "max_stanza_size",
             "require_encryption",
             "max_depth",
+            "sasl_external",
         ],
     ),
-    ("tls", &["cert", "key"]),
+    ("tls", &["cert", "key", "client_ca", "crl"]),
+    ("xmpp.sasl_external", &["modes", "auto_create"]),
     ("storage", &["url"]),
     ("log", &["level"]),
     (
@@ -154,6 +156,30 @@ impl<'t> Walker<'t> {
                     cfg.xmpp.max_depth = n;
                 }
             }
+            if let Some(sub) = self.section_in(t, "sasl_external", "xmpp.sasl_external") {
+                if let Some(v) = sub.get("modes") {
+                    if let Some(items) = self.string_list(v, "xmpp.sasl_external.modes") {
+                        let mut modes = Vec::new();
+                        for (i, item, s) in items {
+                            if s == "standard" || s == "common_name" {
+                                modes.push(s.to_owned());
+                            } else {
+                                self.invalid(
+                                    item,
+                                    &format!("xmpp.sasl_external.modes[{i}]"),
+                                    format!("unknown mode \"{s}\" (expected \"standard\" or \"common_name\")"),
+                                );
+                            }
+                        }
+                        cfg.xmpp.sasl_external.modes = modes;
+                    }
+                }
+                if let Some(v) = sub.get("auto_create") {
+                    if let Some(b) = self.boolean(v, "xmpp.sasl_external.auto_create") {
+                        cfg.xmpp.sasl_external.auto_create = b;
+                    }
+                }
+            }
             if let Some(v) = t.get("require_encryption") {
                 if let Some(b) = self.boolean(v, "xmpp.require_encryption") {
                     cfg.xmpp.require_encryption = b;
@@ -170,6 +196,17 @@ impl<'t> Walker<'t> {
             if let Some(v) = t.get("key") {
                 if let Some(p) = self.path(v, "tls.key", "\"key.pem\"") {
                     cfg.tls.key = p;
+                }
+            }
+            if let Some(v) = t.get("client_ca") {
+                cfg.tls.client_ca = self.path(v, "tls.client_ca", "\"ca.pem\"");
+            }
+            if let Some(v) = t.get("crl") {
+                if let Some(items) = self.string_list(v, "tls.crl") {
+                    cfg.tls.crl = items
+                        .into_iter()
+                        .map(|(_, _, s)| PathBuf::from(s))
+                        .collect();
                 }
             }
         }
@@ -303,7 +340,8 @@ impl<'t> Walker<'t> {
     // ----- structure -------------------------------------------------------
 
     fn check_top_level(&mut self, root: &DeTable<'_>) {
-        let sections: Vec<&str> = SCHEMA.iter().map(|(s, _)| *s).collect();
+        // Nested tables (`xmpp.sasl_external`) are checked inside their parent.
+        let sections: Vec<&str> = SCHEMA.iter().map(|(s, _)| *s).filter(|s| !s.contains('.')).collect();
         for (k, v) in root.iter() {
             let name = k.get_ref().as_ref();
             if sections.contains(&name) {
@@ -348,7 +386,17 @@ impl<'t> Walker<'t> {
 
     /// The section's table if present and a table; reports unknown keys in it.
     fn section<'a, 'i>(&mut self, root: &'a DeTable<'i>, name: &str) -> Option<&'a DeTable<'i>> {
-        let v = root.get(name)?;
+        self.section_in(root, name, name)
+    }
+
+    /// The table at `key` of `parent`, checked against the schema of `name` (its dotted path).
+    fn section_in<'a, 'i>(
+        &mut self,
+        parent: &'a DeTable<'i>,
+        key: &str,
+        name: &str,
+    ) -> Option<&'a DeTable<'i>> {
+        let v = parent.get(key)?;
         match v.get_ref() {
             DeValue::Table(t) => {
                 let known = SCHEMA

@@ -83,6 +83,17 @@ impl Transport {
         Drained::Budget
     }
 
+    /// Identities of the client certificate the TLS layer verified, if one was presented.
+    fn client_identity(&self) -> Option<tandem_xmpp::sasl::CertIdentity> {
+        match self {
+            Transport::Plain(_) => None,
+            Transport::Tls(tls) => {
+                let leaf = tls.get_ref().1.peer_certificates()?.first()?;
+                Some(super::client_cert::identity_of(leaf))
+            }
+        }
+    }
+
     async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
         match self {
             Transport::Plain(s) => s.write_all(data).await,
@@ -151,6 +162,9 @@ async fn drive(
         id,
         Instant::now(),
     );
+    if let Some(identity) = transport.client_identity() {
+        session.set_client_certificate(identity);
+    }
     let mailbox = Arc::new(super::mailbox::Mailbox::default());
     let handle = SessionHandle {
         id,
@@ -225,6 +239,9 @@ async fn drive(
                     match Box::pin(tls_accept(shared.tls.starttls.clone(), tcp)).await {
                         Some(t) => {
                             transport = t;
+                            if let Some(identity) = transport.client_identity() {
+                                session.set_client_certificate(identity);
+                            }
                             session.handle_tls_established();
                             look_before_waiting = true;
                         }
@@ -241,6 +258,33 @@ async fn drive(
                     }
                 }
                 Event::Authenticated { username } => tracing::info!(%username, "authenticated"),
+                Event::CreateAccount { username } => {
+                    // A certificate login with auto_create: the account gets a random
+                    // password nobody knows; certificates remain its way in.
+                    let mut secret = [0u8; 24];
+                    let _ = getrandom::fill(&mut secret);
+                    let password: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+                    match tandem_xmpp::sasl::PasswordRecord::derive(
+                        &username,
+                        &shared.domain,
+                        &password,
+                        tandem_xmpp::sasl::DEFAULT_ITERATIONS,
+                    ) {
+                        Ok(record) => {
+                            match Box::pin(shared.storage.add_user(&username, &record)).await {
+                                Ok(()) => {
+                                    tracing::info!(%username, "account created for a certificate login")
+                                }
+                                Err(e) => {
+                                    tracing::error!(%username, error = %e, "could not create the account of a certificate login")
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(%username, error = %e, "could not derive credentials")
+                        }
+                    }
+                }
                 Event::AuthFailed { username, reason } => {
                     tracing::info!(username = username.as_deref().unwrap_or(""), %reason, "authentication failed")
                 }

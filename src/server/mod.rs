@@ -1,5 +1,6 @@
 //! The running server: listeners, per-connection tasks and the shared state they route through.
 
+mod client_cert;
 mod connection;
 mod listener;
 mod mailbox;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tandem_xmpp::c2s::{LivenessConfig, SessionConfig};
 use tandem_xmpp::router::{LocalRouteTable, RouteTable};
+use tandem_xmpp::sasl::ExternalMode;
 use tandem_xmpp::stream::{ReaderLimits, StreamErrorCondition};
 use tandem_xmpp::Element;
 use tokio::sync::watch;
@@ -80,11 +82,13 @@ fn session_config(
     limits: ReaderLimits,
     require_encryption: bool,
     starttls_available: bool,
+    external: Option<tandem_xmpp::c2s::ExternalPolicy>,
 ) -> Arc<SessionConfig> {
     Arc::new(SessionConfig {
         domain: domain.to_owned(),
         starttls_available,
         require_encryption,
+        external,
         limits,
         max_auth_attempts: 3,
         liveness: LivenessConfig::default(),
@@ -103,10 +107,16 @@ impl RunningServer {
     pub async fn start(config: &Config) -> Result<RunningServer> {
         std::fs::create_dir_all(&config.server.data_dir)
             .with_context(|| format!("creating data dir {}", config.server.data_dir.display()))?;
+        let client_ca = config.tls.client_ca.as_ref().map(|ca| config.resolve(ca));
+        let crls: Vec<_> = config.tls.crl.iter().map(|c| config.resolve(c)).collect();
+        let client_auth = client_ca
+            .as_deref()
+            .map(|ca| crate::tls::ClientAuth { ca, crls: &crls });
         let tls = crate::tls::load_or_generate(
             &config.cert_path(),
             &config.key_path(),
             &config.server.domain,
+            client_auth,
         )?;
         let storage = Storage::open(&config.storage().connection_url())
             .await
@@ -117,14 +127,41 @@ impl RunningServer {
         };
         let domain = &config.server.domain;
         let require_encryption = config.xmpp.require_encryption;
+        // Certificate logins exist only where client certificates are asked for.
+        let external = config
+            .tls
+            .client_ca
+            .as_ref()
+            .map(|_| tandem_xmpp::c2s::ExternalPolicy {
+                modes: config
+                    .xmpp
+                    .sasl_external
+                    .modes
+                    .iter()
+                    .map(|m| {
+                        if m == "common_name" {
+                            ExternalMode::CommonName
+                        } else {
+                            ExternalMode::Standard
+                        }
+                    })
+                    .collect(),
+                auto_create: config.xmpp.sasl_external.auto_create,
+            });
         let shared = Arc::new(Shared {
             domain: config.server.domain.clone(),
             storage: storage.clone(),
             routes: Arc::new(LocalRouteTable::default()),
             tls,
             user_locks: Default::default(),
-            starttls_session: session_config(domain, limits, require_encryption, true),
-            direct_tls_session: session_config(domain, limits, require_encryption, false),
+            starttls_session: session_config(
+                domain,
+                limits,
+                require_encryption,
+                true,
+                external.clone(),
+            ),
+            direct_tls_session: session_config(domain, limits, require_encryption, false, external),
             next_session_id: AtomicU64::new(seed_session_ids()),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);

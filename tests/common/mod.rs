@@ -318,7 +318,18 @@ pub const OPEN: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client
 impl RawClient {
     /// Connects to a STARTTLS port, negotiates TLS, and reopens the stream.
     pub async fn connect_tls(addr: SocketAddr) -> RawClient {
-        let tcp = TcpStream::connect(addr).await.unwrap();
+        Self::connect_tls_with(addr, ca().client_config())
+            .await
+            .expect("TLS handshake")
+    }
+
+    /// STARTTLS with a given client configuration (e.g. one presenting a certificate); the
+    /// error is the handshake's. The returned stream has not been reopened.
+    pub async fn connect_tls_with(
+        addr: SocketAddr,
+        config: Arc<rustls::ClientConfig>,
+    ) -> std::io::Result<RawClient> {
+        let tcp = TcpStream::connect(addr).await?;
         let mut client = RawClient {
             stream: RawStream::Plain(tcp),
             received: String::new(),
@@ -332,14 +343,27 @@ impl RawClient {
         let RawStream::Plain(tcp) = client.stream else {
             unreachable!()
         };
-        let connector = tokio_rustls::TlsConnector::from(ca().client_config());
-        let tls = connector
+        let tls = tokio_rustls::TlsConnector::from(config)
             .connect(DOMAIN.try_into().unwrap(), tcp)
-            .await
-            .unwrap();
+            .await?;
         client.stream = RawStream::Tls(Box::new(tls));
         client.received.clear();
-        client
+        Ok(client)
+    }
+
+    /// Direct TLS (XEP-0368) with a given client configuration.
+    pub async fn connect_direct_tls_with(
+        addr: SocketAddr,
+        config: Arc<rustls::ClientConfig>,
+    ) -> std::io::Result<RawClient> {
+        let tcp = TcpStream::connect(addr).await?;
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(DOMAIN.try_into().unwrap(), tcp)
+            .await?;
+        Ok(RawClient {
+            stream: RawStream::Tls(Box::new(tls)),
+            received: String::new(),
+        })
     }
 
     /// Connects over STARTTLS, authenticates with PLAIN and binds `resource` (or a server

@@ -16,7 +16,12 @@ impl Session {
         if !self.tls && self.config.require_encryption {
             return Vec::new();
         }
-        let mut mechanisms = vec![Mechanism::ScramSha256, Mechanism::ScramSha1];
+        let mut mechanisms = Vec::new();
+        // XEP-0178 §5: EXTERNAL only when a verified certificate came with the TLS layer.
+        if self.tls && self.client_cert.is_some() && self.config.external.is_some() {
+            mechanisms.push(Mechanism::External);
+        }
+        mechanisms.extend([Mechanism::ScramSha256, Mechanism::ScramSha1]);
         if self.tls {
             mechanisms.push(Mechanism::Plain);
         }

@@ -17,7 +17,7 @@ use std::time::Instant;
 use jid::{BareJid, FullJid};
 
 use crate::element::Element;
-use crate::sasl::PasswordRecord;
+use crate::sasl::{CertIdentity, ExternalMode, PasswordRecord};
 use crate::stream::reader::{ReaderLimits, StreamEvent, StreamReader};
 use crate::stream::writer::{self, CLIENT_NS};
 use crate::stream::StreamErrorCondition;
@@ -39,6 +39,16 @@ pub struct SessionConfig {
     pub max_auth_attempts: u32,
     /// Timeouts that detect silent peers (RFC 6120 §4.6).
     pub liveness: LivenessConfig,
+    /// Certificate logins (XEP-0178); `None` when client certificates are not asked for.
+    pub external: Option<ExternalPolicy>,
+}
+
+/// How SASL EXTERNAL picks the account of a verified client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalPolicy {
+    pub modes: Vec<ExternalMode>,
+    /// Create a missing account instead of refusing the login.
+    pub auto_create: bool,
 }
 
 /// Something the driver must act on.
@@ -61,6 +71,9 @@ pub enum Event {
     Bound { jid: FullJid },
     /// A client stanza for the router, `from` already stamped.
     Stanza(Element),
+    /// A certificate login for an account that does not exist yet, with auto-creation on:
+    /// the driver creates it.
+    CreateAccount { username: String },
     /// The stream is over; flush the outgoing bytes and close the transport.
     Closed { error: Option<StreamErrorCondition> },
 }
@@ -101,6 +114,8 @@ pub struct Session {
     stream_counter: u32,
     id_seed: u64,
     liveness: liveness::Liveness,
+    /// Identities of the verified TLS client certificate, if one was presented.
+    client_cert: Option<CertIdentity>,
 }
 
 impl Session {
@@ -109,6 +124,7 @@ impl Session {
     pub fn new(config: Arc<SessionConfig>, tls: bool, id_seed: u64, now: Instant) -> Self {
         Session {
             liveness: liveness::Liveness::new(now),
+            client_cert: None,
             reader: StreamReader::new(config.limits),
             config,
             phase: Phase::AwaitHeader,
@@ -140,6 +156,12 @@ impl Session {
             tracing::debug!(condition = %err.condition, detail = %err.detail, "stream read error");
             self.close_with_error(err.condition, None);
         }
+    }
+
+    /// The TLS layer verified a client certificate carrying these identities; EXTERNAL is
+    /// offered from now on (XEP-0178 §5).
+    pub fn set_client_certificate(&mut self, identity: CertIdentity) {
+        self.client_cert = Some(identity);
     }
 
     /// TLS is up; the client now restarts the stream (RFC 6120 §5.4.3.3).

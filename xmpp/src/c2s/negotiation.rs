@@ -7,8 +7,8 @@ use super::features::{BIND_NS, SASL_NS, SESSION_NS, TLS_NS};
 use super::{Event, Phase, Session};
 use crate::element::Element;
 use crate::sasl::{
-    verify_plain, Mechanism, PasswordRecord, PlainServer, SaslCondition, SaslError,
-    ScramCredentials, ScramHash, ScramServer,
+    resolve_external, verify_plain, Mechanism, PasswordRecord, PlainServer, SaslCondition,
+    SaslError, ScramCredentials, ScramHash, ScramServer,
 };
 use crate::stanza::{error_reply, iq_result, StanzaErrorCondition, StanzaKind};
 use crate::stream::writer::CLIENT_NS;
@@ -20,6 +20,8 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 pub enum SaslState {
     /// `<auth/>` came without an initial response; an empty challenge asked for it.
     AwaitingInitialResponse(Mechanism),
+    /// EXTERNAL: the certificate named this account; waiting to learn whether it exists.
+    External { username: String },
     /// PLAIN: waiting for the stored record to check the password.
     Plain {
         authzid: Option<String>,
@@ -143,6 +145,33 @@ impl Session {
 
     fn start_mechanism(&mut self, mechanism: Mechanism, initial: &[u8]) {
         match mechanism {
+            Mechanism::External => {
+                // XEP-0178 §6: the initial response is the authzid, or empty for none.
+                let Ok(authzid) = std::str::from_utf8(initial) else {
+                    return self.sasl_failure(SaslError::new(
+                        SaslCondition::IncorrectEncoding,
+                        "authzid is not UTF-8",
+                    ));
+                };
+                let (Some(identity), Some(policy)) =
+                    (self.client_cert.as_ref(), self.config.external.as_ref())
+                else {
+                    return self.sasl_failure(SaslError::new(
+                        SaslCondition::NotAuthorized,
+                        "no verified client certificate",
+                    ));
+                };
+                let authzid = Some(authzid).filter(|a| !a.is_empty());
+                match resolve_external(identity, &policy.modes, &self.config.domain, authzid) {
+                    Ok(username) => {
+                        self.sasl = Some(SaslState::External {
+                            username: username.clone(),
+                        });
+                        self.need_credentials(username);
+                    }
+                    Err(e) => self.sasl_failure(e),
+                }
+            }
             Mechanism::Plain => match PlainServer::parse(initial) {
                 Ok(req) => {
                     let username = req.authcid.clone();
@@ -210,6 +239,24 @@ impl Session {
 
     pub(super) fn continue_sasl_with_credentials(&mut self, record: Option<&PasswordRecord>) {
         match self.sasl.take() {
+            Some(SaslState::External { username }) => {
+                let auto_create = self.config.external.as_ref().is_some_and(|p| p.auto_create);
+                if record.is_none() && auto_create {
+                    self.events.push_back(Event::CreateAccount {
+                        username: username.clone(),
+                    });
+                }
+                if record.is_some() || auto_create {
+                    self.sasl_success(username, None, None);
+                } else {
+                    // Same answer as a wrong password: nothing reveals which accounts exist.
+                    let error = SaslError::new(
+                        SaslCondition::NotAuthorized,
+                        format!("certificate for {username}, who has no account"),
+                    );
+                    self.sasl_failure_for(Some(username), error);
+                }
+            }
             Some(SaslState::Plain {
                 authzid,
                 authcid,

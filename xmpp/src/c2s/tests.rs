@@ -18,6 +18,10 @@ fn config() -> SessionConfig {
         limits: ReaderLimits::default(),
         max_auth_attempts: 3,
         liveness: LivenessConfig::default(),
+        external: Some(ExternalPolicy {
+            modes: vec![crate::sasl::ExternalMode::Standard],
+            auto_create: false,
+        }),
     }
 }
 
@@ -388,4 +392,77 @@ fn storage_failure_is_a_temporary_auth_failure() {
         ),
         "{out}"
     );
+}
+
+fn external(h: &mut Harness, authzid: &str) -> String {
+    h.send(OPEN);
+    let payload = if authzid.is_empty() {
+        "=".to_string()
+    } else {
+        base64::engine::general_purpose::STANDARD.encode(authzid)
+    };
+    h.send(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>{payload}</auth>"
+    ))
+}
+
+#[test]
+fn external_is_offered_only_with_a_verified_certificate_and_logs_in_its_account() {
+    let mut h = Harness::new(true);
+    let out = h.send(OPEN);
+    assert!(
+        !out.contains("EXTERNAL"),
+        "no certificate, no EXTERNAL: {out}"
+    );
+    let mut h = Harness::new(true);
+    h.session.set_client_certificate(crate::sasl::CertIdentity {
+        xmpp_addrs: vec!["alice@example.test".into()],
+        common_name: None,
+    });
+    let out = h.send(OPEN);
+    assert!(
+        out.contains("<mechanism>EXTERNAL</mechanism><mechanism>SCRAM-SHA-256</mechanism>"),
+        "{out}"
+    );
+    let out =
+        h.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>");
+    assert_eq!(out, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+    assert!(h.events.contains(&Event::Authenticated {
+        username: "alice".into()
+    }));
+}
+
+#[test]
+fn external_refuses_foreign_authzids_and_missing_accounts_without_telling_which() {
+    let mut h = Harness::new(true);
+    h.session.set_client_certificate(crate::sasl::CertIdentity {
+        xmpp_addrs: vec!["alice@example.test".into()],
+        common_name: None,
+    });
+    let out = external(&mut h, "bob@example.test");
+    assert!(
+        out.ends_with(
+            "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><invalid-authzid/></failure>"
+        ),
+        "{out}"
+    );
+    let mut h = Harness::new(true);
+    h.session.set_client_certificate(crate::sasl::CertIdentity {
+        xmpp_addrs: vec!["nobody@example.test".into()],
+        common_name: None,
+    });
+    let out = external(&mut h, "");
+    assert!(
+        out.ends_with(
+            "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"
+        ),
+        "{out}"
+    );
+    let mut h = Harness::new(true);
+    h.session.set_client_certificate(crate::sasl::CertIdentity {
+        xmpp_addrs: vec!["alice@other.test".into()],
+        common_name: None,
+    });
+    let out = external(&mut h, "");
+    assert!(out.ends_with("<not-authorized/></failure>"), "{out}");
 }

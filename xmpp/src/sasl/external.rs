@@ -36,11 +36,21 @@ pub fn resolve_external(
     let mut usable: Vec<String> = Vec::new();
     for mode in modes {
         let found: Vec<String> = match mode {
-            ExternalMode::Standard => identity.xmpp_addrs.iter().filter_map(|a| local_user(a, domain)).collect(),
+            ExternalMode::Standard => identity
+                .xmpp_addrs
+                .iter()
+                .filter_map(|a| local_user(a, domain))
+                .collect(),
             ExternalMode::CommonName => identity
                 .common_name
                 .iter()
-                .filter_map(|cn| if cn.contains('@') { local_user(cn, domain) } else { local_user(&format!("{cn}@{domain}"), domain) })
+                .filter_map(|cn| {
+                    if cn.contains('@') {
+                        local_user(cn, domain)
+                    } else {
+                        local_user(&format!("{cn}@{domain}"), domain)
+                    }
+                })
                 .collect(),
         };
         // The first mode that yields anything decides; later modes are fallbacks.
@@ -51,14 +61,23 @@ pub fn resolve_external(
     }
     usable.dedup();
     if usable.is_empty() {
-        return Err(SaslError::new(SaslCondition::NotAuthorized, "certificate carries no identity of this domain"));
+        return Err(SaslError::new(
+            SaslCondition::NotAuthorized,
+            "certificate carries no identity of this domain",
+        ));
     }
     match authzid.filter(|a| !a.is_empty()) {
         None if usable.len() == 1 => Ok(usable.remove(0)),
-        None => Err(SaslError::new(SaslCondition::InvalidAuthzid, "certificate names several accounts; an authzid must choose")),
+        None => Err(SaslError::new(
+            SaslCondition::InvalidAuthzid,
+            "certificate names several accounts; an authzid must choose",
+        )),
         Some(authzid) => match local_user(authzid, domain) {
             Some(user) if usable.contains(&user) => Ok(user),
-            _ => Err(SaslError::new(SaslCondition::InvalidAuthzid, format!("authzid {authzid:?} is not in the certificate"))),
+            _ => Err(SaslError::new(
+                SaslCondition::InvalidAuthzid,
+                format!("authzid {authzid:?} is not in the certificate"),
+            )),
         },
     }
 }
@@ -80,7 +99,10 @@ mod tests {
     const BOTH: &[ExternalMode] = &[ExternalMode::Standard, ExternalMode::CommonName];
 
     fn ident(addrs: &[&str], cn: Option<&str>) -> CertIdentity {
-        CertIdentity { xmpp_addrs: addrs.iter().map(|s| s.to_string()).collect(), common_name: cn.map(str::to_owned) }
+        CertIdentity {
+            xmpp_addrs: addrs.iter().map(|s| s.to_string()).collect(),
+            common_name: cn.map(str::to_owned),
+        }
     }
 
     fn condition(r: Result<String, SaslError>) -> SaslCondition {
@@ -89,32 +111,102 @@ mod tests {
 
     #[test]
     fn one_identity_without_authzid_is_that_account() {
-        assert_eq!(resolve_external(&ident(&["Alice@Example.Test"], None), STANDARD, "example.test", None).unwrap(), "alice");
+        assert_eq!(
+            resolve_external(
+                &ident(&["Alice@Example.Test"], None),
+                STANDARD,
+                "example.test",
+                None
+            )
+            .unwrap(),
+            "alice"
+        );
     }
 
     #[test]
     fn several_identities_need_an_authzid_that_matches_one() {
         let id = ident(&["alice@example.test", "bob@example.test"], None);
-        assert_eq!(condition(resolve_external(&id, STANDARD, "example.test", None)), SaslCondition::InvalidAuthzid);
-        assert_eq!(resolve_external(&id, STANDARD, "example.test", Some("bob@example.test")).unwrap(), "bob");
-        assert_eq!(condition(resolve_external(&id, STANDARD, "example.test", Some("carol@example.test"))), SaslCondition::InvalidAuthzid);
+        assert_eq!(
+            condition(resolve_external(&id, STANDARD, "example.test", None)),
+            SaslCondition::InvalidAuthzid
+        );
+        assert_eq!(
+            resolve_external(&id, STANDARD, "example.test", Some("bob@example.test")).unwrap(),
+            "bob"
+        );
+        assert_eq!(
+            condition(resolve_external(
+                &id,
+                STANDARD,
+                "example.test",
+                Some("carol@example.test")
+            )),
+            SaslCondition::InvalidAuthzid
+        );
     }
 
     #[test]
     fn other_domains_and_empty_certificates_are_not_authorized() {
-        assert_eq!(condition(resolve_external(&ident(&["alice@evil.test"], None), STANDARD, "example.test", None)), SaslCondition::NotAuthorized);
-        assert_eq!(condition(resolve_external(&ident(&[], Some("alice")), STANDARD, "example.test", None)), SaslCondition::NotAuthorized);
+        assert_eq!(
+            condition(resolve_external(
+                &ident(&["alice@evil.test"], None),
+                STANDARD,
+                "example.test",
+                None
+            )),
+            SaslCondition::NotAuthorized
+        );
+        assert_eq!(
+            condition(resolve_external(
+                &ident(&[], Some("alice")),
+                STANDARD,
+                "example.test",
+                None
+            )),
+            SaslCondition::NotAuthorized
+        );
     }
 
     #[test]
     fn common_name_is_a_fallback_only_when_enabled() {
         let cn_only = ident(&[], Some("alice"));
-        assert_eq!(resolve_external(&cn_only, BOTH, "example.test", None).unwrap(), "alice");
-        assert_eq!(resolve_external(&ident(&[], Some("alice@example.test")), BOTH, "example.test", None).unwrap(), "alice");
-        assert_eq!(condition(resolve_external(&ident(&[], Some("alice@evil.test")), BOTH, "example.test", None)), SaslCondition::NotAuthorized);
+        assert_eq!(
+            resolve_external(&cn_only, BOTH, "example.test", None).unwrap(),
+            "alice"
+        );
+        assert_eq!(
+            resolve_external(
+                &ident(&[], Some("alice@example.test")),
+                BOTH,
+                "example.test",
+                None
+            )
+            .unwrap(),
+            "alice"
+        );
+        assert_eq!(
+            condition(resolve_external(
+                &ident(&[], Some("alice@evil.test")),
+                BOTH,
+                "example.test",
+                None
+            )),
+            SaslCondition::NotAuthorized
+        );
         // With an xmppAddr present, the CN is not consulted.
         let both = ident(&["bob@example.test"], Some("alice"));
-        assert_eq!(resolve_external(&both, BOTH, "example.test", None).unwrap(), "bob");
-        assert_eq!(condition(resolve_external(&both, BOTH, "example.test", Some("alice@example.test"))), SaslCondition::InvalidAuthzid);
+        assert_eq!(
+            resolve_external(&both, BOTH, "example.test", None).unwrap(),
+            "bob"
+        );
+        assert_eq!(
+            condition(resolve_external(
+                &both,
+                BOTH,
+                "example.test",
+                Some("alice@example.test")
+            )),
+            SaslCondition::InvalidAuthzid
+        );
     }
 }

@@ -31,6 +31,8 @@ pub use scram::{ClientFirst, ScramServer};
 /// The mechanisms this server implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mechanism {
+    /// XEP-0178: the verified TLS client certificate is the credential.
+    External,
     ScramSha256,
     ScramSha1,
     Plain,
@@ -38,11 +40,17 @@ pub enum Mechanism {
 
 impl Mechanism {
     /// All of them, strongest first (the order to advertise them in).
-    pub const ALL: [Mechanism; 3] = [Self::ScramSha256, Self::ScramSha1, Self::Plain];
+    pub const ALL: [Mechanism; 4] = [
+        Self::External,
+        Self::ScramSha256,
+        Self::ScramSha1,
+        Self::Plain,
+    ];
 
     /// IANA name, e.g. `"SCRAM-SHA-256"`.
     pub fn name(self) -> &'static str {
         match self {
+            Self::External => "EXTERNAL",
             Self::ScramSha256 => "SCRAM-SHA-256",
             Self::ScramSha1 => "SCRAM-SHA-1",
             Self::Plain => "PLAIN",
@@ -63,12 +71,12 @@ impl Mechanism {
             })
     }
 
-    /// The SCRAM hash, or `None` for PLAIN.
+    /// The SCRAM hash, or `None` for PLAIN and EXTERNAL.
     pub fn scram_hash(self) -> Option<ScramHash> {
         match self {
             Self::ScramSha256 => Some(ScramHash::Sha256),
             Self::ScramSha1 => Some(ScramHash::Sha1),
-            Self::Plain => None,
+            Self::Plain | Self::External => None,
         }
     }
 }
