@@ -14,6 +14,25 @@ pub struct TlsConfigs {
     pub starttls: Arc<rustls::ServerConfig>,
     /// For direct TLS listeners: also negotiates ALPN `xmpp-client` (XEP-0368).
     pub direct: Arc<rustls::ServerConfig>,
+    /// `tls-server-end-point` channel binding data (RFC 5929 §4.1): the hash of our
+    /// certificate, the same for every connection.
+    pub server_end_point: Vec<u8>,
+}
+
+/// RFC 5929 §4.1: hash the certificate with the hash of its signature algorithm, SHA-256
+/// when that is MD5 or SHA-1 (or unknown).
+fn end_point_binding(cert: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let algorithm = x509_parser::parse_x509_certificate(cert)
+        .map(|(_, c)| c.signature_algorithm.algorithm.to_id_string())
+        .unwrap_or_default();
+    match algorithm.as_str() {
+        // ecdsa-with-SHA384, sha384WithRSAEncryption
+        "1.2.840.10045.4.3.3" | "1.2.840.113549.1.1.12" => sha2::Sha384::digest(cert).to_vec(),
+        // ecdsa-with-SHA512, sha512WithRSAEncryption
+        "1.2.840.10045.4.3.4" | "1.2.840.113549.1.1.13" => sha2::Sha512::digest(cert).to_vec(),
+        _ => sha2::Sha256::digest(cert).to_vec(),
+    }
 }
 
 /// Client certificates to ask for (XEP-0178): the CA bundle and CRLs to verify them with.
@@ -61,6 +80,7 @@ fn build(
     key: PrivateKeyDer<'static>,
     client_auth: Option<ClientAuth<'_>>,
 ) -> Result<TlsConfigs> {
+    let server_end_point = end_point_binding(&certs[0]);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -77,6 +97,7 @@ fn build(
     Ok(TlsConfigs {
         starttls: Arc::new(starttls),
         direct: Arc::new(direct),
+        server_end_point,
     })
 }
 

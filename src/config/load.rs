@@ -341,7 +341,11 @@ impl<'t> Walker<'t> {
 
     fn check_top_level(&mut self, root: &DeTable<'_>) {
         // Nested tables (`xmpp.sasl_external`) are checked inside their parent.
-        let sections: Vec<&str> = SCHEMA.iter().map(|(s, _)| *s).filter(|s| !s.contains('.')).collect();
+        let sections: Vec<&str> = SCHEMA
+            .iter()
+            .map(|(s, _)| *s)
+            .filter(|s| !s.contains('.'))
+            .collect();
         for (k, v) in root.iter() {
             let name = k.get_ref().as_ref();
             if sections.contains(&name) {

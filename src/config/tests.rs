@@ -767,10 +767,26 @@ fn client_certificates_and_sasl_external() {
         "[tls]\nclient_ca = \"ca.pem\"\ncrl = [\"revoked.pem\"]\n[xmpp.sasl_external]\nmodes = [\"standard\", \"common_name\"]\nauto_create = true\n",
     )
     .unwrap();
-    assert_eq!(config.tls.client_ca.as_deref(), Some(std::path::Path::new("ca.pem")));
+    assert_eq!(
+        config.tls.client_ca.as_deref(),
+        Some(std::path::Path::new("ca.pem"))
+    );
     assert_eq!(config.tls.crl.len(), 1);
-    assert_eq!(config.xmpp.sasl_external.modes, vec!["standard".to_string(), "common_name".to_string()]);
+    assert_eq!(
+        config.xmpp.sasl_external.modes,
+        vec!["standard".to_string(), "common_name".to_string()]
+    );
     assert!(config.xmpp.sasl_external.auto_create);
-    one("[xmpp.sasl_external]\nmodes = [\"cn\"]\n", 2, Some("xmpp.sasl_external.modes[0]"), ProblemKind::InvalidValue);
-    one("[xmpp.sasl_external]\nauto = true\n", 2, Some("xmpp.sasl_external.auto"), ProblemKind::UnknownKey);
+    one(
+        "[xmpp.sasl_external]\nmodes = [\"cn\"]\n",
+        2,
+        Some("xmpp.sasl_external.modes[0]"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        "[xmpp.sasl_external]\nauto = true\n",
+        2,
+        Some("xmpp.sasl_external.auto"),
+        ProblemKind::UnknownKey,
+    );
 }

@@ -94,6 +94,28 @@ impl Transport {
         }
     }
 
+    /// Channel binding data for SCRAM-*-PLUS: `tls-exporter` (RFC 9266, TLS 1.3 only) and
+    /// `tls-server-end-point` (RFC 5929). None on a plaintext stream.
+    fn channel_bindings(&self, server_end_point: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let Transport::Tls(tls) = self else {
+            return Vec::new();
+        };
+        let conn = tls.get_ref().1;
+        let mut bindings = Vec::new();
+        if conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
+            if let Ok(data) =
+                conn.export_keying_material(vec![0u8; 32], b"EXPORTER-Channel-Binding", None)
+            {
+                bindings.push(("tls-exporter".to_string(), data));
+            }
+        }
+        bindings.push((
+            "tls-server-end-point".to_string(),
+            server_end_point.to_vec(),
+        ));
+        bindings
+    }
+
     async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
         match self {
             Transport::Plain(s) => s.write_all(data).await,
@@ -165,6 +187,7 @@ async fn drive(
     if let Some(identity) = transport.client_identity() {
         session.set_client_certificate(identity);
     }
+    session.set_channel_bindings(transport.channel_bindings(&shared.tls.server_end_point));
     let mailbox = Arc::new(super::mailbox::Mailbox::default());
     let handle = SessionHandle {
         id,
@@ -242,6 +265,9 @@ async fn drive(
                             if let Some(identity) = transport.client_identity() {
                                 session.set_client_certificate(identity);
                             }
+                            session.set_channel_bindings(
+                                transport.channel_bindings(&shared.tls.server_end_point),
+                            );
                             session.handle_tls_established();
                             look_before_waiting = true;
                         }

@@ -396,6 +396,17 @@ impl RawClient {
         c
     }
 
+    /// RFC 9266 `tls-exporter` channel binding data of this connection (TLS 1.3 only).
+    pub fn tls_exporter(&self) -> Vec<u8> {
+        let RawStream::Tls(tls) = &self.stream else {
+            panic!("no TLS on this connection")
+        };
+        tls.get_ref()
+            .1
+            .export_keying_material(vec![0u8; 32], b"EXPORTER-Channel-Binding", None)
+            .expect("TLS 1.3 exporter")
+    }
+
     /// A ping round trip to the server: everything sent before it has been handled.
     pub async fn sync(&mut self) {
         self.send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")

@@ -9,6 +9,7 @@ pub const TLS_NS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
 pub const SASL_NS: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 pub const BIND_NS: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 pub const SESSION_NS: &str = "urn:ietf:params:xml:ns:xmpp-session";
+pub const SASL_CB_NS: &str = "urn:xmpp:sasl-cb:0";
 
 impl Session {
     /// Mechanisms usable on this connection right now, strongest first. PLAIN only under TLS.
@@ -20,6 +21,9 @@ impl Session {
         // XEP-0178 §5: EXTERNAL only when a verified certificate came with the TLS layer.
         if self.tls && self.client_cert.is_some() && self.config.external.is_some() {
             mechanisms.push(Mechanism::External);
+        }
+        if self.tls && !self.channel_bindings.is_empty() {
+            mechanisms.extend([Mechanism::ScramSha256Plus, Mechanism::ScramSha1Plus]);
         }
         mechanisms.extend([Mechanism::ScramSha256, Mechanism::ScramSha1]);
         if self.tls {
@@ -42,10 +46,20 @@ impl Session {
             let mechanisms = self.offered_mechanisms();
             if !mechanisms.is_empty() {
                 let mut list = Element::new("mechanisms", SASL_NS);
-                for m in mechanisms {
+                for m in mechanisms.iter() {
                     list.push_child(Element::new("mechanism", SASL_NS).with_text(m.name()));
                 }
                 features.push_child(list);
+            }
+            // XEP-0440: which channel binding types the -PLUS mechanisms can use here.
+            if mechanisms.iter().any(|m| m.is_plus()) {
+                let mut types = Element::new("sasl-channel-binding", SASL_CB_NS);
+                for (name, _) in &self.channel_bindings {
+                    types.push_child(
+                        Element::new("channel-binding", SASL_CB_NS).with_attr("type", name.clone()),
+                    );
+                }
+                features.push_child(types);
             }
         } else {
             features.push_child(Element::new("bind", BIND_NS));

@@ -116,6 +116,8 @@ pub struct Session {
     liveness: liveness::Liveness,
     /// Identities of the verified TLS client certificate, if one was presented.
     client_cert: Option<CertIdentity>,
+    /// Channel binding data of this TLS connection (type, data), for SCRAM-*-PLUS.
+    channel_bindings: Vec<(String, Vec<u8>)>,
 }
 
 impl Session {
@@ -125,6 +127,7 @@ impl Session {
         Session {
             liveness: liveness::Liveness::new(now),
             client_cert: None,
+            channel_bindings: Vec::new(),
             reader: StreamReader::new(config.limits),
             config,
             phase: Phase::AwaitHeader,
@@ -162,6 +165,12 @@ impl Session {
     /// offered from now on (XEP-0178 §5).
     pub fn set_client_certificate(&mut self, identity: CertIdentity) {
         self.client_cert = Some(identity);
+    }
+
+    /// The channel binding data the TLS layer offers (`tls-exporter` on TLS 1.3,
+    /// `tls-server-end-point`); SCRAM-*-PLUS is offered from now on (RFC 9266, XEP-0440).
+    pub fn set_channel_bindings(&mut self, bindings: Vec<(String, Vec<u8>)>) {
+        self.channel_bindings = bindings;
     }
 
     /// TLS is up; the client now restarts the stream (RFC 6120 §5.4.3.3).

@@ -7,8 +7,8 @@ use super::features::{BIND_NS, SASL_NS, SESSION_NS, TLS_NS};
 use super::{Event, Phase, Session};
 use crate::element::Element;
 use crate::sasl::{
-    resolve_external, verify_plain, Mechanism, PasswordRecord, PlainServer, SaslCondition,
-    SaslError, ScramCredentials, ScramHash, ScramServer,
+    resolve_external, verify_plain, ChannelBinding, Mechanism, PasswordRecord, PlainServer,
+    SaslCondition, SaslError, ScramCredentials, ScramHash, ScramServer,
 };
 use crate::stanza::{error_reply, iq_result, StanzaErrorCondition, StanzaKind};
 use crate::stream::writer::CLIENT_NS;
@@ -184,10 +184,17 @@ impl Session {
                 }
                 Err(e) => self.sasl_failure(e),
             },
-            Mechanism::ScramSha1 | Mechanism::ScramSha256 => {
+            Mechanism::ScramSha1
+            | Mechanism::ScramSha256
+            | Mechanism::ScramSha1Plus
+            | Mechanism::ScramSha256Plus => {
                 let hash = scram_hash(mechanism);
+                let binding = ChannelBinding {
+                    plus: mechanism.is_plus(),
+                    available: self.channel_bindings.clone(),
+                };
                 let mut server = match ScramServer::with_random_nonce(hash) {
-                    Ok(server) => server,
+                    Ok(server) => server.with_channel_binding(binding),
                     Err(e) => return self.sasl_failure(e),
                 };
                 match server.handle_client_first(initial) {
@@ -533,11 +540,7 @@ impl Session {
 }
 
 fn scram_hash(mechanism: Mechanism) -> ScramHash {
-    if mechanism == Mechanism::ScramSha1 {
-        ScramHash::Sha1
-    } else {
-        ScramHash::Sha256
-    }
+    mechanism.scram_hash().unwrap_or(ScramHash::Sha256)
 }
 
 /// RFC 6120 §6.4.2: no text means "no initial response", a single `=` means an empty one.

@@ -466,3 +466,79 @@ fn external_refuses_foreign_authzids_and_missing_accounts_without_telling_which(
     let out = external(&mut h, "");
     assert!(out.ends_with("<not-authorized/></failure>"), "{out}");
 }
+
+/// A full SCRAM exchange driven by the independent `sasl` client; returns the final output.
+fn scram_with(h: &mut Harness, mechanism: &str, binding: sasl::common::ChannelBinding) -> String {
+    use sasl::client::mechanisms::Scram;
+    use sasl::client::Mechanism as _;
+    use sasl::common::scram::Sha256;
+    use sasl::common::Credentials;
+    let creds = Credentials::default()
+        .with_username("alice")
+        .with_password("secret")
+        .with_channel_binding(binding);
+    let mut client = Scram::<Sha256>::from_credentials(creds).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let first = b64.encode(client.initial());
+    let out = h.send(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='{mechanism}'>{first}</auth>"
+    ));
+    let Some(challenge) = out
+        .strip_prefix("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>")
+        .and_then(|c| c.strip_suffix("</challenge>"))
+    else {
+        return out;
+    };
+    let response = client.response(&b64.decode(challenge).unwrap()).unwrap();
+    h.send(&format!(
+        "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>",
+        b64.encode(response)
+    ))
+}
+
+#[test]
+fn scram_plus_binds_to_the_tls_channel_and_a_downgrade_is_refused() {
+    use sasl::common::ChannelBinding;
+    let exporter = vec![0x5a; 32];
+    let mut h = Harness::new(true);
+    h.session
+        .set_channel_bindings(vec![("tls-exporter".into(), exporter.clone())]);
+    let out = h.send(OPEN);
+    assert!(
+        out.contains("<mechanism>SCRAM-SHA-256-PLUS</mechanism>"),
+        "{out}"
+    );
+    assert!(out.contains("<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'><channel-binding type='tls-exporter'/></sasl-channel-binding>"), "{out}");
+    let out = scram_with(
+        &mut h,
+        "SCRAM-SHA-256-PLUS",
+        ChannelBinding::TlsExporter(exporter.clone()),
+    );
+    assert!(out.starts_with("<success"), "{out}");
+
+    // Binding data from another channel (a man in the middle) fails.
+    let mut h = Harness::new(true);
+    h.session
+        .set_channel_bindings(vec![("tls-exporter".into(), exporter.clone())]);
+    h.send(OPEN);
+    let out = scram_with(
+        &mut h,
+        "SCRAM-SHA-256-PLUS",
+        ChannelBinding::TlsExporter(vec![0; 32]),
+    );
+    assert!(out.contains("<not-authorized/>"), "{out}");
+
+    // 'y' (client could bind, saw no -PLUS) while -PLUS was offered: a downgrade.
+    let mut h = Harness::new(true);
+    h.session
+        .set_channel_bindings(vec![("tls-exporter".into(), exporter)]);
+    h.send(OPEN);
+    let out = scram_with(&mut h, "SCRAM-SHA-256", ChannelBinding::Unsupported);
+    assert!(out.contains("<not-authorized/>"), "{out}");
+    // Plain 'n' still works.
+    let mut h = Harness::new(true);
+    h.session
+        .set_channel_bindings(vec![("tls-exporter".into(), vec![1; 32])]);
+    h.send(OPEN);
+    assert!(scram_with(&mut h, "SCRAM-SHA-256", ChannelBinding::None).starts_with("<success"));
+}

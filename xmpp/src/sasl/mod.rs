@@ -26,22 +26,32 @@ pub use error::{SaslCondition, SaslError};
 pub use external::{resolve_external, CertIdentity, ExternalMode};
 pub use hash::ScramHash;
 pub use plain::{verify_plain, PlainRequest, PlainServer};
-pub use scram::{ClientFirst, ScramServer};
+pub use scram::{ChannelBinding, ClientFirst, ScramServer};
 
 /// The mechanisms this server implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mechanism {
     /// XEP-0178: the verified TLS client certificate is the credential.
     External,
+    /// SCRAM with channel binding (RFC 5802 §6, RFC 9266).
+    ScramSha256Plus,
+    ScramSha1Plus,
     ScramSha256,
     ScramSha1,
     Plain,
 }
 
 impl Mechanism {
+    /// True for the -PLUS variants, which bind to the TLS channel.
+    pub fn is_plus(self) -> bool {
+        matches!(self, Self::ScramSha256Plus | Self::ScramSha1Plus)
+    }
+
     /// All of them, strongest first (the order to advertise them in).
-    pub const ALL: [Mechanism; 4] = [
+    pub const ALL: [Mechanism; 6] = [
         Self::External,
+        Self::ScramSha256Plus,
+        Self::ScramSha1Plus,
         Self::ScramSha256,
         Self::ScramSha1,
         Self::Plain,
@@ -51,6 +61,8 @@ impl Mechanism {
     pub fn name(self) -> &'static str {
         match self {
             Self::External => "EXTERNAL",
+            Self::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
+            Self::ScramSha1Plus => "SCRAM-SHA-1-PLUS",
             Self::ScramSha256 => "SCRAM-SHA-256",
             Self::ScramSha1 => "SCRAM-SHA-1",
             Self::Plain => "PLAIN",
@@ -74,8 +86,8 @@ impl Mechanism {
     /// The SCRAM hash, or `None` for PLAIN and EXTERNAL.
     pub fn scram_hash(self) -> Option<ScramHash> {
         match self {
-            Self::ScramSha256 => Some(ScramHash::Sha256),
-            Self::ScramSha1 => Some(ScramHash::Sha1),
+            Self::ScramSha256 | Self::ScramSha256Plus => Some(ScramHash::Sha256),
+            Self::ScramSha1 | Self::ScramSha1Plus => Some(ScramHash::Sha1),
             Self::Plain | Self::External => None,
         }
     }
@@ -93,7 +105,7 @@ mod tests {
         for bad in [
             "",
             "scram-sha-256",
-            "SCRAM-SHA-256-PLUS",
+            "SCRAM-SHA-512-PLUS",
             "DIGEST-MD5",
             "PLAIN ",
         ] {

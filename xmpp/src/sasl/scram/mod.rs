@@ -1,5 +1,6 @@
-//! Server side of SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256 (RFC 7677), without channel
-//! binding for now.
+//! Server side of SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256 (RFC 7677), with the -PLUS
+//! variants' channel binding (RFC 5802 §6; `tls-exporter` per RFC 9266,
+//! `tls-server-end-point` per RFC 5929).
 //!
 //! Steps, each consuming the previous state so a step run out of order (or after a failure)
 //! is an error rather than a second chance:
@@ -34,18 +35,30 @@ pub struct ScramServer {
     hash: ScramHash,
     server_nonce: String,
     state: State,
+    binding: ChannelBinding,
+}
+
+/// What this connection can bind to, and whether the mechanism in use is a -PLUS one.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelBinding {
+    /// The client chose SCRAM-*-PLUS.
+    pub plus: bool,
+    /// Binding types this server offers on this connection, with their data
+    /// (e.g. `("tls-exporter", 32 bytes)`). Non-empty means -PLUS was advertised.
+    pub available: Vec<(String, Vec<u8>)>,
 }
 
 enum State {
     AwaitingClientFirst,
     AwaitingCredentials {
-        gs2_header: String,
+        /// What c= must decode to: the gs2 header plus any channel binding data.
+        gs2_header: Vec<u8>,
         client_first_bare: String,
         combined_nonce: String,
         username: String,
     },
     AwaitingClientFinal {
-        gs2_header: String,
+        gs2_header: Vec<u8>,
         /// client-first-message-bare "," server-first-message.
         auth_message_prefix: String,
         combined_nonce: String,
@@ -87,7 +100,14 @@ impl ScramServer {
             hash,
             server_nonce,
             state: State::AwaitingClientFirst,
+            binding: ChannelBinding::default(),
         }
+    }
+
+    /// Channel binding for this exchange; call before `handle_client_first`.
+    pub fn with_channel_binding(mut self, binding: ChannelBinding) -> Self {
+        self.binding = binding;
+        self
     }
 
     /// Parses client-first-message (gs2 header + client-first-message-bare).
@@ -96,20 +116,42 @@ impl ScramServer {
             return Err(out_of_order("client-first"));
         };
         let m = parse::client_first(parse::utf8(msg)?)?;
-        match m.cbind {
-            CbindFlag::None => {}
-            // 'y' means the client could bind but saw no -PLUS offered. Once -PLUS is
-            // offered this must fail instead (RFC 5802 §6: downgrade attack).
-            CbindFlag::NotAdvertised => {}
-            CbindFlag::Required(_) => {
-                return Err(SaslError::not_authorized(
-                    "channel binding not supported yet",
-                ));
+        let binding_data = match (&m.cbind, self.binding.plus) {
+            (CbindFlag::Required(name), true) => {
+                match self.binding.available.iter().find(|(n, _)| n == name) {
+                    Some((_, data)) => data.clone(),
+                    None => {
+                        return Err(SaslError::not_authorized(format!(
+                            "channel binding type {name:?} not offered"
+                        )))
+                    }
+                }
             }
-        }
+            (CbindFlag::Required(_), false) => {
+                return Err(SaslError::not_authorized(
+                    "channel binding asked for with a non-PLUS mechanism",
+                ))
+            }
+            (_, true) => {
+                return Err(SaslError::not_authorized(
+                    "SCRAM-*-PLUS without channel binding",
+                ))
+            }
+            // RFC 5802 §6: 'y' says the client could bind but saw no -PLUS; if we offered
+            // it, something stripped it from the features (a downgrade).
+            (CbindFlag::NotAdvertised, false) if !self.binding.available.is_empty() => {
+                return Err(SaslError::not_authorized(
+                    "client saw no channel binding, but it was offered (downgrade)",
+                ))
+            }
+            (CbindFlag::None | CbindFlag::NotAdvertised, false) => Vec::new(),
+        };
         let username = saslprep(&m.username, "SCRAM username")?;
+        // c= must carry the gs2 header followed by the binding data (RFC 5802 §7).
+        let mut cbind_input = m.gs2_header.as_bytes().to_vec();
+        cbind_input.extend_from_slice(&binding_data);
         self.state = State::AwaitingCredentials {
-            gs2_header: m.gs2_header.to_owned(),
+            gs2_header: cbind_input,
             client_first_bare: m.bare.to_owned(),
             combined_nonce: format!("{}{}", m.client_nonce, self.server_nonce),
             username: username.clone(),
@@ -178,9 +220,7 @@ impl ScramServer {
         if m.proof.len() != self.hash.output_len() {
             return Err(SaslError::malformed("client proof has the wrong length"));
         }
-        // Without channel binding, c= is exactly the gs2 header; -PLUS will append the
-        // binding data here.
-        if m.cbind_input != gs2_header.as_bytes() {
+        if m.cbind_input != gs2_header {
             return Err(SaslError::not_authorized(
                 "c= does not match the gs2 header",
             ));
