@@ -423,6 +423,13 @@ impl Config {
                 peers.join(", ")
             }
         );
+        if !self.sip.trusted_certs.is_empty() {
+            let _ = writeln!(
+                out,
+                "sip trusted certs: {} (TLS peers with a certificate from tls.client_ca)",
+                self.sip.trusted_certs.join(", ")
+            );
+        }
         let _ = write!(out, "log filter:        {}", self.log.level);
         out
     }

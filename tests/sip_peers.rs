@@ -407,25 +407,8 @@ async fn options_over_tls_and_over_ipv6() {
     };
 
     // TLS (RFC 3261 §26.2): the server certificate is checked against the test CA.
-    let tcp = tokio::net::TcpStream::connect(find("tls")).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(common::ca().client_config());
-    let mut tls = connector
-        .connect(common::DOMAIN.try_into().unwrap(), tcp)
-        .await
-        .unwrap();
     let request = options("z9hG4bKtls1").replace("SIP/2.0/UDP", "SIP/2.0/TLS");
-    tls.write_all(request.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = tokio::time::timeout(common::STEP, tls.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "closed early");
-        got.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8_lossy(&got);
+    let text = tls_request(find("tls"), common::ca().client_config(), &request).await;
     assert!(text.starts_with("SIP/2.0 200"), "{text}");
 
     // IPv6, datagrams and streams.
@@ -445,6 +428,7 @@ async fn options_over_tls_and_over_ipv6() {
     )
     .await
     .unwrap();
+    let mut buf = [0u8; 4096];
     let n = tokio::time::timeout(common::STEP, tcp6.read(&mut buf))
         .await
         .unwrap()
@@ -469,4 +453,58 @@ fn double_crlf_ping_on_a_stream_gets_a_pong_at_once() {
     let mut pong = [0u8; 8];
     let n = stream.read(&mut pong).expect("pong before the next ping");
     assert_eq!(&pong[..n], b"\r\n");
+}
+
+/// Sends one request over a TLS connection made with `config`; returns the first response.
+async fn tls_request(
+    to: SocketAddr,
+    config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    request: &str,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(to).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(config)
+        .connect(common::DOMAIN.try_into().unwrap(), tcp)
+        .await
+        .expect("TLS handshake");
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(common::STEP, tls.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// `[sip] trusted_certs`: a TLS trunk whose CA-verified certificate names a trusted host
+/// calls without digest; a certificate naming another host, or none, gets the challenge.
+#[tokio::test]
+async fn tls_trunk_with_a_trusted_certificate_calls_without_digest() {
+    let ca = common::ca();
+    let ca_path = ca.dir.path().join("ca.pem");
+    let server = Server::start_with(
+        "listen = [\"tls:127.0.0.1:0\"]\ntrusted_certs = [\"trunk.example.net\"]",
+        &format!("[tls]\nclient_ca = \"{}\"\n", ca_path.display()),
+    );
+    let tls_addr = server.sip_listeners[0].1;
+    let over_tls = |branch: &str| invite(branch, None).replace("SIP/2.0/UDP", "SIP/2.0/TLS");
+
+    let (cert, key) = ca.issue_cert(&["trunk.example.net"]);
+    let trunk = ca.client_config_with_cert(&cert, &key);
+    let reply = tls_request(tls_addr, trunk, &over_tls("z9hG4bKtrunk1")).await;
+    // Past the toll-fraud gate (calls are not bridged yet: 480).
+    assert!(reply.starts_with("SIP/2.0 480"), "{reply}");
+
+    let (cert, key) = ca.issue_cert(&["other.example.net"]);
+    let other = ca.client_config_with_cert(&cert, &key);
+    let reply = tls_request(tls_addr, other, &over_tls("z9hG4bKtrunk2")).await;
+    assert!(reply.starts_with("SIP/2.0 407"), "{reply}");
+
+    let reply = tls_request(tls_addr, ca.client_config(), &over_tls("z9hG4bKtrunk3")).await;
+    assert!(reply.starts_with("SIP/2.0 407"), "{reply}");
 }

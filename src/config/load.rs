@@ -35,7 +35,14 @@ const SCHEMA: &[(&str, &[&str])] = &[
     ("log", &["level"]),
     (
         "sip",
-        &["listen", "domain", "outbound_proxy", "trusted_peers"],
+        &[
+            "listen",
+            "domain",
+            "outbound_proxy",
+            "trusted_peers",
+            "trusted_certs",
+            "digest_algorithms",
+        ],
     ),
 ];
 
@@ -245,7 +252,7 @@ impl<'t> Walker<'t> {
     }
 
     fn sip(&mut self, t: &DeTable<'_>, cfg: &mut Config) {
-        use super::sip::{check_proxy_uri, parse_listen, parse_trusted_peer};
+        use super::sip::{check_proxy_uri, parse_listen, parse_trusted_cert, parse_trusted_peer};
         if let Some(v) = t.get("listen") {
             if let Some(items) = self.string_list(v, "sip.listen") {
                 let mut listen = Vec::new();
@@ -312,6 +319,25 @@ impl<'t> Walker<'t> {
                     match parse_trusted_peer(s) {
                         Ok(peer) => cfg.sip.trusted_peers.push(peer),
                         Err(msg) => self.invalid(item, &format!("sip.trusted_peers[{i}]"), msg),
+                    }
+                }
+            }
+        }
+        if let Some(v) = t.get("trusted_certs") {
+            if cfg.tls.client_ca.is_none() {
+                // Without a CA no certificate is asked for, so none could ever match.
+                self.invalid(
+                    v,
+                    "sip.trusted_certs",
+                    "needs tls.client_ca, the CA bundle trunk certificates are verified with"
+                        .into(),
+                );
+            }
+            if let Some(items) = self.string_list(v, "sip.trusted_certs") {
+                for (i, item, s) in items {
+                    match parse_trusted_cert(s) {
+                        Ok(name) => cfg.sip.trusted_certs.push(name),
+                        Err(msg) => self.invalid(item, &format!("sip.trusted_certs[{i}]"), msg),
                     }
                 }
             }

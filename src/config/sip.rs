@@ -60,6 +60,9 @@ pub struct SipConfig {
     /// Next hop for requests to SIP destinations that are not local, as a SIP URI.
     pub outbound_proxy: Option<String>,
     pub trusted_peers: Vec<TrustedPeer>,
+    /// DNS names (or `sip:` URI hosts) whose verified TLS client certificate makes a peer a
+    /// trusted trunk, lower-cased; verified against `[tls] client_ca`.
+    pub trusted_certs: Vec<String>,
     /// Digest algorithms challenged with, most preferred first: "MD5", "SHA-256" (RFC 8760).
     pub digest_algorithms: Vec<String>,
 }
@@ -81,6 +84,7 @@ impl Default for SipConfig {
             domain: None,
             outbound_proxy: None,
             trusted_peers: Vec::new(),
+            trusted_certs: Vec::new(),
             digest_algorithms: DEFAULT_DIGEST_ALGORITHMS
                 .iter()
                 .map(|s| s.to_string())
@@ -110,6 +114,17 @@ pub(crate) fn parse_listen(s: &str) -> Result<SipListen, String> {
 }
 
 /// `127.0.0.1:5070` (that source only) or `127.0.0.1` (any port).
+/// A certificate identity as RFC 5922 §7.1 reads it: a host name, no wildcard.
+pub(crate) fn parse_trusted_cert(s: &str) -> Result<String, String> {
+    let name = s.trim().trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() || name.contains('*') || name.contains(['@', ':', '/', ' ']) {
+        return Err(format!(
+            "\"{s}\" is not a host name (expected e.g. \"trunk.example.net\"; wildcards are not SIP identities)"
+        ));
+    }
+    Ok(name)
+}
+
 pub(crate) fn parse_trusted_peer(s: &str) -> Result<TrustedPeer, String> {
     if let Ok(addr) = s.parse::<SocketAddr>() {
         return Ok(TrustedPeer::Addr(addr));

@@ -790,3 +790,27 @@ fn client_certificates_and_sasl_external() {
         ProblemKind::UnknownKey,
     );
 }
+
+#[test]
+fn digest_algorithms_and_trusted_certs_are_accepted_in_sip() {
+    // digest_algorithms was parsed but missing from the schema, so every file naming it
+    // failed as an unknown key.
+    let config = load(
+        "[tls]\nclient_ca = \"ca.pem\"\n[sip]\ndigest_algorithms = [\"SHA-256\", \"MD5\"]\ntrusted_certs = [\"Trunk.Example.NET.\"]\n",
+    )
+    .unwrap();
+    assert_eq!(config.sip.digest_algorithms, ["SHA-256", "MD5"]);
+    assert_eq!(config.sip.trusted_certs, ["trunk.example.net"]);
+    one(
+        "[tls]\nclient_ca = \"ca.pem\"\n[sip]\ntrusted_certs = [\"*.example.net\"]\n",
+        4,
+        Some("sip.trusted_certs[0]"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        "[sip]\ntrusted_certs = [\"trunk.example.net\"]\n",
+        2,
+        Some("sip.trusted_certs"),
+        ProblemKind::InvalidValue,
+    );
+}

@@ -4,7 +4,6 @@
 //! What reaches call handling is decided here: only trusted peers and digest-authenticated
 //! local users; everyone else is challenged and then refused (no toll fraud).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,6 +32,8 @@ pub struct Endpoint {
     pub storage: Storage,
     pub transports: Arc<Transports>,
     pub trusted_peers: Vec<TrustedPeer>,
+    /// `[sip] trusted_certs`: TLS peers whose verified certificate names one are trunks.
+    pub trusted_certs: Vec<String>,
     pub digest: DigestServer,
     /// Algorithms to challenge with, most preferred first.
     pub digest_algorithms: Vec<String>,
@@ -48,6 +49,7 @@ impl Endpoint {
         storage: Storage,
         transports: Arc<Transports>,
         trusted_peers: Vec<TrustedPeer>,
+        trusted_certs: Vec<String>,
         digest_algorithms: Vec<String>,
         timers: tandem_sip::transaction::Timers,
     ) -> Endpoint {
@@ -60,6 +62,7 @@ impl Endpoint {
             storage,
             transports,
             trusted_peers,
+            trusted_certs,
             digest,
             digest_algorithms,
             registrar: Default::default(),
@@ -189,7 +192,7 @@ impl Endpoint {
         }
         let mut caller = None;
         if method == Method::Invite && request.to().tag().is_none() {
-            match self.caller_identity(&request, destination.addr).await {
+            match self.caller_identity(&request, &destination).await {
                 Caller::Refused(status, response) => {
                     self.send_stateless(&request, status, response, &destination)
                         .await;
@@ -269,7 +272,6 @@ impl Endpoint {
         cancelled: Option<ServerKey>,
         caller: Option<Caller>,
     ) -> (u16, Option<Response>) {
-        let source = from.addr;
         // §8.2.1-8.2.2: scheme, then extensions, before anything method-specific.
         let uri = request.uri();
         if matches!(uri.scheme(), tandem_sip::message::Scheme::Other(_)) {
@@ -304,7 +306,7 @@ impl Endpoint {
                 // belong to dialogs, which come with calls.
                 let identity = match caller {
                     Some(identity) => identity,
-                    None => self.caller_identity(request, source).await,
+                    None => self.caller_identity(request, from).await,
                 };
                 match identity {
                     Caller::Refused(status, response) => (status, response),
@@ -439,11 +441,20 @@ impl Endpoint {
         .ok()
     }
 
-    /// Who is calling: a trusted peer, a local user proven by digest (Proxy-Authorization,
-    /// §22.3), or nobody allowed (407 challenge first, 403 after a failed proof).
-    async fn caller_identity(&mut self, request: &Request, source: SocketAddr) -> Caller {
+    /// Who is calling: a trusted peer (by address, or by the verified TLS certificate it
+    /// presented), a local user proven by digest (Proxy-Authorization, §22.3), or nobody
+    /// allowed (407 challenge first, 403 after a failed proof).
+    async fn caller_identity(&mut self, request: &Request, from: &Destination) -> Caller {
+        let source = from.addr;
         if self.trusted_peers.iter().any(|p| p.matches(source)) {
             return Caller::Trusted;
+        }
+        if !self.trusted_certs.is_empty() {
+            let names = self.transports.peer_names(&from.flow);
+            if let Some(name) = names.iter().find(|n| self.trusted_certs.contains(n)) {
+                tracing::debug!(%source, trunk = %name, "trusted by its TLS certificate");
+                return Caller::Trusted;
+            }
         }
         let header = request
             .headers()

@@ -1,6 +1,7 @@
 //! The SIP side of `tandem serve`: transports, and the endpoint (UAS + registrar) behind them.
 
 mod core;
+mod peer_cert;
 mod register;
 mod reply;
 pub mod transport;
@@ -39,6 +40,7 @@ pub async fn start(
         storage,
         transports,
         config.sip.trusted_peers.clone(),
+        config.sip.trusted_certs.clone(),
         config.sip.digest_algorithms.clone(),
         Default::default(),
     );

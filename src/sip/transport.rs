@@ -71,6 +71,8 @@ pub struct Transports {
     udp: Vec<Arc<UdpSocket>>,
     streams: Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>,
     stream_locals: Mutex<HashMap<u64, SocketAddr>>,
+    /// SIP identities of the verified client certificate of TLS streams that showed one.
+    stream_peer_names: Mutex<HashMap<u64, Arc<[String]>>>,
     next_stream: AtomicU64,
 }
 
@@ -114,6 +116,7 @@ impl Transports {
             udp: udp.clone(),
             streams: Mutex::new(HashMap::new()),
             stream_locals: Mutex::new(HashMap::new()),
+            stream_peer_names: Mutex::new(HashMap::new()),
             next_stream: AtomicU64::new(1),
         });
         for l in &bound {
@@ -177,6 +180,21 @@ impl Transports {
         }
     }
 
+    /// The identities (RFC 5922 §7.1) of the certificate the peer of a TLS flow presented,
+    /// verified at the handshake; empty for other flows.
+    pub fn peer_names(&self, flow: &Flow) -> Arc<[String]> {
+        match flow {
+            Flow::Stream { id, .. } => self
+                .stream_peer_names
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| Arc::from([])),
+            Flow::Udp(_) => Arc::from([]),
+        }
+    }
+
     fn register_stream(&self, tx: mpsc::Sender<Vec<u8>>) -> u64 {
         let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
         self.streams
@@ -192,6 +210,10 @@ impl Transports {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
         self.stream_locals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        self.stream_peer_names
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
@@ -250,10 +272,19 @@ async fn accept_streams(
                     tracker.spawn(async move {
                         match acceptor {
                             Some(acceptor) => match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(tcp)).await {
-                                Ok(Ok(tls)) => serve_stream(tls, peer, local, transport, transports, inbound, shutdown).await,
+                                Ok(Ok(tls)) => {
+                                    let names = tls
+                                        .get_ref()
+                                        .1
+                                        .peer_certificates()
+                                        .and_then(|chain| chain.first())
+                                        .map(|cert| super::peer_cert::sip_identities(cert))
+                                        .unwrap_or_default();
+                                    serve_stream(tls, peer, local, transport, names, transports, inbound, shutdown).await
+                                }
                                 _ => tracing::debug!(%peer, "SIP TLS handshake failed"),
                             },
-                            None => serve_stream(tcp, peer, local, transport, transports, inbound, shutdown).await,
+                            None => serve_stream(tcp, peer, local, transport, Vec::new(), transports, inbound, shutdown).await,
                         }
                     });
             }
@@ -269,6 +300,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     peer: SocketAddr,
     local: Option<SocketAddr>,
     transport: SipTransport,
+    peer_names: Vec<String>,
     transports: Arc<Transports>,
     inbound: mpsc::Sender<Inbound>,
     mut shutdown: watch::Receiver<bool>,
@@ -282,6 +314,14 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, local);
+    }
+    if !peer_names.is_empty() {
+        tracing::debug!(%peer, names = ?peer_names, "SIP TLS peer presented a verified certificate");
+        transports
+            .stream_peer_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, peer_names.into());
     }
     let flow = Flow::Stream { id, transport };
     let mut framer = StreamFramer::new(FramerConfig::default());

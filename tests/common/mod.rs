@@ -59,6 +59,39 @@ impl TestCa {
         std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
     }
 
+    /// A certificate with these DNS names signed by this CA, as (certificate PEM, key PEM).
+    pub fn issue_cert(&self, dns_names: &[&str]) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names: Vec<String> = dns_names.iter().map(|n| n.to_string()).collect();
+        let params = rcgen::CertificateParams::new(names).unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// A client configuration that trusts this CA and presents `cert_pem`.
+    pub fn client_config_with_cert(
+        &self,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(
+                rustls::pki_types::CertificateDer::from_pem_slice(self.cert_pem.as_bytes())
+                    .unwrap(),
+            )
+            .unwrap();
+        let chain =
+            vec![rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap()];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_client_auth_cert(chain, key)
+                .unwrap(),
+        )
+    }
+
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
         let der =
