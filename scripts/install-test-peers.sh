@@ -3,6 +3,7 @@
 #   postgresql  - the PostgreSQL storage backend (tests start a private server on loopback)
 #   baresip     - a real SIP phone (registers with digest, answers OPTIONS and calls)
 #   sipsak      - one-shot SIP OPTIONS/REGISTER probes over UDP and TCP
+#   python3-slixmpp - a third-party XMPP client for certificate logins (SASL EXTERNAL)
 # Safe to run again; does nothing for what is already there. Needs root (apt-get).
 set -euo pipefail
 
@@ -10,6 +11,7 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
 command -v sipsak >/dev/null 2>&1 || need+=(sipsak)
+/usr/bin/python3 -c 'import slixmpp' >/dev/null 2>&1 || need+=(python3-slixmpp)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
