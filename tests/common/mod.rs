@@ -440,6 +440,18 @@ impl RawClient {
             .expect("TLS 1.3 exporter")
     }
 
+    /// The DER certificate the server presented on this TLS connection.
+    pub fn server_certificate(&self) -> Vec<u8> {
+        let RawStream::Tls(tls) = &self.stream else {
+            panic!("no TLS on this connection")
+        };
+        tls.get_ref()
+            .1
+            .peer_certificates()
+            .expect("server certificate")[0]
+            .to_vec()
+    }
+
     /// A ping round trip to the server: everything sent before it has been handled.
     pub async fn sync(&mut self) {
         self.send("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
