@@ -730,3 +730,32 @@ fn unknown_content_of_leaf_elements_is_kept() {
     assert_eq!(ice(&j.contents[0]).candidates[0].unknown, vec![ext.clone()]);
     assert_eq!(j.info[0].unknown, vec![ext]);
 }
+
+/// Found by the jingle_parse fuzz target: a namespace name with a character XML escapes
+/// (`>` is legal raw in an attribute value) changed on every round trip.
+#[test]
+fn namespace_names_with_escaped_characters_round_trip() {
+    for xmlns in ["urn:x:dtls-sctp>1", "urn:x:a&amp;b", "urn:x:&lt;q&gt;"] {
+        let xml = format!(
+            "<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s'><extra xmlns='{xmlns}'/></jingle>"
+        );
+        let first = parse(&xml).unwrap();
+        let again = parse(&first.to_xml()).unwrap();
+        assert_eq!(first, again, "{xmlns}");
+    }
+}
+
+/// Found by the jingle_parse fuzz target: names quick-xml tolerates but XML forbids.
+#[test]
+fn names_that_are_not_ncnames_are_malformed_xml() {
+    for bad in [
+        "<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s'><xmlns:a:b xmlns='urn:x'/></jingle>",
+        "<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='s'><x xmlns='urn:x' v\u{f}a='1'/></jingle>",
+    ] {
+        assert!(
+            matches!(parse(bad), Err(JingleError::Xml(_))),
+            "{bad:?}: {:?}",
+            parse(bad)
+        );
+    }
+}

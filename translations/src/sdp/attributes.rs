@@ -17,12 +17,18 @@ pub struct Attribute {
 impl Attribute {
     /// A flag attribute such as `rtcp-mux`.
     pub fn flag(name: impl Into<String>) -> Self {
-        Attribute { name: name.into(), value: None }
+        Attribute {
+            name: name.into(),
+            value: None,
+        }
     }
 
     /// An attribute with a value.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Attribute { name: name.into(), value: Some(value.into()) }
+        Attribute {
+            name: name.into(),
+            value: Some(value.into()),
+        }
     }
 
     /// Split the text after `a=`.
@@ -40,7 +46,12 @@ impl Attribute {
 
     /// The typed view; `Ok(None)` for attributes the mapping does not type.
     pub fn typed(&self) -> Result<Option<TypedAttribute>, AttributeError> {
-        let v = || self.value.as_deref().map(str::trim).ok_or(AttributeError::MissingValue);
+        let v = || {
+            self.value
+                .as_deref()
+                .map(str::trim)
+                .ok_or(AttributeError::MissingValue)
+        };
         Ok(Some(match self.name.as_str() {
             "rtpmap" => TypedAttribute::Rtpmap(Rtpmap::parse(v()?)?),
             "fmtp" => TypedAttribute::Fmtp(Fmtp::parse(v()?)?),
@@ -63,13 +74,15 @@ impl Attribute {
             "inactive" => TypedAttribute::Direction(Direction::Inactive),
             "ice-ufrag" => TypedAttribute::IceUfrag(non_empty(v()?, "ice-ufrag")?.to_string()),
             "ice-pwd" => TypedAttribute::IcePwd(non_empty(v()?, "ice-pwd")?.to_string()),
-            "ice-options" => {
-                TypedAttribute::IceOptions(v()?.split_ascii_whitespace().map(str::to_string).collect())
-            }
+            "ice-options" => TypedAttribute::IceOptions(
+                v()?.split_ascii_whitespace().map(str::to_string).collect(),
+            ),
             "ice-lite" => TypedAttribute::IceLite,
             "candidate" => TypedAttribute::Candidate(Candidate::parse(v()?)?),
             "end-of-candidates" => TypedAttribute::EndOfCandidates,
-            "remote-candidates" => TypedAttribute::RemoteCandidates(RemoteCandidate::parse_list(v()?)?),
+            "remote-candidates" => {
+                TypedAttribute::RemoteCandidates(RemoteCandidate::parse_list(v()?)?)
+            }
             "fingerprint" => TypedAttribute::Fingerprint(Fingerprint::parse(v()?)?),
             "setup" => TypedAttribute::Setup(Setup::parse(v()?)?),
             "crypto" => TypedAttribute::Crypto(Crypto::parse(v()?)?),
@@ -93,10 +106,38 @@ impl fmt::Display for Attribute {
 }
 
 const KNOWN: &[&str] = &[
-    "rtpmap", "fmtp", "ptime", "maxptime", "rtcp-fb", "extmap", "extmap-allow-mixed", "mid", "group",
-    "ssrc", "ssrc-group", "msid", "rtcp-mux", "rtcp-rsize", "rtcp", "sendrecv", "sendonly", "recvonly",
-    "inactive", "ice-ufrag", "ice-pwd", "ice-options", "ice-lite", "candidate", "end-of-candidates",
-    "remote-candidates", "fingerprint", "setup", "crypto", "zrtp-hash", "sctp-port", "sctpmap",
+    "rtpmap",
+    "fmtp",
+    "ptime",
+    "maxptime",
+    "rtcp-fb",
+    "extmap",
+    "extmap-allow-mixed",
+    "mid",
+    "group",
+    "ssrc",
+    "ssrc-group",
+    "msid",
+    "rtcp-mux",
+    "rtcp-rsize",
+    "rtcp",
+    "sendrecv",
+    "sendonly",
+    "recvonly",
+    "inactive",
+    "ice-ufrag",
+    "ice-pwd",
+    "ice-options",
+    "ice-lite",
+    "candidate",
+    "end-of-candidates",
+    "remote-candidates",
+    "fingerprint",
+    "setup",
+    "crypto",
+    "zrtp-hash",
+    "sctp-port",
+    "sctpmap",
     "max-message-size",
 ];
 
@@ -182,7 +223,9 @@ impl TypedAttribute {
             TypedAttribute::Ptime(x) | TypedAttribute::Maxptime(x) => x.to_string(),
             TypedAttribute::RtcpFb(x) => x.to_string(),
             TypedAttribute::Extmap(x) => x.to_string(),
-            TypedAttribute::Mid(x) | TypedAttribute::IceUfrag(x) | TypedAttribute::IcePwd(x) => x.clone(),
+            TypedAttribute::Mid(x) | TypedAttribute::IceUfrag(x) | TypedAttribute::IcePwd(x) => {
+                x.clone()
+            }
             TypedAttribute::Group(x) => x.to_string(),
             TypedAttribute::Ssrc(x) => x.to_string(),
             TypedAttribute::SsrcGroup(x) => x.to_string(),
@@ -190,9 +233,11 @@ impl TypedAttribute {
             TypedAttribute::Rtcp(x) => x.to_string(),
             TypedAttribute::IceOptions(x) => x.join(" "),
             TypedAttribute::Candidate(x) => x.to_string(),
-            TypedAttribute::RemoteCandidates(x) => {
-                x.iter().map(|r| format!("{} {} {}", r.component, r.address, r.port)).collect::<Vec<_>>().join(" ")
-            }
+            TypedAttribute::RemoteCandidates(x) => x
+                .iter()
+                .map(|r| format!("{} {} {}", r.component, r.address, r.port))
+                .collect::<Vec<_>>()
+                .join(" "),
             TypedAttribute::Fingerprint(x) => x.to_string(),
             TypedAttribute::Setup(x) => x.as_str().to_string(),
             TypedAttribute::Crypto(x) => x.to_string(),
@@ -250,7 +295,9 @@ fn non_empty<'a>(s: &'a str, field: &'static str) -> Result<&'a str, AttributeEr
 /// Split off the first whitespace-separated token.
 fn token<'a>(s: &'a str, field: &'static str) -> Result<(&'a str, &'a str), AttributeError> {
     let s = s.trim_start();
-    let (t, rest) = s.split_once(|c: char| c.is_ascii_whitespace()).unwrap_or((s, ""));
+    let (t, rest) = s
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((s, ""));
     if t.is_empty() {
         return Err(AttributeError::MissingField(field));
     }
@@ -274,12 +321,22 @@ impl Rtpmap {
         let pt = num(pt, "payload type")?;
         let mut parts = rest.trim().split('/');
         let encoding = non_empty(parts.next().unwrap_or(""), "encoding")?.to_string();
-        let clock_rate = num(parts.next().ok_or(AttributeError::MissingField("clock rate"))?, "clock rate")?;
+        let clock_rate = num(
+            parts
+                .next()
+                .ok_or(AttributeError::MissingField("clock rate"))?,
+            "clock rate",
+        )?;
         let channels = parts.next().map(|c| num(c, "channels")).transpose()?;
         if parts.next().is_some() {
             return Err(AttributeError::BadValue("encoding"));
         }
-        Ok(Rtpmap { pt, encoding, clock_rate, channels })
+        Ok(Rtpmap {
+            pt,
+            encoding,
+            clock_rate,
+            channels,
+        })
     }
 }
 
@@ -311,7 +368,10 @@ pub struct FmtpParam {
 impl Fmtp {
     pub fn parse(v: &str) -> Result<Self, AttributeError> {
         let (pt, rest) = token(v, "payload type")?;
-        Ok(Fmtp { pt: num(pt, "payload type")?, params: rest.trim().to_string() })
+        Ok(Fmtp {
+            pt: num(pt, "payload type")?,
+            params: rest.trim().to_string(),
+        })
     }
 
     /// Split `params` on `;`, trimming spaces; empty pieces are dropped.
@@ -321,10 +381,14 @@ impl Fmtp {
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(|p| match p.split_once('=') {
-                Some((k, v)) if !k.trim().is_empty() => {
-                    FmtpParam { name: Some(k.trim().to_string()), value: v.trim().to_string() }
-                }
-                _ => FmtpParam { name: None, value: p.to_string() },
+                Some((k, v)) if !k.trim().is_empty() => FmtpParam {
+                    name: Some(k.trim().to_string()),
+                    value: v.trim().to_string(),
+                },
+                _ => FmtpParam {
+                    name: None,
+                    value: p.to_string(),
+                },
             })
             .collect()
     }
@@ -371,10 +435,20 @@ pub struct RtcpFb {
 impl RtcpFb {
     pub fn parse(v: &str) -> Result<Self, AttributeError> {
         let (pt, rest) = token(v, "payload type")?;
-        let pt = if pt == "*" { RtcpFbPt::All } else { RtcpFbPt::Pt(num(pt, "payload type")?) };
+        let pt = if pt == "*" {
+            RtcpFbPt::All
+        } else {
+            RtcpFbPt::Pt(num(pt, "payload type")?)
+        };
         let (fb_type, rest) = token(rest, "type")?;
-        let param = Some(rest.trim()).filter(|p| !p.is_empty()).map(str::to_string);
-        let fb = RtcpFb { pt, fb_type: fb_type.to_string(), param };
+        let param = Some(rest.trim())
+            .filter(|p| !p.is_empty())
+            .map(str::to_string);
+        let fb = RtcpFb {
+            pt,
+            fb_type: fb_type.to_string(),
+            param,
+        };
         if fb.fb_type == "trr-int" {
             num::<u32>(fb.param.as_deref().unwrap_or(""), "trr-int")?;
         }
@@ -453,13 +527,23 @@ impl Extmap {
     pub fn parse(v: &str) -> Result<Self, AttributeError> {
         let (idd, rest) = token(v, "id")?;
         let (id, direction) = match idd.split_once('/') {
-            Some((i, d)) => (i, Some(Direction::from_name(d).ok_or(AttributeError::BadValue("direction"))?)),
+            Some((i, d)) => (
+                i,
+                Some(Direction::from_name(d).ok_or(AttributeError::BadValue("direction"))?),
+            ),
             None => (idd, None),
         };
         let id = num(id, "id")?;
         let (uri, rest) = token(rest, "uri")?;
-        let attributes = Some(rest.trim()).filter(|a| !a.is_empty()).map(str::to_string);
-        Ok(Extmap { id, direction, uri: uri.to_string(), attributes })
+        let attributes = Some(rest.trim())
+            .filter(|a| !a.is_empty())
+            .map(str::to_string);
+        Ok(Extmap {
+            id,
+            direction,
+            uri: uri.to_string(),
+            attributes,
+        })
     }
 }
 
@@ -487,7 +571,10 @@ pub struct Group {
 impl Group {
     pub fn parse(v: &str) -> Result<Self, AttributeError> {
         let (semantics, rest) = token(v, "semantics")?;
-        Ok(Group { semantics: semantics.to_string(), tags: rest.split_ascii_whitespace().map(str::to_string).collect() })
+        Ok(Group {
+            semantics: semantics.to_string(),
+            tags: rest.split_ascii_whitespace().map(str::to_string).collect(),
+        })
     }
 }
 
@@ -515,7 +602,11 @@ impl Ssrc {
             Some((a, v)) => (a.to_string(), Some(v.to_string())),
             None => (rest.to_string(), None),
         };
-        Ok(Ssrc { id, attribute, value })
+        Ok(Ssrc {
+            id,
+            attribute,
+            value,
+        })
     }
 }
 
@@ -539,8 +630,14 @@ pub struct SsrcGroup {
 impl SsrcGroup {
     pub fn parse(v: &str) -> Result<Self, AttributeError> {
         let (semantics, rest) = token(v, "semantics")?;
-        let ssrcs = rest.split_ascii_whitespace().map(|s| num(s, "ssrc-id")).collect::<Result<_, _>>()?;
-        Ok(SsrcGroup { semantics: semantics.to_string(), ssrcs })
+        let ssrcs = rest
+            .split_ascii_whitespace()
+            .map(|s| num(s, "ssrc-id"))
+            .collect::<Result<_, _>>()?;
+        Ok(SsrcGroup {
+            semantics: semantics.to_string(),
+            ssrcs,
+        })
     }
 }
 
@@ -561,8 +658,13 @@ pub struct Msid {
 impl Msid {
     pub fn parse(v: &str) -> Result<Self, AttributeError> {
         let (stream, rest) = token(v, "stream id")?;
-        let track = Some(rest.trim()).filter(|t| !t.is_empty()).map(str::to_string);
-        Ok(Msid { stream: stream.to_string(), track })
+        let track = Some(rest.trim())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        Ok(Msid {
+            stream: stream.to_string(),
+            track,
+        })
     }
 }
 
@@ -652,7 +754,10 @@ impl Fingerprint {
         if !extra.is_empty() {
             return Err(AttributeError::BadValue("fingerprint"));
         }
-        Ok(Fingerprint { hash: hash.to_string(), value: value.to_string() })
+        Ok(Fingerprint {
+            hash: hash.to_string(),
+            value: value.to_string(),
+        })
     }
 }
 
@@ -742,7 +847,10 @@ impl ZrtpHash {
     pub fn parse(v: &str) -> Result<Self, AttributeError> {
         let (version, rest) = token(v, "version")?;
         let (hash, _) = token(rest, "hash")?;
-        Ok(ZrtpHash { version: version.to_string(), hash: hash.to_string() })
+        Ok(ZrtpHash {
+            version: version.to_string(),
+            hash: hash.to_string(),
+        })
     }
 }
 
@@ -768,7 +876,14 @@ impl Sctpmap {
     pub fn parse(v: &str) -> Result<Self, AttributeError> {
         let (port, rest) = token(v, "port")?;
         let (protocol, rest) = token(rest, "protocol")?;
-        let streams = Some(rest.trim()).filter(|s| !s.is_empty()).map(|s| num(s, "streams")).transpose()?;
-        Ok(Sctpmap { port: num(port, "port")?, protocol: protocol.to_string(), streams })
+        let streams = Some(rest.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| num(s, "streams"))
+            .transpose()?;
+        Ok(Sctpmap {
+            port: num(port, "port")?,
+            protocol: protocol.to_string(),
+            streams,
+        })
     }
 }

@@ -70,12 +70,16 @@ impl Candidate {
             extensions: Vec::new(),
         };
         while let Some(name) = it.next() {
-            let value = it.next().ok_or(AttributeError::MissingField("extension value"))?;
+            let value = it
+                .next()
+                .ok_or(AttributeError::MissingField("extension value"))?;
             match name {
                 "raddr" if c.raddr.is_none() => c.raddr = Some(value.to_string()),
                 "rport" if c.rport.is_none() => c.rport = Some(num(value, "rport")?),
                 "tcptype" if c.tcptype.is_none() => c.tcptype = Some(value.to_string()),
-                "generation" if c.generation.is_none() => c.generation = Some(num(value, "generation")?),
+                "generation" if c.generation.is_none() => {
+                    c.generation = Some(num(value, "generation")?)
+                }
                 _ => c.extensions.push((name.to_string(), value.to_string())),
             }
         }
@@ -89,7 +93,13 @@ impl fmt::Display for Candidate {
         write!(
             f,
             "{} {} {} {} {} {} typ {}",
-            self.foundation, self.component, self.transport, self.priority, self.address, self.port, self.typ
+            self.foundation,
+            self.component,
+            self.transport,
+            self.priority,
+            self.address,
+            self.port,
+            self.typ
         )?;
         if let Some(a) = &self.raddr {
             write!(f, " raddr {a}")?;

@@ -47,7 +47,10 @@ pub enum SdpErrorKind {
     #[error("duplicate `{0}=` line")]
     Duplicate(char),
     #[error("bad a={name}: {reason}")]
-    BadAttribute { name: String, reason: AttributeError },
+    BadAttribute {
+        name: String,
+        reason: AttributeError,
+    },
 }
 
 /// Why a typed attribute value does not parse.

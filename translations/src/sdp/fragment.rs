@@ -28,7 +28,10 @@ impl SdpFragment {
             }
             attributes.push(parse_attribute(l)?);
         }
-        Ok(SdpFragment { attributes, media: parse_media_sections(&mut it)? })
+        Ok(SdpFragment {
+            attributes,
+            media: parse_media_sections(&mut it)?,
+        })
     }
 }
 

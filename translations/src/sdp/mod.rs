@@ -54,8 +54,9 @@ mod write;
 mod tests;
 
 pub use attributes::{
-    Attribute, Crypto, Direction, Extmap, Fingerprint, Fmtp, FmtpParam, Group, Msid, RemoteCandidate,
-    Rtcp, RtcpFb, RtcpFbPt, Rtpmap, Sctpmap, Setup, Ssrc, SsrcGroup, TypedAttribute, ZrtpHash,
+    Attribute, Crypto, Direction, Extmap, Fingerprint, Fmtp, FmtpParam, Group, Msid,
+    RemoteCandidate, Rtcp, RtcpFb, RtcpFbPt, Rtpmap, Sctpmap, Setup, Ssrc, SsrcGroup,
+    TypedAttribute, ZrtpHash,
 };
 pub use candidate::Candidate;
 pub use error::{AttributeError, SdpError, SdpErrorKind};
@@ -218,11 +219,16 @@ impl Media {
 
     /// The direction in force: media level, else session level, else sendrecv (RFC 3264 §5.1).
     pub fn effective_direction(&self, session: &SessionDescription) -> Direction {
-        self.direction().or_else(|| session.direction()).unwrap_or(Direction::SendRecv)
+        self.direction()
+            .or_else(|| session.direction())
+            .unwrap_or(Direction::SendRecv)
     }
 
     /// The connection in force: media-level `c=`, else the session-level one.
-    pub fn effective_connection<'a>(&'a self, session: &'a SessionDescription) -> Option<&'a Connection> {
+    pub fn effective_connection<'a>(
+        &'a self,
+        session: &'a SessionDescription,
+    ) -> Option<&'a Connection> {
         self.connection.as_ref().or(session.connection.as_ref())
     }
 
@@ -281,7 +287,11 @@ impl SessionDescription {
             phones: Vec::new(),
             connection: None,
             bandwidths: Vec::new(),
-            timing: vec![Timing { start: 0, stop: 0, repeats: Vec::new() }],
+            timing: vec![Timing {
+                start: 0,
+                stop: 0,
+                repeats: Vec::new(),
+            }],
             time_zones: None,
             key: None,
             attributes: Vec::new(),

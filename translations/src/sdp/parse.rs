@@ -19,7 +19,11 @@ pub(super) struct Line<'a> {
 
 impl Line<'_> {
     pub fn err(&self, kind: SdpErrorKind) -> SdpError {
-        SdpError { line: self.no, text: self.text.to_string(), kind }
+        SdpError {
+            line: self.no,
+            text: self.text.to_string(),
+            kind,
+        }
     }
 }
 
@@ -27,7 +31,11 @@ impl Line<'_> {
 fn missing(next: Option<&Line<'_>>, total: usize, kind: SdpErrorKind) -> SdpError {
     match next {
         Some(l) => l.err(kind),
-        None => SdpError { line: total + 1, text: String::new(), kind },
+        None => SdpError {
+            line: total + 1,
+            text: String::new(),
+            kind,
+        },
     }
 }
 
@@ -44,9 +52,18 @@ pub(super) fn lines(input: &str) -> Result<(Vec<Line<'_>>, usize), SdpError> {
         let b = text.as_bytes();
         // b[1] == '=' implies b[0] is a one-byte char, so slicing at 2 is on a boundary.
         if b.len() < 2 || b[1] != b'=' || !b[0].is_ascii_lowercase() {
-            return Err(SdpError { line: i + 1, text: text.to_string(), kind: SdpErrorKind::MalformedLine });
+            return Err(SdpError {
+                line: i + 1,
+                text: text.to_string(),
+                kind: SdpErrorKind::MalformedLine,
+            });
         }
-        out.push(Line { no: i + 1, text, kind: b[0] as char, value: &text[2..] });
+        out.push(Line {
+            no: i + 1,
+            text,
+            kind: b[0] as char,
+            value: &text[2..],
+        });
     }
     if input.ends_with('\n') {
         total -= 1;
@@ -57,7 +74,11 @@ pub(super) fn lines(input: &str) -> Result<(Vec<Line<'_>>, usize), SdpError> {
 pub(super) fn parse_session(input: &str) -> Result<SessionDescription, SdpError> {
     let (lines, total) = lines(input)?;
     let mut it = lines.iter().peekable();
-    let v = it.next().ok_or(SdpError { line: 1, text: String::new(), kind: SdpErrorKind::Empty })?;
+    let v = it.next().ok_or(SdpError {
+        line: 1,
+        text: String::new(),
+        kind: SdpErrorKind::Empty,
+    })?;
     if v.kind != 'v' {
         return Err(v.err(SdpErrorKind::MissingVersion));
     }
@@ -97,7 +118,11 @@ pub(super) fn parse_session(input: &str) -> Result<SessionDescription, SdpError>
         }
     }
     if sd.timing.is_empty() {
-        return Err(missing(it.peek().copied(), total, SdpErrorKind::MissingTiming));
+        return Err(missing(
+            it.peek().copied(),
+            total,
+            SdpErrorKind::MissingTiming,
+        ));
     }
     sd.media = parse_media_sections(&mut it)?;
     Ok(sd)
@@ -164,22 +189,35 @@ fn parse_origin(l: &Line<'_>) -> Result<Origin, SdpError> {
 }
 
 fn parse_connection(l: &Line<'_>) -> Result<Connection, SdpError> {
-    match l.value.split_ascii_whitespace().collect::<Vec<_>>().as_slice() {
+    match l
+        .value
+        .split_ascii_whitespace()
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [n, a, addr] => Ok(Connection {
             nettype: n.to_string(),
             addrtype: a.to_string(),
             address: addr.to_string(),
         }),
-        _ => Err(l.err(SdpErrorKind::BadConnection("expected `<nettype> <addrtype> <address>`"))),
+        _ => Err(l.err(SdpErrorKind::BadConnection(
+            "expected `<nettype> <addrtype> <address>`",
+        ))),
     }
 }
 
 fn parse_bandwidth(l: &Line<'_>) -> Result<Bandwidth, SdpError> {
-    let (t, bw) = l.value.split_once(':').ok_or_else(|| l.err(SdpErrorKind::BadBandwidth("expected `<type>:<bw>`")))?;
+    let (t, bw) = l
+        .value
+        .split_once(':')
+        .ok_or_else(|| l.err(SdpErrorKind::BadBandwidth("expected `<type>:<bw>`")))?;
     if t.is_empty() || t.contains(' ') {
         return Err(l.err(SdpErrorKind::BadBandwidth("bad bwtype")));
     }
-    Ok(Bandwidth { bwtype: t.to_string(), bandwidth: number(l, bw.trim(), "b= bandwidth")? })
+    Ok(Bandwidth {
+        bwtype: t.to_string(),
+        bandwidth: number(l, bw.trim(), "b= bandwidth")?,
+    })
 }
 
 fn parse_timing(l: &Line<'_>) -> Result<Timing, SdpError> {
@@ -187,16 +225,29 @@ fn parse_timing(l: &Line<'_>) -> Result<Timing, SdpError> {
     let [start, stop] = f.as_slice() else {
         return Err(l.err(SdpErrorKind::BadTiming("expected `<start> <stop>`")));
     };
-    Ok(Timing { start: number(l, start, "t= start")?, stop: number(l, stop, "t= stop")?, repeats: Vec::new() })
+    Ok(Timing {
+        start: number(l, start, "t= start")?,
+        stop: number(l, stop, "t= stop")?,
+        repeats: Vec::new(),
+    })
 }
 
 fn parse_media_line(l: &Line<'_>) -> Result<Media, SdpError> {
     let mut f = l.value.split_ascii_whitespace();
-    let kind = f.next().ok_or_else(|| l.err(SdpErrorKind::BadMedia("missing media")))?;
-    let port = f.next().ok_or_else(|| l.err(SdpErrorKind::BadMedia("missing port")))?;
-    let proto = f.next().ok_or_else(|| l.err(SdpErrorKind::BadMedia("missing proto")))?;
+    let kind = f
+        .next()
+        .ok_or_else(|| l.err(SdpErrorKind::BadMedia("missing media")))?;
+    let port = f
+        .next()
+        .ok_or_else(|| l.err(SdpErrorKind::BadMedia("missing port")))?;
+    let proto = f
+        .next()
+        .ok_or_else(|| l.err(SdpErrorKind::BadMedia("missing proto")))?;
     let (port, port_count) = match port.split_once('/') {
-        Some((p, n)) => (number(l, p, "m= port")?, Some(number(l, n, "m= port count")?)),
+        Some((p, n)) => (
+            number(l, p, "m= port")?,
+            Some(number(l, n, "m= port count")?),
+        ),
         None => (number(l, port, "m= port")?, None),
     };
     let formats: Vec<String> = f.map(str::to_string).collect();
@@ -210,6 +261,11 @@ pub(super) fn parse_attribute(l: &Line<'_>) -> Result<Attribute, SdpError> {
     if a.name.is_empty() || a.name.contains(|c: char| c.is_ascii_whitespace()) {
         return Err(l.err(SdpErrorKind::MalformedLine));
     }
-    a.typed().map_err(|reason| l.err(SdpErrorKind::BadAttribute { name: a.name.clone(), reason }))?;
+    a.typed().map_err(|reason| {
+        l.err(SdpErrorKind::BadAttribute {
+            name: a.name.clone(),
+            reason,
+        })
+    })?;
     Ok(a)
 }

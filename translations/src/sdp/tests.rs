@@ -29,7 +29,10 @@ const FIXTURES: &[(&str, &str)] = fixtures![
 ];
 
 fn fixture(name: &str) -> SessionDescription {
-    let (_, text) = FIXTURES.iter().find(|(n, _)| *n == name).expect("fixture listed");
+    let (_, text) = FIXTURES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("fixture listed");
     SessionDescription::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
@@ -49,8 +52,12 @@ fn fixtures_round_trip() {
     for (name, text) in FIXTURES {
         let sd = SessionDescription::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let written = sd.to_string();
-        assert!(!written.replace("\r\n", "").contains('\n'), "{name}: bare LF written");
-        let again = SessionDescription::parse(&written).unwrap_or_else(|e| panic!("{name} rewritten: {e}"));
+        assert!(
+            !written.replace("\r\n", "").contains('\n'),
+            "{name}: bare LF written"
+        );
+        let again =
+            SessionDescription::parse(&written).unwrap_or_else(|e| panic!("{name} rewritten: {e}"));
         assert_eq!(sd, again, "{name}");
         // The fixtures are in canonical line order, so writing is byte-exact up to CRLF.
         assert_eq!(written, text.replace('\n', "\r\n"), "{name}");
@@ -61,46 +68,119 @@ fn fixtures_round_trip() {
 fn webrtc_chrome_offer_bundle() {
     let sd = fixture("webrtc_chrome_offer_bundle.sdp");
     assert_eq!(sd.origin.session_id, 4611731400430051336);
-    assert_eq!(sd.groups(), vec![Group { semantics: "BUNDLE".into(), tags: vec!["0".into(), "1".into()] }]);
-    assert!(sd.typed_attributes().any(|t| t == TypedAttribute::ExtmapAllowMixed));
+    assert_eq!(
+        sd.groups(),
+        vec![Group {
+            semantics: "BUNDLE".into(),
+            tags: vec!["0".into(), "1".into()]
+        }]
+    );
+    assert!(sd
+        .typed_attributes()
+        .any(|t| t == TypedAttribute::ExtmapAllowMixed));
     // Unknown session attribute kept verbatim, leading space and all.
-    assert_eq!(sd.attribute("msid-semantic").and_then(|a| a.value.as_deref()), Some(" WMS stream1"));
+    assert_eq!(
+        sd.attribute("msid-semantic")
+            .and_then(|a| a.value.as_deref()),
+        Some(" WMS stream1")
+    );
     let (audio, video) = (&sd.media[0], &sd.media[1]);
     assert_eq!(audio.proto, "UDP/TLS/RTP/SAVPF");
-    assert_eq!(audio.formats, ["111", "63", "9", "0", "8", "13", "110", "126"]);
+    assert_eq!(
+        audio.formats,
+        ["111", "63", "9", "0", "8", "13", "110", "126"]
+    );
     let cands = audio.candidates();
     assert_eq!(cands.len(), 3);
     assert_eq!(cands[1].typ, "srflx");
     assert_eq!(cands[1].raddr.as_deref(), Some("192.0.2.10"));
     assert_eq!(cands[1].rport, Some(54321));
     let tcp = &cands[2];
-    assert_eq!((tcp.transport.as_str(), tcp.port, tcp.tcptype.as_deref()), ("tcp", 9, Some("active")));
+    assert_eq!(
+        (tcp.transport.as_str(), tcp.port, tcp.tcptype.as_deref()),
+        ("tcp", 9, Some("active"))
+    );
     assert_eq!(tcp.generation, Some(0));
-    assert_eq!(tcp.extensions, [("network-id".to_string(), "1".to_string())]);
-    assert_eq!(tcp.to_string(), "344579997 1 tcp 1518280447 192.0.2.10 9 typ host tcptype active generation 0 network-id 1");
+    assert_eq!(
+        tcp.extensions,
+        [("network-id".to_string(), "1".to_string())]
+    );
+    assert_eq!(
+        tcp.to_string(),
+        "344579997 1 tcp 1518280447 192.0.2.10 9 typ host tcptype active generation 0 network-id 1"
+    );
     assert_eq!(video.candidates().len(), 1);
     assert_eq!(audio.mid().as_deref(), Some("0"));
-    assert_eq!(audio.rtpmaps()[0], Rtpmap { pt: 111, encoding: "opus".into(), clock_rate: 48000, channels: Some(2) });
-    assert_eq!(audio.fmtps()[1].split_params(), [FmtpParam { name: None, value: "111/111".into() }]);
+    assert_eq!(
+        audio.rtpmaps()[0],
+        Rtpmap {
+            pt: 111,
+            encoding: "opus".into(),
+            clock_rate: 48000,
+            channels: Some(2)
+        }
+    );
+    assert_eq!(
+        audio.fmtps()[1].split_params(),
+        [FmtpParam {
+            name: None,
+            value: "111/111".into()
+        }]
+    );
     let fbs = video.rtcp_fbs();
     assert_eq!(fbs.len(), 6);
-    assert_eq!(fbs[3], RtcpFb { pt: RtcpFbPt::Pt(96), fb_type: "nack".into(), param: None });
+    assert_eq!(
+        fbs[3],
+        RtcpFb {
+            pt: RtcpFbPt::Pt(96),
+            fb_type: "nack".into(),
+            param: None
+        }
+    );
     assert_eq!(fbs[4].param.as_deref(), Some("pli"));
-    assert_eq!(video.extmaps()[2], Extmap { id: 13, direction: None, uri: "urn:3gpp:video-orientation".into(), attributes: None });
+    assert_eq!(
+        video.extmaps()[2],
+        Extmap {
+            id: 13,
+            direction: None,
+            uri: "urn:3gpp:video-orientation".into(),
+            attributes: None
+        }
+    );
     assert!(video.has_attribute("rtcp-rsize") && !audio.has_attribute("rtcp-rsize"));
     assert!(audio.has_attribute("rtcp-mux"));
     assert_eq!(video.fingerprints()[0].hash, "sha-256");
     let rtcp = audio.rtcp();
-    assert_eq!(rtcp.map(|r| (r.port, r.connection.map(|c| c.address))), Some((9, Some("0.0.0.0".into()))));
-    assert_eq!(video.ssrc_groups(), [SsrcGroup { semantics: "FID".into(), ssrcs: vec![2001, 2002] }]);
+    assert_eq!(
+        rtcp.map(|r| (r.port, r.connection.map(|c| c.address))),
+        Some((9, Some("0.0.0.0".into())))
+    );
+    assert_eq!(
+        video.ssrc_groups(),
+        [SsrcGroup {
+            semantics: "FID".into(),
+            ssrcs: vec![2001, 2002]
+        }]
+    );
     let ssrcs = video.ssrcs();
     assert_eq!(ssrcs.len(), 4);
-    assert_eq!((ssrcs[1].attribute.as_str(), ssrcs[1].value.as_deref()), ("msid", Some("stream1 videotrack1")));
-    assert_eq!(audio.msids(), [Msid { stream: "stream1".into(), track: Some("audiotrack1".into()) }]);
+    assert_eq!(
+        (ssrcs[1].attribute.as_str(), ssrcs[1].value.as_deref()),
+        ("msid", Some("stream1 videotrack1"))
+    );
+    assert_eq!(
+        audio.msids(),
+        [Msid {
+            stream: "stream1".into(),
+            track: Some("audiotrack1".into())
+        }]
+    );
     assert_eq!(audio.ice_ufrag().as_deref(), Some("EsAw"));
     assert_eq!(video.ice_pwd().as_deref(), Some("P2uYro0UCOQ4zxjKXaWCBui1"));
     assert_eq!(sd.ice_ufrag(), None);
-    assert!(audio.typed_attributes().any(|t| t == TypedAttribute::IceOptions(vec!["trickle".into()])));
+    assert!(audio
+        .typed_attributes()
+        .any(|t| t == TypedAttribute::IceOptions(vec!["trickle".into()])));
     assert_eq!(audio.setup(), Some(Setup::ActPass));
 }
 
@@ -112,13 +192,28 @@ fn jitsi_recvonly_and_datachannel() {
     assert_eq!(sd.media[1].port, 9);
     assert_eq!(sd.media[1].rtcp_fbs().len(), 20);
     let data = &sd.media[2];
-    assert_eq!((data.kind.clone(), data.proto.as_str()), (MediaKind::Application, "UDP/DTLS/SCTP"));
+    assert_eq!(
+        (data.kind.clone(), data.proto.as_str()),
+        (MediaKind::Application, "UDP/DTLS/SCTP")
+    );
     assert_eq!(data.formats, ["webrtc-datachannel"]);
-    assert_eq!(data.bandwidths, [Bandwidth { bwtype: "AS".into(), bandwidth: 30 }]);
+    assert_eq!(
+        data.bandwidths,
+        [Bandwidth {
+            bwtype: "AS".into(),
+            bandwidth: 30
+        }]
+    );
     assert_eq!(data.sctp_port(), Some(5000));
-    assert!(data.typed_attributes().any(|t| t == TypedAttribute::MaxMessageSize(262144)));
+    assert!(data
+        .typed_attributes()
+        .any(|t| t == TypedAttribute::MaxMessageSize(262144)));
     // A typo in the source (`:` instead of `;`) is kept as one parameter, verbatim.
-    let fmtp = sd.media[1].fmtps().into_iter().find(|f| f.pt == 127).unwrap();
+    let fmtp = sd.media[1]
+        .fmtps()
+        .into_iter()
+        .find(|f| f.pt == 127)
+        .unwrap();
     assert_eq!(fmtp.split_params()[1].value, "1:packetization-mode=0");
 }
 
@@ -155,9 +250,15 @@ fn pjsip_session_level_sendonly() {
 fn rfc4317_files() {
     let offer = fixture("rfc4317_2.1_av_offer.sdp");
     assert_eq!(offer.session_name, " ");
-    assert_eq!(offer.connection.as_ref().unwrap().address, "host.atlanta.example.com");
+    assert_eq!(
+        offer.connection.as_ref().unwrap().address,
+        "host.atlanta.example.com"
+    );
     assert_eq!(offer.media[1].formats, ["31", "32"]);
-    assert_eq!(offer.media[0].effective_direction(&offer), Direction::SendRecv);
+    assert_eq!(
+        offer.media[0].effective_direction(&offer),
+        Direction::SendRecv
+    );
     let answer = fixture("rfc4317_2.1_av_answer.sdp");
     assert_eq!(answer.origin.username, "bob");
     assert_eq!(answer.origin.session_version, 2808844564);
@@ -172,11 +273,26 @@ fn rfc4317_files() {
     assert_eq!(two.media[1].rtpmaps()[0].encoding, "telephone-event");
 
     let clines = fixture("rfc4317_2.8_answer_media_level_c_line.sdp");
-    assert_eq!(clines.media[0].effective_connection(&clines).unwrap().address, "host.biloxi.example.com");
-    assert_eq!(clines.media[1].effective_connection(&clines).unwrap().address, "otherhost.biloxi.example.com");
+    assert_eq!(
+        clines.media[0]
+            .effective_connection(&clines)
+            .unwrap()
+            .address,
+        "host.biloxi.example.com"
+    );
+    assert_eq!(
+        clines.media[1]
+            .effective_connection(&clines)
+            .unwrap()
+            .address,
+        "otherhost.biloxi.example.com"
+    );
 
     let hold = fixture("rfc4317_3.1_hold_answer_sendonly.sdp");
-    assert_eq!(hold.media[0].effective_direction(&hold), Direction::SendOnly);
+    assert_eq!(
+        hold.media[0].effective_direction(&hold),
+        Direction::SendOnly
+    );
 
     let reoffer = fixture("rfc4317_3.2_hold_two_streams_reoffer.sdp");
     assert_eq!(reoffer.origin.session_version, 2808844565);
@@ -185,7 +301,10 @@ fn rfc4317_files() {
 
     let added = fixture("rfc4317_4.1_second_audio_stream_added_recvonly.sdp");
     assert_eq!(added.media[1].port, 48282);
-    assert_eq!(added.media[1].connection.as_ref().unwrap().address, "mediaserver.biloxi.example.com");
+    assert_eq!(
+        added.media[1].connection.as_ref().unwrap().address,
+        "mediaserver.biloxi.example.com"
+    );
 }
 
 #[test]
@@ -193,7 +312,13 @@ fn sip_phone_ptime_and_dtmf() {
     let sd = fixture("sip_phone_pcmu_pcma_dtmf.sdp");
     let m = &sd.media[0];
     assert_eq!(m.ptime(), Some(20));
-    assert_eq!(m.fmtps()[0].split_params(), [FmtpParam { name: None, value: "0-16".into() }]);
+    assert_eq!(
+        m.fmtps()[0].split_params(),
+        [FmtpParam {
+            name: None,
+            value: "0-16".into()
+        }]
+    );
     assert_eq!(m.direction(), Some(Direction::SendRecv));
 }
 
@@ -201,20 +326,52 @@ fn sip_phone_ptime_and_dtmf() {
 fn stox_red_fmtp_kept() {
     let sd = fixture("stox_media_red_g729d_fmtp.sdp");
     let f = sd.media[0].fmtps();
-    assert_eq!(f[0], Fmtp { pt: 99, params: "0/103".into() });
-    assert_eq!(f[0].split_params(), [FmtpParam { name: None, value: "0/103".into() }]);
-    assert_eq!(f[1].split_params(), [FmtpParam { name: Some("annexb".into()), value: "yes".into() }]);
+    assert_eq!(
+        f[0],
+        Fmtp {
+            pt: 99,
+            params: "0/103".into()
+        }
+    );
+    assert_eq!(
+        f[0].split_params(),
+        [FmtpParam {
+            name: None,
+            value: "0/103".into()
+        }]
+    );
+    assert_eq!(
+        f[1].split_params(),
+        [FmtpParam {
+            name: Some("annexb".into()),
+            value: "yes".into()
+        }]
+    );
     assert_eq!(sd.media[0].rtpmaps()[0].encoding, "RED");
 }
 
 #[test]
 fn xep0293_rtcp_fb() {
     let sd = fixture("xep0293_rtcp_fb_avpf_example.sdp");
-    assert_eq!(sd.timing, [Timing { start: 3203130148, stop: 3203137348, repeats: vec![] }]);
+    assert_eq!(
+        sd.timing,
+        [Timing {
+            start: 3203130148,
+            stop: 3203137348,
+            repeats: vec![]
+        }]
+    );
     let v = &sd.media[1];
     assert_eq!(v.proto, "RTP/AVPF");
     let fbs = v.rtcp_fbs();
-    assert_eq!(fbs[0], RtcpFb { pt: RtcpFbPt::All, fb_type: "nack".into(), param: None });
+    assert_eq!(
+        fbs[0],
+        RtcpFb {
+            pt: RtcpFbPt::All,
+            fb_type: "nack".into(),
+            param: None
+        }
+    );
     assert_eq!(fbs[1].param.as_deref(), Some("rpsi"));
     assert_eq!(fbs[2].trr_int(), Some(100));
     assert_eq!(fbs[0].trr_int(), None);
@@ -232,15 +389,24 @@ fn err(input: &str) -> SdpError {
 fn missing_required_lines() {
     assert_eq!(err("").kind, SdpErrorKind::Empty);
     let e = err("o=- 1 2 IN IP4 x\ns=-\nt=0 0\n");
-    assert_eq!((e.line, e.kind, e.text.as_str()), (1, SdpErrorKind::MissingVersion, "o=- 1 2 IN IP4 x"));
+    assert_eq!(
+        (e.line, e.kind, e.text.as_str()),
+        (1, SdpErrorKind::MissingVersion, "o=- 1 2 IN IP4 x")
+    );
     let e = err("v=0\ns=-\nt=0 0\n");
     assert_eq!((e.line, e.kind), (2, SdpErrorKind::MissingOrigin));
     let e = err("v=0\no=- 1 2 IN IP4 x\nt=0 0\n");
     assert_eq!((e.line, e.kind), (3, SdpErrorKind::MissingSessionName));
     let e = err("v=0\no=- 1 2 IN IP4 x\ns=-\nc=IN IP4 x\nm=audio 1 RTP/AVP 0\n");
-    assert_eq!((e.line, e.kind, e.text.as_str()), (5, SdpErrorKind::MissingTiming, "m=audio 1 RTP/AVP 0"));
+    assert_eq!(
+        (e.line, e.kind, e.text.as_str()),
+        (5, SdpErrorKind::MissingTiming, "m=audio 1 RTP/AVP 0")
+    );
     let e = err("v=0\r\no=- 1 2 IN IP4 x\r\ns=-\r\n");
-    assert_eq!((e.line, e.kind, e.text.as_str()), (4, SdpErrorKind::MissingTiming, ""));
+    assert_eq!(
+        (e.line, e.kind, e.text.as_str()),
+        (4, SdpErrorKind::MissingTiming, "")
+    );
     let e = err("v=0\no=- 1 2 IN IP4 x\n");
     assert_eq!((e.line, e.kind), (3, SdpErrorKind::MissingSessionName));
 }
@@ -248,7 +414,10 @@ fn missing_required_lines() {
 #[test]
 fn version_must_be_zero() {
     let e = err("v=1\no=- 1 2 IN IP4 x\ns=-\nt=0 0\n");
-    assert_eq!((e.line, e.kind), (1, SdpErrorKind::UnsupportedVersion("1".into())));
+    assert_eq!(
+        (e.line, e.kind),
+        (1, SdpErrorKind::UnsupportedVersion("1".into()))
+    );
 }
 
 #[test]
@@ -261,7 +430,10 @@ fn bad_numbers() {
     let e = err("v=0\no=- 1 2 IN IP4 x\ns=-\nt=0 soon\n");
     assert_eq!((e.line, e.kind), (4, SdpErrorKind::BadNumber("t= stop")));
     let e = err(&format!("{HEAD}b=AS:lots\n"));
-    assert_eq!((e.line, e.kind), (5, SdpErrorKind::BadNumber("b= bandwidth")));
+    assert_eq!(
+        (e.line, e.kind),
+        (5, SdpErrorKind::BadNumber("b= bandwidth"))
+    );
     let e = err(&format!("{HEAD}m=audio 70000 RTP/AVP 0\n"));
     assert_eq!((e.line, e.kind), (5, SdpErrorKind::BadNumber("m= port")));
     let e = err(&format!("{HEAD}m=audio +5 RTP/AVP 0\n"));
@@ -271,9 +443,15 @@ fn bad_numbers() {
 #[test]
 fn media_line_needs_port_and_proto() {
     let e = err(&format!("{HEAD}m=audio\n"));
-    assert_eq!((e.line, e.kind), (5, SdpErrorKind::BadMedia("missing port")));
+    assert_eq!(
+        (e.line, e.kind),
+        (5, SdpErrorKind::BadMedia("missing port"))
+    );
     let e = err(&format!("{HEAD}m=audio 5000\n"));
-    assert_eq!((e.line, e.kind, e.text.as_str()), (5, SdpErrorKind::BadMedia("missing proto"), "m=audio 5000"));
+    assert_eq!(
+        (e.line, e.kind, e.text.as_str()),
+        (5, SdpErrorKind::BadMedia("missing proto"), "m=audio 5000")
+    );
     let sd = SessionDescription::parse(&format!("{HEAD}m=audio 5000/2 RTP/AVP 0\n")).unwrap();
     assert_eq!((sd.media[0].port, sd.media[0].port_count), (5000, Some(2)));
 }
@@ -283,10 +461,15 @@ fn malformed_and_misplaced_lines() {
     let e = err(&format!("{HEAD}garbage\n"));
     assert_eq!((e.line, e.kind), (5, SdpErrorKind::MalformedLine));
     let e = err(&format!("{HEAD}c=IN IP4\n"));
-    assert!(matches!((e.line, e.kind), (5, SdpErrorKind::BadConnection(_))));
+    assert!(matches!(
+        (e.line, e.kind),
+        (5, SdpErrorKind::BadConnection(_))
+    ));
     let e = err(&format!("{HEAD}m=audio 1 RTP/AVP 0\nt=0 0\n"));
     assert_eq!((e.line, e.kind), (6, SdpErrorKind::Unexpected('t')));
-    let e = err(&format!("{HEAD}m=audio 1 RTP/AVP 0\nc=IN IP4 a\nc=IN IP4 b\n"));
+    let e = err(&format!(
+        "{HEAD}m=audio 1 RTP/AVP 0\nc=IN IP4 a\nc=IN IP4 b\n"
+    ));
     assert_eq!((e.line, e.kind), (7, SdpErrorKind::Duplicate('c')));
     let e = err("v=0\no=- 1 2 IN IP4 x\ns=-\nr=1 2 3\nt=0 0\n");
     assert_eq!((e.line, e.kind), (4, SdpErrorKind::Unexpected('r')));
@@ -307,7 +490,11 @@ fn typed_attribute_syntax_errors() {
     let cases: &[(&str, &str, AttributeError)] = &[
         ("a=rtpmap:96 opus", "rtpmap", MissingField("clock rate")),
         ("a=rtpmap:x opus/48000", "rtpmap", BadNumber("payload type")),
-        ("a=rtpmap:300 opus/48000", "rtpmap", BadNumber("payload type")),
+        (
+            "a=rtpmap:300 opus/48000",
+            "rtpmap",
+            BadNumber("payload type"),
+        ),
         ("a=rtpmap", "rtpmap", MissingValue),
         ("a=fmtp:abc x=1", "fmtp", BadNumber("payload type")),
         ("a=ptime:twenty", "ptime", BadNumber("ptime")),
@@ -325,24 +512,72 @@ fn typed_attribute_syntax_errors() {
         ("a=rtcp:9 IN IP4", "rtcp", BadValue("connection address")),
         ("a=ice-ufrag:", "ice-ufrag", MissingField("ice-ufrag")),
         ("a=ice-pwd", "ice-pwd", MissingValue),
-        ("a=candidate:1 1 udp 2 192.0.2.1 9 host", "candidate", MissingField("typ")),
-        ("a=candidate:1 1 udp 2 192.0.2.1", "candidate", MissingField("port")),
-        ("a=candidate:1 1 udp 99999999999 192.0.2.1 9 typ host", "candidate", BadNumber("priority")),
-        ("a=candidate:1 1 udp 2 192.0.2.1 9 typ srflx raddr", "candidate", MissingField("extension value")),
-        ("a=candidate:1 1 udp 2 192.0.2.1 9 typ srflx rport x", "candidate", BadNumber("rport")),
-        ("a=candidate:f$ 1 udp 2 192.0.2.1 9 typ host", "candidate", BadValue("foundation")),
-        ("a=remote-candidates:1 192.0.2.1", "remote-candidates", BadValue("remote-candidates")),
-        ("a=fingerprint:sha-256", "fingerprint", MissingField("fingerprint")),
+        (
+            "a=candidate:1 1 udp 2 192.0.2.1 9 host",
+            "candidate",
+            MissingField("typ"),
+        ),
+        (
+            "a=candidate:1 1 udp 2 192.0.2.1",
+            "candidate",
+            MissingField("port"),
+        ),
+        (
+            "a=candidate:1 1 udp 99999999999 192.0.2.1 9 typ host",
+            "candidate",
+            BadNumber("priority"),
+        ),
+        (
+            "a=candidate:1 1 udp 2 192.0.2.1 9 typ srflx raddr",
+            "candidate",
+            MissingField("extension value"),
+        ),
+        (
+            "a=candidate:1 1 udp 2 192.0.2.1 9 typ srflx rport x",
+            "candidate",
+            BadNumber("rport"),
+        ),
+        (
+            "a=candidate:f$ 1 udp 2 192.0.2.1 9 typ host",
+            "candidate",
+            BadValue("foundation"),
+        ),
+        (
+            "a=remote-candidates:1 192.0.2.1",
+            "remote-candidates",
+            BadValue("remote-candidates"),
+        ),
+        (
+            "a=fingerprint:sha-256",
+            "fingerprint",
+            MissingField("fingerprint"),
+        ),
         ("a=setup:maybe", "setup", BadValue("setup")),
-        ("a=crypto:1 AES_CM_128_HMAC_SHA1_80", "crypto", MissingField("key-params")),
-        ("a=crypto:x AES_CM_128_HMAC_SHA1_80 inline:abc", "crypto", BadNumber("tag")),
+        (
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80",
+            "crypto",
+            MissingField("key-params"),
+        ),
+        (
+            "a=crypto:x AES_CM_128_HMAC_SHA1_80 inline:abc",
+            "crypto",
+            BadNumber("tag"),
+        ),
         ("a=zrtp-hash:1.10", "zrtp-hash", MissingField("hash")),
         ("a=sctp-port:big", "sctp-port", BadNumber("sctp-port")),
         ("a=sctpmap:5000", "sctpmap", MissingField("protocol")),
-        ("a=max-message-size:-1", "max-message-size", BadNumber("max-message-size")),
+        (
+            "a=max-message-size:-1",
+            "max-message-size",
+            BadNumber("max-message-size"),
+        ),
     ];
     for (line, name, reason) in cases {
-        assert_eq!(attr_err(line), (7, name.to_string(), reason.clone()), "{line}");
+        assert_eq!(
+            attr_err(line),
+            (7, name.to_string(), reason.clone()),
+            "{line}"
+        );
     }
 }
 
@@ -350,7 +585,13 @@ fn typed_attribute_syntax_errors() {
 fn unknown_attributes_are_not_validated_and_survive() {
     let text = format!("{HEAD}a=x-custom:anything goes ::\na=flag\nm=audio 1 RTP/AVP 0\na=x-y\na=rtpmap:0 PCMU/8000\n");
     let sd = SessionDescription::parse(&text).unwrap();
-    assert_eq!(sd.attributes, [Attribute::new("x-custom", "anything goes ::"), Attribute::flag("flag")]);
+    assert_eq!(
+        sd.attributes,
+        [
+            Attribute::new("x-custom", "anything goes ::"),
+            Attribute::flag("flag")
+        ]
+    );
     assert_eq!(sd.media[0].attributes[0], Attribute::flag("x-y"));
     assert_eq!(sd.to_string(), text.replace('\n', "\r\n"));
 }
@@ -362,8 +603,21 @@ fn optional_session_lines_round_trip() {
     assert_eq!(sd.timing[0].repeats, ["7d 1h 0 25h"]);
     assert_eq!(sd.timing.len(), 2);
     assert_eq!(sd.to_string(), text);
-    let rc = sd.media[0].typed_attributes().find_map(|t| if let TypedAttribute::RemoteCandidates(r) = t { Some(r) } else { None });
-    assert_eq!(rc.unwrap()[1], RemoteCandidate { component: 2, address: "192.0.2.1".into(), port: 5001 });
+    let rc = sd.media[0].typed_attributes().find_map(|t| {
+        if let TypedAttribute::RemoteCandidates(r) = t {
+            Some(r)
+        } else {
+            None
+        }
+    });
+    assert_eq!(
+        rc.unwrap()[1],
+        RemoteCandidate {
+            component: 2,
+            address: "192.0.2.1".into(),
+            port: 5001
+        }
+    );
 }
 
 #[test]
@@ -378,9 +632,18 @@ fn built_session_writes_and_parses() {
     };
     let mut sd = SessionDescription::new(origin, "-");
     let mut m = Media::new(MediaKind::Audio, 9, "UDP/TLS/RTP/SAVPF", vec!["111".into()]);
-    m.attributes.push(TypedAttribute::Mid("audio".into()).to_attribute());
+    m.attributes
+        .push(TypedAttribute::Mid("audio".into()).to_attribute());
     m.attributes.push(Direction::SendOnly.to_attribute());
-    m.attributes.push(TypedAttribute::Rtpmap(Rtpmap { pt: 111, encoding: "opus".into(), clock_rate: 48000, channels: Some(2) }).to_attribute());
+    m.attributes.push(
+        TypedAttribute::Rtpmap(Rtpmap {
+            pt: 111,
+            encoding: "opus".into(),
+            clock_rate: 48000,
+            channels: Some(2),
+        })
+        .to_attribute(),
+    );
     sd.media.push(m);
     let text = sd.to_string();
     assert_eq!(text, "v=0\r\no=tandem 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:audio\r\na=sendonly\r\na=rtpmap:111 opus/48000/2\r\n");
@@ -390,7 +653,15 @@ fn built_session_writes_and_parses() {
 #[test]
 fn extmap_direction_and_attrs() {
     let e = Extmap::parse("2/recvonly urn:x attr1 attr2").unwrap();
-    assert_eq!(e, Extmap { id: 2, direction: Some(Direction::RecvOnly), uri: "urn:x".into(), attributes: Some("attr1 attr2".into()) });
+    assert_eq!(
+        e,
+        Extmap {
+            id: 2,
+            direction: Some(Direction::RecvOnly),
+            uri: "urn:x".into(),
+            attributes: Some("attr1 attr2".into())
+        }
+    );
     assert_eq!(e.to_string(), "2/recvonly urn:x attr1 attr2");
 }
 
@@ -404,10 +675,19 @@ fn crypto_session_params_and_display() {
 
 #[test]
 fn several_fingerprints() {
-    let sd = SessionDescription::parse(&format!("{HEAD}m=audio 1 RTP/AVP 0\na=fingerprint:sha-1 AA:BB\na=fingerprint:sha-256 CC:DD\n")).unwrap();
+    let sd = SessionDescription::parse(&format!(
+        "{HEAD}m=audio 1 RTP/AVP 0\na=fingerprint:sha-1 AA:BB\na=fingerprint:sha-256 CC:DD\n"
+    ))
+    .unwrap();
     let f = sd.media[0].fingerprints();
     assert_eq!(f.len(), 2);
-    assert_eq!(f[1], Fingerprint { hash: "sha-256".into(), value: "CC:DD".into() });
+    assert_eq!(
+        f[1],
+        Fingerprint {
+            hash: "sha-256".into(),
+            value: "CC:DD".into()
+        }
+    );
 }
 
 #[test]
@@ -415,9 +695,14 @@ fn typed_attributes_write_back_to_themselves() {
     let mut seen = 0;
     for (name, _) in FIXTURES {
         let sd = fixture(name);
-        let all = sd.attributes.iter().chain(sd.media.iter().flat_map(|m| m.attributes.iter()));
+        let all = sd
+            .attributes
+            .iter()
+            .chain(sd.media.iter().flat_map(|m| m.attributes.iter()));
         for a in all {
-            let Some(t) = a.typed().unwrap() else { continue };
+            let Some(t) = a.typed().unwrap() else {
+                continue;
+            };
             seen += 1;
             let back = t.to_attribute();
             assert_eq!(back.name, a.name, "{name}: {a}");
@@ -442,12 +727,24 @@ fn fractional_ptime_and_loose_whitespace() {
 #[test]
 fn fmtp_from_params() {
     let params = [
-        FmtpParam { name: Some("minptime".into()), value: "10".into() },
-        FmtpParam { name: Some("useinbandfec".into()), value: "1".into() },
+        FmtpParam {
+            name: Some("minptime".into()),
+            value: "10".into(),
+        },
+        FmtpParam {
+            name: Some("useinbandfec".into()),
+            value: "1".into(),
+        },
     ];
-    assert_eq!(Fmtp::from_params(111, &params).to_string(), "111 minptime=10; useinbandfec=1");
+    assert_eq!(
+        Fmtp::from_params(111, &params).to_string(),
+        "111 minptime=10; useinbandfec=1"
+    );
     assert_eq!(Fmtp::from_params(111, &params).split_params(), params);
-    let red = [FmtpParam { name: None, value: "0/103".into() }];
+    let red = [FmtpParam {
+        name: None,
+        value: "0/103".into(),
+    }];
     assert_eq!(Fmtp::from_params(99, &red).to_string(), "99 0/103");
 }
 
@@ -461,7 +758,9 @@ fn sdpfrag_round_trip() {
     assert_eq!(f.attributes.len(), 3);
     assert_eq!(f.media[0].mid().as_deref(), Some("1"));
     assert_eq!(f.media[0].candidates().len(), 2);
-    assert!(f.media[0].typed_attributes().any(|t| t == TypedAttribute::EndOfCandidates));
+    assert!(f.media[0]
+        .typed_attributes()
+        .any(|t| t == TypedAttribute::EndOfCandidates));
     assert_eq!(f.to_string(), FRAG);
     assert_eq!(SdpFragment::parse("").unwrap(), SdpFragment::default());
 }
@@ -472,7 +771,8 @@ fn sdpfrag_rejects_session_lines_and_bad_candidates() {
     assert_eq!((e.line, e.kind), (1, SdpErrorKind::Unexpected('v')));
     let e = SdpFragment::parse("m=audio 9 RTP/AVP 0\na=mid:0\nt=0 0\n").unwrap_err();
     assert_eq!((e.line, e.kind), (3, SdpErrorKind::Unexpected('t')));
-    let e = SdpFragment::parse("a=ice-ufrag:x\nm=audio 9 RTP/AVP 0\na=candidate:1 1 udp\n").unwrap_err();
+    let e = SdpFragment::parse("a=ice-ufrag:x\nm=audio 9 RTP/AVP 0\na=candidate:1 1 udp\n")
+        .unwrap_err();
     assert_eq!(e.line, 3);
     assert!(matches!(e.kind, SdpErrorKind::BadAttribute { .. }));
 }
@@ -480,9 +780,30 @@ fn sdpfrag_rejects_session_lines_and_bad_candidates() {
 // ---- properties ----
 
 const KNOWN_NAMES: &[&str] = &[
-    "rtpmap", "fmtp", "ptime", "maxptime", "rtcp-fb", "extmap", "mid", "group", "ssrc", "ssrc-group",
-    "msid", "rtcp", "ice-ufrag", "ice-pwd", "ice-options", "candidate", "remote-candidates",
-    "fingerprint", "setup", "crypto", "zrtp-hash", "sctp-port", "sctpmap", "max-message-size",
+    "rtpmap",
+    "fmtp",
+    "ptime",
+    "maxptime",
+    "rtcp-fb",
+    "extmap",
+    "mid",
+    "group",
+    "ssrc",
+    "ssrc-group",
+    "msid",
+    "rtcp",
+    "ice-ufrag",
+    "ice-pwd",
+    "ice-options",
+    "candidate",
+    "remote-candidates",
+    "fingerprint",
+    "setup",
+    "crypto",
+    "zrtp-hash",
+    "sctp-port",
+    "sctpmap",
+    "max-message-size",
 ];
 
 proptest! {

@@ -10,11 +10,16 @@ fn line(f: &mut impl Write, kind: char, value: impl fmt::Display) -> fmt::Result
 }
 
 fn connection(f: &mut impl Write, c: &Connection) -> fmt::Result {
-    line(f, 'c', format_args!("{} {} {}", c.nettype, c.addrtype, c.address))
+    line(
+        f,
+        'c',
+        format_args!("{} {} {}", c.nettype, c.addrtype, c.address),
+    )
 }
 
 fn bandwidths(f: &mut impl Write, bs: &[Bandwidth]) -> fmt::Result {
-    bs.iter().try_for_each(|b| line(f, 'b', format_args!("{}:{}", b.bwtype, b.bandwidth)))
+    bs.iter()
+        .try_for_each(|b| line(f, 'b', format_args!("{}:{}", b.bwtype, b.bandwidth)))
 }
 
 fn attributes(f: &mut impl Write, attrs: &[Attribute]) -> fmt::Result {
