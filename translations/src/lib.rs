@@ -6,4 +6,5 @@
 pub mod address;
 pub mod errors;
 pub mod jingle;
+pub mod mapping;
 pub mod sdp;

@@ -1,0 +1,9 @@
+//! The rules SDP <-> Jingle translation is built from (`design/sdp-jingle-mapping.md` §1),
+//! each a small pure function with its decision written into tests. The whole-document
+//! translation (offer/answer in both directions) is assembled from these.
+
+mod direction;
+mod profile;
+
+pub use direction::{direction_from_senders, senders_from_direction, Role};
+pub use profile::{profile_of, Profile};
