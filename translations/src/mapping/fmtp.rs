@@ -8,9 +8,12 @@
 use crate::jingle::Parameter;
 use crate::sdp::FmtpParam;
 
+/// How a nameless SDP value is written as a Jingle parameter value.
+type ValueWriter = fn(&str) -> String;
+
 /// The name a nameless fmtp value of `encoding` is known by, with how its value is written
 /// in Jingle.
-fn semantic_name(encoding: &str) -> Option<(&'static str, fn(&str) -> String)> {
+fn semantic_name(encoding: &str) -> Option<(&'static str, ValueWriter)> {
     if encoding.eq_ignore_ascii_case("telephone-event") {
         Some(("events", str::to_owned))
     } else if encoding.eq_ignore_ascii_case("red") {
