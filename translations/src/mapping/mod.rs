@@ -6,10 +6,12 @@ mod candidate;
 mod direction;
 mod error;
 mod fmtp;
+mod payload;
 mod profile;
 
 pub use candidate::{ice_candidate_from_sdp, sdp_candidate_from_ice};
 pub use direction::{direction_from_senders, senders_from_direction, Role};
 pub use error::MappingError;
 pub use fmtp::{fmtp_from_parameters, implied_parameters, parameters_from_fmtp};
+pub use payload::{media_lines_from_payload_types, payload_types_from_media};
 pub use profile::{profile_of, Profile};
