@@ -8,6 +8,7 @@ mod error;
 mod fmtp;
 mod payload;
 mod profile;
+mod transport;
 
 pub use candidate::{ice_candidate_from_sdp, sdp_candidate_from_ice};
 pub use direction::{direction_from_senders, senders_from_direction, Role};
@@ -15,3 +16,4 @@ pub use error::MappingError;
 pub use fmtp::{fmtp_from_parameters, implied_parameters, parameters_from_fmtp};
 pub use payload::{media_lines_from_payload_types, payload_types_from_media};
 pub use profile::{profile_of, Profile};
+pub use transport::{media_transport_from_transport, transport_from_media, MediaTransport};
