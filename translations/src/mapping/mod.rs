@@ -3,6 +3,7 @@
 //! translation (offer/answer in both directions) is assembled from these.
 
 mod candidate;
+mod description;
 mod direction;
 mod error;
 mod fmtp;
@@ -11,9 +12,25 @@ mod profile;
 mod transport;
 
 pub use candidate::{ice_candidate_from_sdp, sdp_candidate_from_ice};
+pub use description::{
+    description_from_media, media_description_from_description, MediaDescription,
+};
 pub use direction::{direction_from_senders, senders_from_direction, Role};
 pub use error::MappingError;
 pub use fmtp::{fmtp_from_parameters, implied_parameters, parameters_from_fmtp};
 pub use payload::{media_lines_from_payload_types, payload_types_from_media};
 pub use profile::{profile_of, Profile};
 pub use transport::{media_transport_from_transport, transport_from_media, MediaTransport};
+
+#[cfg(test)]
+mod test_support {
+    use crate::sdp::SessionDescription;
+
+    /// A valid SDP session around `body` (its m-lines and attributes).
+    pub fn session(body: &str) -> SessionDescription {
+        SessionDescription::parse(&format!(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n{body}"
+        ))
+        .unwrap()
+    }
+}

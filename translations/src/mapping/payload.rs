@@ -166,13 +166,9 @@ fn push_feedback(pt: RtcpFbPt, fbs: &[JingleFb], trr_int: Option<u32>, out: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sdp::SessionDescription;
 
     fn first_media(body: &str) -> Media {
-        let sdp = format!(
-            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n{body}"
-        );
-        SessionDescription::parse(&sdp).unwrap().media.remove(0)
+        crate::mapping::test_support::session(body).media.remove(0)
     }
 
     fn description(media: &Media) -> RtpDescription {

@@ -227,13 +227,7 @@ pub fn media_transport_from_transport(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn session(body: &str) -> SessionDescription {
-        SessionDescription::parse(&format!(
-            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n{body}"
-        ))
-        .unwrap()
-    }
+    use crate::mapping::test_support::session;
 
     #[test]
     fn a_plain_phone_gets_raw_udp_from_c_and_port_and_back() {
