@@ -99,8 +99,7 @@ pub fn sdp_candidate_from_ice(c: &IceCandidate) -> Result<Candidate, MappingErro
     })
 }
 
-/// FNV-1a over the identifying fields: deterministic across runs and Rust versions (std's
-/// hasher promises neither), and short enough for an XML attribute.
+/// A hash of the identifying fields, short enough for an XML attribute.
 fn stable_id(
     foundation: &str,
     component: u8,
@@ -109,16 +108,11 @@ fn stable_id(
     port: u16,
     typ: CandidateType,
 ) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let key = format!(
         "{foundation} {component} {protocol} {ip} {port} {}",
         typ.as_str()
     );
-    for byte in key.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("c{hash:016x}")
+    format!("c{:016x}", super::fnv1a(key.as_bytes()))
 }
 
 #[cfg(test)]

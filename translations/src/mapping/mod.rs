@@ -9,6 +9,7 @@ mod error;
 mod fmtp;
 mod payload;
 mod profile;
+mod session;
 mod transport;
 
 pub use candidate::{ice_candidate_from_sdp, sdp_candidate_from_ice};
@@ -20,7 +21,19 @@ pub use error::MappingError;
 pub use fmtp::{fmtp_from_parameters, implied_parameters, parameters_from_fmtp};
 pub use payload::{media_lines_from_payload_types, payload_types_from_media};
 pub use profile::{profile_of, Profile};
+pub use session::{jingle_to_sdp, sdp_to_jingle, SdpToJingle};
 pub use transport::{media_transport_from_transport, transport_from_media, MediaTransport};
+
+/// FNV-1a: deterministic across runs and Rust versions (std's hasher promises neither), for
+/// identifiers that must stay the same when the same thing is translated again.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
 
 #[cfg(test)]
 mod test_support {

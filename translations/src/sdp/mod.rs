@@ -147,7 +147,7 @@ impl MediaKind {
         }
     }
 
-    fn from_token(s: &str) -> Self {
+    pub(crate) fn from_token(s: &str) -> Self {
         match s {
             "audio" => MediaKind::Audio,
             "video" => MediaKind::Video,
