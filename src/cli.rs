@@ -1,4 +1,4 @@
-//! Command line: `serve`, `check-config`, `user add|del|list`.
+//! Command line: `serve`, `check-config`, `user add|del|list`, `cert issue`, `translate`.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -38,6 +38,20 @@ enum Command {
     Cert {
         #[command(subcommand)]
         command: CertCommand,
+    },
+    /// Translate an SDP or a Jingle element (detected) and print what tandem would send.
+    Translate {
+        /// What to print.
+        #[arg(long, value_enum)]
+        to: crate::translate::Target,
+        /// The Jingle role of whoever wrote the input (directions are relative to it).
+        #[arg(long, value_enum, default_value = "initiator")]
+        role: crate::translate::RoleArg,
+        /// The Jingle action to produce from an SDP.
+        #[arg(long, default_value = "session-initiate", value_parser = crate::translate::parse_action)]
+        action: tandem_translations::jingle::Action,
+        /// Input file; standard input when absent or `-`.
+        input: Option<PathBuf>,
     },
 }
 
@@ -122,6 +136,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Translate {
+            to,
+            role,
+            action,
+            input,
+        } => crate::translate::run(to, role, action, input),
         Command::User { command } => {
             init_logging("warn");
             runtime()?.block_on(user_command(command))

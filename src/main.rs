@@ -9,6 +9,7 @@ mod server;
 mod sip;
 mod storage;
 mod tls;
+mod translate;
 
 use std::process::ExitCode;
 

@@ -7,6 +7,27 @@ fn tandem() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tandem"))
 }
 
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs tandem with `args`, writing `input` to its standard input.
+fn with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = tandem()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn check_config_reports_every_problem_with_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -28,11 +49,7 @@ fn check_config_reports_every_problem_with_line_and_key() {
     let good = dir.path().join("good.toml");
     std::fs::write(&good, "[server]\ndomain = \"example.test\"\n").unwrap();
     let out = tandem().arg("check-config").arg(&good).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("example.test"));
 }
 
@@ -53,19 +70,8 @@ fn user_add_list_del_with_data_dir_and_stdin_password() {
         )
     };
     assert!(ok(&["user", "add", "alice@localhost", "--password", "pw"]).0);
-    let mut child = tandem()
-        .args(["user", "add", "bob", "--data-dir", data])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"from-stdin\n")
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let out = with_stdin(&["user", "add", "bob", "--data-dir", data], b"from-stdin\n");
+    assert!(out.status.success());
     let (success, text) = ok(&["user", "add", "alice@localhost", "--password", "again"]);
     assert!(!success && text.contains("already exists"), "{text}");
     let (success, text) = ok(&["user", "add", "eve@elsewhere.test", "--password", "pw"]);
@@ -108,11 +114,7 @@ fn cert_issue_writes_a_ca_signed_client_certificate_with_the_xmpp_addr() {
         .arg(dir.path().join("certs/alice"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let pem = std::fs::read(dir.path().join("certs/alice.pem")).unwrap();
     assert!(std::fs::read_to_string(dir.path().join("certs/alice.key"))
         .unwrap()
@@ -157,4 +159,61 @@ fn cert_issue_writes_a_ca_signed_client_certificate_with_the_xmpp_addr() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+}
+
+/// `tandem translate`: a phone's SDP to Jingle and, from exactly that output, back to SDP;
+/// an iq around the element is accepted too; bad input exits 1 naming the line.
+#[test]
+fn translate_sdp_to_jingle_and_back_through_the_cli() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/sdp/sip_phone_pcmu_pcma_dtmf.sdp"
+    );
+    let out = tandem()
+        .args(["translate", "--to", "jingle", fixture])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let jingle = String::from_utf8(out.stdout).unwrap();
+    assert!(jingle.contains("action=\"session-initiate\""), "{jingle}");
+    assert!(
+        jingle.contains("urn:xmpp:jingle:transports:raw-udp:1"),
+        "{jingle}"
+    );
+    assert!(
+        jingle.contains("<parameter name=\"events\" value=\"0-16\"/>"),
+        "{jingle}"
+    );
+
+    let to_sdp = |input: &str, role: &str| {
+        with_stdin(
+            &["translate", "--to", "sdp", "--role", role, "-"],
+            input.as_bytes(),
+        )
+    };
+    let out = to_sdp(&jingle, "initiator");
+    assert_ok(&out);
+    let sdp = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "m=audio 6000 RTP/AVP 0 8 101",
+        "c=IN IP4 192.0.2.55",
+        "a=rtpmap:101 telephone-event/8000",
+        "a=fmtp:101 0-16",
+        "a=ptime:20",
+    ] {
+        assert!(sdp.contains(line), "{line} missing from\n{sdp}");
+    }
+    let iq = format!(
+        "<iq xmlns='jabber:client' type='set' id='1'>{}</iq>",
+        jingle.trim()
+    );
+    assert!(to_sdp(&iq, "responder").status.success());
+
+    let out = to_sdp("v=0\r\nnot sdp\r\n", "initiator");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
