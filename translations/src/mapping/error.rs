@@ -12,4 +12,19 @@ pub enum MappingError {
     /// SDP priorities are 32-bit (RFC 8839 §5.1).
     #[error("candidate `{id}`: priority {priority} does not fit SDP's 32 bits")]
     PriorityOutOfRange { id: String, priority: u64 },
+    /// A Jingle value that would break the SDP line it goes into (a peer injecting lines).
+    #[error("{what} contains a control character; it cannot be written into SDP")]
+    ControlCharacter { what: String },
+    /// The Jingle holds a value SDP cannot carry (an empty fingerprint, a space in a token,
+    /// ...): the SDP we would send does not pass our own SDP validation.
+    #[error("the Jingle cannot be written as valid SDP: {0}")]
+    InvalidSdp(String),
+    /// An RTP m-line whose formats are not payload type numbers.
+    #[error("m={media} uses an RTP profile but lists no payload type numbers")]
+    NoPayloadTypes { media: String },
+    /// Neither RTP nor an SCTP data channel: Jingle has no description for it here.
+    #[error(
+        "m={media} with transport {proto} has no Jingle mapping (RTP and SCTP data channels only)"
+    )]
+    UnsupportedMedia { media: String, proto: String },
 }

@@ -30,7 +30,7 @@ impl Profile {
 
 /// DTLS fingerprints make it DTLS-SRTP (with feedback, as WebRTC requires: RFC 8829
 /// §5.1.2); SDES crypto makes it SAVP; rtcp-fb anywhere makes it AVPF (XEP-0293); an
-/// sctpmap without RTP is a data channel; anything else is plain RTP/AVP, what phones want.
+/// content without RTP is a data channel; anything else is plain RTP/AVP, what phones want.
 pub fn profile_of(content: &Content) -> Profile {
     let rtp = match &content.description {
         Some(Description::Rtp(rtp)) => Some(rtp),
@@ -41,7 +41,9 @@ pub fn profile_of(content: &Content) -> Profile {
         _ => None,
     };
     let dtls = ice.is_some_and(|t| !t.fingerprints.is_empty());
-    if rtp.is_none() && ice.is_some_and(|t| !t.sctpmaps.is_empty()) {
+    // Without an RTP description the content can only be a data channel (the translation
+    // refuses other non-RTP m-lines).
+    if rtp.is_none() {
         return Profile::UdpDtlsSctp;
     }
     if dtls {

@@ -53,7 +53,18 @@ pub fn sdp_to_jingle(
             author,
         ))
         .filter(|s| *s != Senders::Both);
+        if !media.proto.contains("RTP") && !media.proto.contains("SCTP") {
+            return Err(MappingError::UnsupportedMedia {
+                media: media.kind.as_str().to_string(),
+                proto: media.proto.clone(),
+            });
+        }
         if media.proto.contains("RTP") {
+            if !media.formats.iter().any(|f| f.parse::<u8>().is_ok()) {
+                return Err(MappingError::NoPayloadTypes {
+                    media: media.kind.as_str().to_string(),
+                });
+            }
             content.description = Some(Description::Rtp(Box::new(description_from_media(
                 sdp, media, author,
             ))));
@@ -163,7 +174,35 @@ pub fn jingle_to_sdp(
         ));
         sdp.media.push(media);
     }
+    reject_control_characters(&sdp)?;
+    // SIP peers get nothing our own validating parser would refuse.
+    SessionDescription::parse(&sdp.to_string())
+        .map_err(|e| MappingError::InvalidSdp(e.to_string()))?;
     Ok(sdp)
+}
+
+/// Every string that came from Jingle ends up in one of these fields. A CR or LF in any of
+/// them would let a Jingle peer add lines of its choosing to the SDP sent to SIP.
+fn reject_control_characters(sdp: &SessionDescription) -> Result<(), MappingError> {
+    let bad = |s: &str| s.chars().any(|c| c.is_control());
+    let attribute = |a: &Attribute| bad(&a.name) || a.value.as_deref().is_some_and(bad);
+    if let Some(a) = sdp.attributes.iter().find(|a| attribute(a)) {
+        return Err(MappingError::ControlCharacter {
+            what: format!("session attribute {}", a.name.escape_debug()),
+        });
+    }
+    for m in &sdp.media {
+        let what = format!("m={}", m.kind.as_str().escape_debug());
+        let fields = bad(m.kind.as_str())
+            || m.formats.iter().any(|f| bad(f))
+            || m.connection.as_ref().is_some_and(|c| bad(&c.address))
+            || m.bandwidths.iter().any(|b| bad(&b.bwtype))
+            || m.attributes.iter().any(attribute);
+        if fields {
+            return Err(MappingError::ControlCharacter { what });
+        }
+    }
+    Ok(())
 }
 
 /// Derived from the sid, kept below 2^63 (some SDP stacks parse o= ids as signed).
@@ -175,6 +214,38 @@ fn session_id(sid: &str) -> u64 {
 mod tests {
     use super::*;
     use crate::mapping::test_support::session;
+
+    #[test]
+    fn a_jingle_value_cannot_inject_sdp_lines() {
+        // Found by the jingle_to_sdp fuzz target: element text and attribute values may hold
+        // line breaks, which the SDP writer would copy verbatim.
+        let xml = "<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'>\
+            <content creator='initiator' name='a&#13;&#10;a=candidate:1 1 udp 1 203.0.113.9 9 typ host'>\
+            <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'><payload-type id='0'/></description>\
+            <transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'/></content></jingle>";
+        let crate::jingle::JinglePayload::Jingle(j) = crate::jingle::parse(xml).unwrap() else {
+            panic!("not jingle")
+        };
+        assert!(matches!(
+            jingle_to_sdp(&j, Role::Initiator, 1),
+            Err(MappingError::ControlCharacter { .. })
+        ));
+    }
+
+    #[test]
+    fn a_jingle_value_sdp_cannot_carry_is_an_error_not_bad_sdp() {
+        let xml = "<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'>\
+            <content creator='initiator' name='a'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='u' pwd='p'>\
+            <fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256' setup='actpass'></fingerprint>\
+            </transport></content></jingle>";
+        let crate::jingle::JinglePayload::Jingle(j) = crate::jingle::parse(xml).unwrap() else {
+            panic!("not jingle")
+        };
+        assert!(matches!(
+            jingle_to_sdp(&j, Role::Initiator, 1),
+            Err(MappingError::InvalidSdp(_))
+        ));
+    }
 
     #[test]
     fn plain_sip_m_lines_get_kind_names_and_port_zero_is_rejected() {
