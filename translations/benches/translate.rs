@@ -1,0 +1,47 @@
+//! Translations per second, both ways: a SIP phone offer and a WebRTC offer (BUNDLE,
+//! audio + video, ICE candidates, DTLS), from the fixtures. Parsing is included: a gateway
+//! receives text and sends text. `cargo bench -p tandem-translations --bench translate`.
+
+use divan::{black_box, Bencher};
+use tandem_translations::jingle::{self, Action, JinglePayload};
+use tandem_translations::mapping::{jingle_to_sdp, sdp_to_jingle, Role};
+use tandem_translations::sdp::SessionDescription;
+
+const PHONE: &str = include_str!("../../fixtures/sdp/sip_phone_pcmu_pcma_dtmf.sdp");
+const WEBRTC: &str = include_str!("../../fixtures/sdp/webrtc_chrome_offer_bundle.sdp");
+
+fn main() {
+    divan::main();
+}
+
+fn to_jingle_xml(sdp: &str) -> String {
+    let sdp = SessionDescription::parse(sdp).unwrap();
+    let t = sdp_to_jingle(&sdp, Role::Initiator, Action::SessionInitiate, "sid", 0).unwrap();
+    t.jingle.to_xml()
+}
+
+fn to_sdp_text(xml: &str) -> String {
+    let JinglePayload::Jingle(j) = jingle::parse(xml).unwrap() else {
+        panic!("not jingle")
+    };
+    jingle_to_sdp(&j, Role::Initiator, 1).unwrap().to_string()
+}
+
+fn fixture(name: &str) -> &'static str {
+    match name {
+        "phone" => PHONE,
+        _ => WEBRTC,
+    }
+}
+
+#[divan::bench(args = ["phone", "webrtc"])]
+fn sdp_to_jingle_xml(bencher: Bencher, name: &str) {
+    let sdp = fixture(name);
+    bencher.bench(|| to_jingle_xml(black_box(sdp)));
+}
+
+#[divan::bench(args = ["phone", "webrtc"])]
+fn jingle_xml_to_sdp(bencher: Bencher, name: &str) {
+    let xml = to_jingle_xml(fixture(name));
+    bencher.bench(|| to_sdp_text(black_box(&xml)));
+}
