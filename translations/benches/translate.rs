@@ -45,3 +45,34 @@ fn jingle_xml_to_sdp(bencher: Bencher, name: &str) {
     let xml = to_jingle_xml(fixture(name));
     bencher.bench(|| to_sdp_text(black_box(&xml)));
 }
+
+/// The parts of `sdp_to_jingle_xml`, to see where its time goes.
+#[divan::bench(args = ["phone", "webrtc"])]
+fn parts_sdp_parse(bencher: Bencher, name: &str) {
+    let sdp = fixture(name);
+    bencher.bench(|| SessionDescription::parse(black_box(sdp)).unwrap());
+}
+
+#[divan::bench(args = ["phone", "webrtc"])]
+fn parts_mapping_only(bencher: Bencher, name: &str) {
+    let sdp = SessionDescription::parse(fixture(name)).unwrap();
+    bencher.bench(|| {
+        sdp_to_jingle(
+            black_box(&sdp),
+            Role::Initiator,
+            Action::SessionInitiate,
+            "sid",
+            0,
+        )
+        .unwrap()
+    });
+}
+
+#[divan::bench(args = ["phone", "webrtc"])]
+fn parts_jingle_write(bencher: Bencher, name: &str) {
+    let sdp = SessionDescription::parse(fixture(name)).unwrap();
+    let j = sdp_to_jingle(&sdp, Role::Initiator, Action::SessionInitiate, "sid", 0)
+        .unwrap()
+        .jingle;
+    bencher.bench(|| black_box(&j).to_xml());
+}
