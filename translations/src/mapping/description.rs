@@ -3,7 +3,7 @@
 //! rule as content senders), extmap-allow-mixed, XEP-0339 sources and groups, and SDES
 //! crypto / ZRTP hashes inside `<encryption>`.
 
-use super::payload::{media_lines_from_payload_types, payload_types_from_media};
+use super::payload::{media_lines_from_payload_types, payload_types_from_typed};
 use super::{direction_from_senders, senders_from_direction, Role};
 use crate::jingle::{
     Bandwidth, Crypto, Encryption, RtpDescription, RtpHdrext, Senders, Source, SourceParameter,
@@ -20,23 +20,35 @@ pub fn description_from_media(
     media: &Media,
     author: Role,
 ) -> RtpDescription {
+    let top: Vec<TypedAttribute> = session.typed_attributes().collect();
+    let here: Vec<TypedAttribute> = media.typed_attributes().collect();
+    description_from_typed(media, &top, &here, author)
+}
+
+/// [`description_from_media`] with session and media attributes already parsed.
+pub(super) fn description_from_typed(
+    media: &Media,
+    top: &[TypedAttribute],
+    here: &[TypedAttribute],
+    author: Role,
+) -> RtpDescription {
     let mut d = RtpDescription {
         media: media.kind.as_str().to_string(),
         ..Default::default()
     };
-    payload_types_from_media(media, &mut d);
+    payload_types_from_typed(media, here, &mut d);
     // XEP-0167 allows one <bandwidth>; further b= lines have nowhere to go.
     d.bandwidth = media.bandwidths.first().map(|b| Bandwidth {
         bw_type: b.bwtype.clone(),
         value: b.bandwidth,
     });
     // extmap-allow-mixed at session level applies to every description.
-    d.extmap_allow_mixed = session
-        .typed_attributes()
-        .chain(media.typed_attributes())
+    d.extmap_allow_mixed = top
+        .iter()
+        .chain(here)
         .any(|a| matches!(a, TypedAttribute::ExtmapAllowMixed));
     let mut encryption = Encryption::default();
-    for a in media.typed_attributes() {
+    for a in here.iter().cloned() {
         match a {
             TypedAttribute::RtcpMux => d.rtcp_mux = true,
             TypedAttribute::Extmap(e) => d.hdrexts.push(RtpHdrext {

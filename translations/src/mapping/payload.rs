@@ -30,6 +30,15 @@ fn static_payload_type(pt: u8) -> Option<(&'static str, u32)> {
 /// only hands RTP m-lines here.
 pub fn payload_types_from_media(media: &Media, description: &mut RtpDescription) {
     let typed: Vec<TypedAttribute> = media.typed_attributes().collect();
+    payload_types_from_typed(media, &typed, description);
+}
+
+/// [`payload_types_from_media`] with the media's typed attributes already parsed.
+pub(super) fn payload_types_from_typed(
+    media: &Media,
+    typed: &[TypedAttribute],
+    description: &mut RtpDescription,
+) {
     let ptime = typed.iter().find_map(|a| match a {
         TypedAttribute::Ptime(p) => Some(*p),
         _ => None,

@@ -6,10 +6,11 @@
 //! contents: the caller decides between leaving them out of session-accept and
 //! content-reject/-remove.
 
+use super::description::description_from_typed;
+use super::transport::transport_from_typed;
 use super::{
-    description_from_media, direction_from_senders, media_description_from_description,
-    media_transport_from_transport, profile_of, senders_from_direction, transport_from_media,
-    MappingError, Role,
+    direction_from_senders, media_description_from_description, media_transport_from_transport,
+    profile_of, senders_from_direction, MappingError, Role,
 };
 use crate::jingle::{Action, Content, Creator, Description, Group, Jingle, Senders};
 use crate::sdp::{
@@ -35,14 +36,21 @@ pub fn sdp_to_jingle(
 ) -> Result<SdpToJingle, MappingError> {
     let mut jingle = Jingle::new(action, sid);
     let mut rejected = Vec::new();
-    let names = content_names(sdp);
+    // Attributes are parsed once here; the rules below read the parsed lists.
+    let top: Vec<TypedAttribute> = sdp.typed_attributes().collect();
+    let typed: Vec<Vec<TypedAttribute>> = sdp
+        .media
+        .iter()
+        .map(|m| m.typed_attributes().collect())
+        .collect();
+    let names = content_names(sdp, &typed);
     // Contents of the initial exchange belong to the initiator; a responder only creates
     // the ones it adds later.
     let creator = match (author, action) {
         (Role::Responder, Action::ContentAdd) => Creator::Responder,
         _ => Creator::Initiator,
     };
-    for (media, name) in sdp.media.iter().zip(names) {
+    for ((media, here), name) in sdp.media.iter().zip(&typed).zip(names) {
         if media.port == 0 {
             rejected.push(name);
             continue;
@@ -65,14 +73,14 @@ pub fn sdp_to_jingle(
                     media: media.kind.as_str().to_string(),
                 });
             }
-            content.description = Some(Description::Rtp(Box::new(description_from_media(
-                sdp, media, author,
+            content.description = Some(Description::Rtp(Box::new(description_from_typed(
+                media, &top, here, author,
             ))));
         }
-        content.transport = Some(transport_from_media(sdp, media, generation)?);
+        content.transport = Some(transport_from_typed(sdp, media, &top, here, generation)?);
         jingle.contents.push(content);
     }
-    for a in sdp.typed_attributes() {
+    for a in top {
         if let TypedAttribute::Group(g) = a {
             jingle.groups.push(Group {
                 semantics: g.semantics,
@@ -85,11 +93,11 @@ pub fn sdp_to_jingle(
     Ok(SdpToJingle { jingle, rejected })
 }
 
-fn content_names(sdp: &SessionDescription) -> Vec<String> {
+fn content_names(sdp: &SessionDescription, typed: &[Vec<TypedAttribute>]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for media in &sdp.media {
-        let mid = media.typed_attributes().find_map(|a| match a {
-            TypedAttribute::Mid(m) => Some(m),
+    for (media, here) in sdp.media.iter().zip(typed) {
+        let mid = here.iter().find_map(|a| match a {
+            TypedAttribute::Mid(m) => Some(m.clone()),
             _ => None,
         });
         let name = mid.unwrap_or_else(|| {

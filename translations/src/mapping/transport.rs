@@ -19,8 +19,19 @@ pub fn transport_from_media(
     media: &Media,
     generation: u32,
 ) -> Result<Transport, MappingError> {
-    let here: Vec<TypedAttribute> = media.typed_attributes().collect();
     let top: Vec<TypedAttribute> = session.typed_attributes().collect();
+    let here: Vec<TypedAttribute> = media.typed_attributes().collect();
+    transport_from_typed(session, media, &top, &here, generation)
+}
+
+/// [`transport_from_media`] with session and media attributes already parsed.
+pub(super) fn transport_from_typed(
+    session: &SessionDescription,
+    media: &Media,
+    top: &[TypedAttribute],
+    here: &[TypedAttribute],
+    generation: u32,
+) -> Result<Transport, MappingError> {
     // Media-level values override session-level ones (RFC 8839 §5.4, RFC 8842 §5).
     let pick = |f: &dyn Fn(&TypedAttribute) -> Option<String>| {
         here.iter().find_map(f).or_else(|| top.iter().find_map(f))
@@ -41,7 +52,7 @@ pub fn transport_from_media(
         })
         .collect();
     if ufrag.is_none() && pwd.is_none() && candidates.is_empty() {
-        return Ok(Transport::RawUdp(raw_udp_from_media(session, media, &here)));
+        return Ok(Transport::RawUdp(raw_udp_from_media(session, media, here)));
     }
     let mut ice = IceUdpTransport {
         ufrag,
@@ -75,7 +86,7 @@ pub fn transport_from_media(
             unknown: Vec::new(),
         });
     }
-    for a in &here {
+    for a in here {
         let map = match a {
             TypedAttribute::Sctpmap(m) => (m.port, m.protocol.clone(), m.streams),
             // The newer a=sctp-port form (RFC 8841) carries only the port.
