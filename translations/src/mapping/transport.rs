@@ -212,22 +212,28 @@ pub fn media_transport_from_transport(
             }
         }
         Transport::RawUdp(raw) => {
-            for c in &raw.candidates {
-                match c.component.unwrap_or(1) {
-                    1 => {
-                        out.port = c.port;
-                        out.address = c.ip.clone();
-                    }
-                    2 => {
-                        let rtcp = Rtcp {
-                            port: c.port,
-                            connection: None,
-                        };
-                        out.attributes
-                            .push(Attribute::new("rtcp", rtcp.to_string()));
-                    }
-                    _ => {}
-                }
+            let component = |n: u8| {
+                raw.candidates
+                    .iter()
+                    .find(|c| c.component.unwrap_or(1) == n)
+            };
+            if let Some(rtp) = component(1) {
+                out.port = rtp.port;
+                out.address = rtp.ip.clone();
+            }
+            if let Some(c) = component(2) {
+                // RFC 3605: the address is written when it differs from c=.
+                let connection = (c.ip != out.address).then(|| Connection {
+                    nettype: "IN".into(),
+                    addrtype: if c.ip.contains(':') { "IP6" } else { "IP4" }.into(),
+                    address: c.ip.clone(),
+                });
+                let rtcp = Rtcp {
+                    port: c.port,
+                    connection,
+                };
+                out.attributes
+                    .push(Attribute::new("rtcp", rtcp.to_string()));
             }
         }
         Transport::Other(_) => {}
@@ -296,6 +302,18 @@ mod tests {
             panic!("ice expected")
         };
         assert_eq!(data.sctpmaps[0].number, 5000);
+    }
+
+    #[test]
+    fn an_rtcp_address_other_than_c_is_kept() {
+        // Found by the sdp_to_jingle fuzz target.
+        let s = session("m=audio 49170 RTP/AVP 0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n");
+        let t = transport_from_media(&s, &s.media[0], 0).unwrap();
+        let back = media_transport_from_transport(&t).unwrap();
+        assert_eq!(
+            back.attributes,
+            [Attribute::new("rtcp", "9 IN IP4 0.0.0.0")]
+        );
     }
 
     #[test]
