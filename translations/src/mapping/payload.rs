@@ -51,6 +51,11 @@ pub(super) fn payload_types_from_typed(
         let Ok(id) = format.parse::<u8>() else {
             continue;
         };
+        // A payload type listed twice is one payload type (found by fuzzing: its lines
+        // would otherwise be attached, and written back, once per listing).
+        if description.payload_types.iter().any(|p| p.id == id) {
+            continue;
+        }
         let mut pt = PayloadType {
             id,
             ptime,
@@ -244,6 +249,14 @@ mod tests {
         let mut again = Media::new(media.kind.clone(), 9, "UDP/TLS/RTP/SAVPF", formats);
         again.attributes = attributes;
         assert_eq!(description(&again), d);
+    }
+
+    #[test]
+    fn a_payload_type_listed_twice_is_one() {
+        let media = first_media("m=audio 4000 RTP/AVP 0 0\r\na=rtcp-fb:0 nack\r\n");
+        let d = description(&media);
+        assert_eq!(d.payload_types.len(), 1);
+        assert_eq!(d.payload_types[0].rtcp_fbs.len(), 1);
     }
 
     #[test]
