@@ -118,41 +118,7 @@ impl OperatorCa {
 }
 
 fn client_config(cert_pem: &[u8], key_pem: &[u8]) -> Arc<rustls::ClientConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(common::ca().cert_pem.as_bytes()).unwrap())
-        .unwrap();
-    let certs = vec![CertificateDer::from_pem_slice(cert_pem).unwrap()];
-    let key = PrivateKeyDer::from_pem_slice(key_pem).unwrap();
-    let signer = rustls::crypto::ring::sign::any_supported_type(&key).unwrap();
-    // A resolver rather than with_client_auth_cert, which would refuse to present a
-    // certificate rustls itself dislikes (an unknown critical extension): here the server
-    // must be the one to refuse it.
-    let presented = Arc::new(rustls::sign::CertifiedKey::new(certs, signer));
-    Arc::new(
-        rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_client_cert_resolver(Arc::new(Present(presented))),
-    )
-}
-
-#[derive(Debug)]
-struct Present(Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::client::ResolvesClientCert for Present {
-    fn resolve(
-        &self,
-        _root_hint_subjects: &[&[u8]],
-        _sigschemes: &[rustls::SignatureScheme],
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
-    }
-
-    fn has_certs(&self) -> bool {
-        true
-    }
+    common::ca().client_config_with_cert(cert_pem, key_pem)
 }
 
 fn server_with_client_ca(ca: &Path) -> Server {

@@ -495,13 +495,13 @@ async fn tls_trunk_with_a_trusted_certificate_calls_without_digest() {
     let over_tls = |branch: &str| invite(branch, None).replace("SIP/2.0/UDP", "SIP/2.0/TLS");
 
     let (cert, key) = ca.issue_cert(&["trunk.example.net"]);
-    let trunk = ca.client_config_with_cert(&cert, &key);
+    let trunk = ca.client_config_with_cert(cert.as_bytes(), key.as_bytes());
     let reply = tls_request(tls_addr, trunk, &over_tls("z9hG4bKtrunk1")).await;
     // Past the toll-fraud gate (calls are not bridged yet: 480).
     assert!(reply.starts_with("SIP/2.0 480"), "{reply}");
 
     let (cert, key) = ca.issue_cert(&["other.example.net"]);
-    let other = ca.client_config_with_cert(&cert, &key);
+    let other = ca.client_config_with_cert(cert.as_bytes(), key.as_bytes());
     let reply = tls_request(tls_addr, other, &over_tls("z9hG4bKtrunk2")).await;
     assert!(reply.starts_with("SIP/2.0 407"), "{reply}");
 

@@ -68,40 +68,58 @@ impl TestCa {
         (cert.pem(), key.serialize_pem())
     }
 
-    /// A client configuration that trusts this CA and presents `cert_pem`.
+    /// A client configuration that trusts this CA and presents `cert_pem`. Through a
+    /// resolver rather than `with_client_auth_cert`, which would refuse to present a
+    /// certificate rustls itself dislikes (an unknown critical extension): tests need the
+    /// server to be the one refusing.
     pub fn client_config_with_cert(
         &self,
-        cert_pem: &str,
-        key_pem: &str,
+        cert_pem: &[u8],
+        key_pem: &[u8],
     ) -> Arc<rustls::ClientConfig> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(
-                rustls::pki_types::CertificateDer::from_pem_slice(self.cert_pem.as_bytes())
-                    .unwrap(),
-            )
-            .unwrap();
-        let chain =
-            vec![rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap()];
-        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let chain = vec![rustls::pki_types::CertificateDer::from_pem_slice(cert_pem).unwrap()];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem).unwrap();
+        let signer = rustls::crypto::ring::sign::any_supported_type(&key).unwrap();
+        let presented = Arc::new(rustls::sign::CertifiedKey::new(chain, signer));
         Arc::new(
             rustls::ClientConfig::builder()
-                .with_root_certificates(roots)
-                .with_client_auth_cert(chain, key)
-                .unwrap(),
+                .with_root_certificates(self.roots())
+                .with_client_cert_resolver(Arc::new(Present(presented))),
         )
     }
 
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(self.roots())
+                .with_no_client_auth(),
+        )
+    }
+
+    fn roots(&self) -> rustls::RootCertStore {
         let mut roots = rustls::RootCertStore::empty();
         let der =
             rustls::pki_types::CertificateDer::from_pem_slice(self.cert_pem.as_bytes()).unwrap();
         roots.add(der).unwrap();
-        Arc::new(
-            rustls::ClientConfig::builder()
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        )
+        roots
+    }
+}
+
+/// Always presents the one certificate it holds.
+#[derive(Debug)]
+struct Present(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for Present {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }
 
@@ -429,24 +447,23 @@ impl RawClient {
         c
     }
 
-    /// RFC 9266 `tls-exporter` channel binding data of this connection (TLS 1.3 only).
-    pub fn tls_exporter(&self) -> Vec<u8> {
+    fn tls_session(&self) -> &rustls::ClientConnection {
         let RawStream::Tls(tls) = &self.stream else {
             panic!("no TLS on this connection")
         };
-        tls.get_ref()
-            .1
+        tls.get_ref().1
+    }
+
+    /// RFC 9266 `tls-exporter` channel binding data of this connection (TLS 1.3 only).
+    pub fn tls_exporter(&self) -> Vec<u8> {
+        self.tls_session()
             .export_keying_material(vec![0u8; 32], b"EXPORTER-Channel-Binding", None)
             .expect("TLS 1.3 exporter")
     }
 
     /// The DER certificate the server presented on this TLS connection.
     pub fn server_certificate(&self) -> Vec<u8> {
-        let RawStream::Tls(tls) = &self.stream else {
-            panic!("no TLS on this connection")
-        };
-        tls.get_ref()
-            .1
+        self.tls_session()
             .peer_certificates()
             .expect("server certificate")[0]
             .to_vec()
