@@ -8,16 +8,30 @@
 use crate::jingle::Parameter;
 use crate::sdp::FmtpParam;
 
-/// How a nameless SDP value is written as a Jingle parameter value.
+/// How a value is rewritten between SDP and Jingle.
 type ValueWriter = fn(&str) -> String;
 
-/// The name a nameless fmtp value of `encoding` is known by, with how its value is written
-/// in Jingle.
-fn semantic_name(encoding: &str) -> Option<(&'static str, ValueWriter)> {
+/// A nameless fmtp value the gateway knows by name, with how its value is written in
+/// Jingle and back in SDP.
+struct SemanticName {
+    name: &'static str,
+    to_jingle: ValueWriter,
+    to_sdp: ValueWriter,
+}
+
+fn semantic_name(encoding: &str) -> Option<SemanticName> {
     if encoding.eq_ignore_ascii_case("telephone-event") {
-        Some(("events", str::to_owned))
+        Some(SemanticName {
+            name: "events",
+            to_jingle: str::to_owned,
+            to_sdp: str::to_owned,
+        })
     } else if encoding.eq_ignore_ascii_case("red") {
-        Some(("pt", |v| v.replace('/', ",")))
+        Some(SemanticName {
+            name: "pt",
+            to_jingle: |v| v.replace('/', ","),
+            to_sdp: |v| v.replace(',', "/"),
+        })
     } else {
         None
     }
@@ -25,16 +39,17 @@ fn semantic_name(encoding: &str) -> Option<(&'static str, ValueWriter)> {
 
 /// SDP fmtp parameters of a payload type -> Jingle parameters, order kept.
 pub fn parameters_from_fmtp(encoding: &str, params: &[FmtpParam]) -> Vec<Parameter> {
+    let semantic = semantic_name(encoding);
     params
         .iter()
-        .map(|p| match (&p.name, semantic_name(encoding)) {
+        .map(|p| match (&p.name, &semantic) {
             (Some(name), _) => Parameter {
                 name: name.clone(),
                 value: p.value.clone(),
             },
-            (None, Some((name, write))) => Parameter {
-                name: name.to_string(),
-                value: write(&p.value),
+            (None, Some(known)) => Parameter {
+                name: known.name.to_string(),
+                value: (known.to_jingle)(&p.value),
             },
             (None, None) => Parameter {
                 name: String::new(),
@@ -46,30 +61,22 @@ pub fn parameters_from_fmtp(encoding: &str, params: &[FmtpParam]) -> Vec<Paramet
 
 /// Jingle parameters of a payload type -> SDP fmtp parameters.
 pub fn fmtp_from_parameters(encoding: &str, params: &[Parameter]) -> Vec<FmtpParam> {
-    let semantic = semantic_name(encoding).map(|(name, _)| name);
+    let semantic = semantic_name(encoding);
     params
         .iter()
-        .map(|p| {
-            if p.name.is_empty() {
-                FmtpParam {
-                    name: None,
-                    value: p.value.clone(),
-                }
-            } else if Some(p.name.as_str()) == semantic {
-                FmtpParam {
-                    name: None,
-                    value: if semantic == Some("pt") {
-                        p.value.replace(',', "/")
-                    } else {
-                        p.value.clone()
-                    },
-                }
-            } else {
-                FmtpParam {
-                    name: Some(p.name.clone()),
-                    value: p.value.clone(),
-                }
-            }
+        .map(|p| match &semantic {
+            _ if p.name.is_empty() => FmtpParam {
+                name: None,
+                value: p.value.clone(),
+            },
+            Some(known) if p.name == known.name => FmtpParam {
+                name: None,
+                value: (known.to_sdp)(&p.value),
+            },
+            _ => FmtpParam {
+                name: Some(p.name.clone()),
+                value: p.value.clone(),
+            },
         })
         .collect()
 }
