@@ -9,6 +9,7 @@ use tandem_translations::sdp::SessionDescription;
 
 const PHONE: &str = include_str!("../../fixtures/sdp/sip_phone_pcmu_pcma_dtmf.sdp");
 const WEBRTC: &str = include_str!("../../fixtures/sdp/webrtc_chrome_offer_bundle.sdp");
+const WEBRTC10: &str = include_str!("../../fixtures/bench/webrtc_offer_10_candidates.sdp");
 
 fn main() {
     divan::main();
@@ -30,30 +31,31 @@ fn to_sdp_text(xml: &str) -> String {
 fn fixture(name: &str) -> &'static str {
     match name {
         "phone" => PHONE,
+        "webrtc10" => WEBRTC10,
         _ => WEBRTC,
     }
 }
 
-#[divan::bench(args = ["phone", "webrtc"])]
+#[divan::bench(args = ["phone", "webrtc", "webrtc10"])]
 fn sdp_to_jingle_xml(bencher: Bencher, name: &str) {
     let sdp = fixture(name);
     bencher.bench(|| to_jingle_xml(black_box(sdp)));
 }
 
-#[divan::bench(args = ["phone", "webrtc"])]
+#[divan::bench(args = ["phone", "webrtc", "webrtc10"])]
 fn jingle_xml_to_sdp(bencher: Bencher, name: &str) {
     let xml = to_jingle_xml(fixture(name));
     bencher.bench(|| to_sdp_text(black_box(&xml)));
 }
 
 /// The parts of `sdp_to_jingle_xml`, to see where its time goes.
-#[divan::bench(args = ["phone", "webrtc"])]
+#[divan::bench(args = ["phone", "webrtc", "webrtc10"])]
 fn parts_sdp_parse(bencher: Bencher, name: &str) {
     let sdp = fixture(name);
     bencher.bench(|| SessionDescription::parse(black_box(sdp)).unwrap());
 }
 
-#[divan::bench(args = ["phone", "webrtc"])]
+#[divan::bench(args = ["phone", "webrtc", "webrtc10"])]
 fn parts_mapping_only(bencher: Bencher, name: &str) {
     let sdp = SessionDescription::parse(fixture(name)).unwrap();
     bencher.bench(|| {
@@ -68,7 +70,7 @@ fn parts_mapping_only(bencher: Bencher, name: &str) {
     });
 }
 
-#[divan::bench(args = ["phone", "webrtc"])]
+#[divan::bench(args = ["phone", "webrtc", "webrtc10"])]
 fn parts_jingle_write(bencher: Bencher, name: &str) {
     let sdp = SessionDescription::parse(fixture(name)).unwrap();
     let j = sdp_to_jingle(&sdp, Role::Initiator, Action::SessionInitiate, "sid", 0)

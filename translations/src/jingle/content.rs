@@ -44,6 +44,47 @@ impl Description {
     }
 }
 
+/// `<attribute xmlns='urn:x-tandem:sdp:0' name value level>`: an SDP attribute that no
+/// XEP maps, carried so that it can be written back (see [`super::ns::TANDEM_SDP`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdpAttribute {
+    /// The attribute name (`ice-lite`, `rid`, …).
+    pub name: String,
+    /// The value after the `:`, if any.
+    pub value: Option<String>,
+    /// Written at session level in the SDP (`level='session'`), else in this m-line.
+    pub session_level: bool,
+}
+
+impl SdpAttribute {
+    /// Only a form this model writes back byte-equal; anything else stays raw.
+    fn is_exact(el: &Element) -> bool {
+        el.ns == ns::TANDEM_SDP
+            && xml::only(el, &["name", "value", "level"])
+            && el.attrs.iter().any(|(k, _)| k == "name")
+            && el.attrs.iter().all(|(k, v)| k != "level" || v == "session")
+    }
+
+    fn from_element(el: &Element) -> Result<Self, JingleError> {
+        let mut a = Attrs::new(el);
+        Ok(SdpAttribute {
+            name: a.req("attribute", "name")?,
+            value: a.opt("value"),
+            session_level: a.opt("level").as_deref() == Some("session"),
+        })
+    }
+
+    fn to_element(&self) -> Element {
+        let mut el = Element::new(ns::TANDEM_SDP, "attribute");
+        el.set("name", self.name.clone());
+        el.set_opt("value", &self.value);
+        if self.session_level {
+            el.set("level", "session");
+        }
+        el
+    }
+}
+
 /// One `<content>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {
@@ -59,6 +100,8 @@ pub struct Content {
     pub description: Option<Description>,
     /// The first `<transport>`.
     pub transport: Option<Transport>,
+    /// SDP attributes without a XEP mapping, in order.
+    pub sdp_attributes: Vec<SdpAttribute>,
     /// Unknown attributes.
     pub unknown_attrs: Vec<(String, String)>,
     /// Unknown children (including `<security>`, further descriptions/transports), raw XML.
@@ -75,6 +118,7 @@ impl Content {
             disposition: None,
             description: None,
             transport: None,
+            sdp_attributes: Vec::new(),
             unknown_attrs: Vec::new(),
             unknown: Vec::new(),
         }
@@ -114,6 +158,9 @@ impl Content {
                         Transport::Other(xml::raw(child))
                     })
                 }
+                "attribute" if SdpAttribute::is_exact(child) => {
+                    c.sdp_attributes.push(SdpAttribute::from_element(child)?)
+                }
                 _ => c.unknown.push(xml::raw(child)),
             }
         }
@@ -135,6 +182,9 @@ impl Content {
             Some(Transport::RawUdp(t)) => el.push(t.to_element()),
             Some(Transport::Other(r)) => el.push_raw(std::slice::from_ref(r)),
             None => {}
+        }
+        for a in &self.sdp_attributes {
+            el.push(a.to_element());
         }
         el.push_raw(&self.unknown);
         el

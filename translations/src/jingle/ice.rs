@@ -28,8 +28,12 @@ pub struct IceUdpTransport {
     pub pwd: Option<String>,
     /// `<candidate>` children.
     pub candidates: Vec<IceCandidate>,
-    /// `<remote-candidate>` (transport-info after nomination).
-    pub remote_candidate: Option<RemoteCandidate>,
+    /// `<remote-candidate>` per component (transport-info after nomination; SDP
+    /// `a=remote-candidates`).
+    pub remote_candidates: Vec<RemoteCandidate>,
+    /// `<gathering-complete/>` (SDP `a=end-of-candidates`; XEP-0371's element, also read and
+    /// written by StanzaJS under the ICE-UDP namespace).
+    pub gathering_complete: bool,
     /// XEP-0320 fingerprints, in order.
     pub fingerprints: Vec<Fingerprint>,
     /// XEP-0343 sctpmaps.
@@ -103,8 +107,15 @@ impl IceUdpTransport {
         for c in el.elements() {
             match (c.ns.as_str(), c.name.as_str()) {
                 (ns::ICE_UDP, "candidate") => t.candidates.push(IceCandidate::from_element(c)?),
-                (ns::ICE_UDP, "remote-candidate") if t.remote_candidate.is_none() => {
-                    t.remote_candidate = Some(RemoteCandidate::from_element(c)?)
+                (ns::ICE_UDP, "remote-candidate") => {
+                    t.remote_candidates.push(RemoteCandidate::from_element(c)?)
+                }
+                (ns::ICE_UDP, "gathering-complete")
+                    if !t.gathering_complete
+                        && c.attrs.is_empty()
+                        && c.elements().next().is_none() =>
+                {
+                    t.gathering_complete = true
                 }
                 (ns::DTLS, "fingerprint") => t.fingerprints.push(Fingerprint::from_element(c)?),
                 (ns::SCTP, "sctpmap") => t.sctpmaps.push(SctpMap::from_element(c)?),
@@ -128,8 +139,11 @@ impl IceUdpTransport {
         for c in &self.candidates {
             el.push(c.to_element());
         }
-        if let Some(r) = &self.remote_candidate {
+        for r in &self.remote_candidates {
             el.push(r.to_element());
+        }
+        if self.gathering_complete {
+            el.push(Element::new(ns::ICE_UDP, "gathering-complete"));
         }
         el.push_raw(&self.unknown);
         el

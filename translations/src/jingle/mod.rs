@@ -30,6 +30,7 @@ mod xml;
 mod tests;
 
 pub use action::{Action, Creator, Senders};
+pub use content::SdpAttribute;
 pub use content::{Content, Description, Transport};
 pub use dtls::{Fingerprint, SctpMap, Setup};
 pub use group::Group;
@@ -39,8 +40,8 @@ pub use jmi::{JingleMessage, JmiKind};
 pub use raw_udp::{RawUdpCandidate, RawUdpTransport};
 pub use reason::{Reason, ReasonCondition};
 pub use rtp::{
-    Bandwidth, Crypto, Encryption, Parameter, PayloadType, RtcpFb, RtpDescription, RtpHdrext,
-    ZrtpHash,
+    Bandwidth, Crypto, Encryption, MsidStream, Parameter, PayloadType, RtcpFb, RtpDescription,
+    RtpHdrext, ZrtpHash,
 };
 pub use session::Jingle;
 pub use ssma::{Source, SourceParameter, SsrcGroup};
@@ -73,6 +74,13 @@ pub mod ns {
     pub const SCTP: &str = "urn:xmpp:jingle:transports:dtls-sctp:1";
     /// XEP-0353 Jingle Message Initiation.
     pub const JMI: &str = "urn:xmpp:jingle-message:0";
+    /// StanzaJS's media-stream identification (`<stream id track/>`, SDP `a=msid`); no XEP
+    /// covers an msid without sources, and this is the encoding a deployed client reads.
+    pub const RTP_MSID: &str = "urn:xmpp:jingle:apps:rtp:msid:0";
+    /// Tandem's carrier for SDP attributes that no XEP maps (`a=ice-lite`, `a=ice-options`,
+    /// `a=rid`, unknown `a=x-…`): kept so that nothing an SDP peer said is lost. Jingle
+    /// clients ignore it (XEP-0166 contents take any foreign-namespace child).
+    pub const TANDEM_SDP: &str = "urn:x-tandem:sdp:0";
     /// XEP-0167 RTP errors (app-specific reason children).
     pub const RTP_ERRORS: &str = "urn:xmpp:jingle:apps:rtp:errors:1";
     /// RFC 6120 client namespace (for `<iq>` / `<message>` wrappers).

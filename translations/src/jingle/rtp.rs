@@ -20,6 +20,10 @@ pub struct RtpDescription {
     pub bandwidth: Option<Bandwidth>,
     /// `<rtcp-mux/>` present.
     pub rtcp_mux: bool,
+    /// `<rtcp-reduced-size/>` present (RFC 5506 `a=rtcp-rsize`; no XEP, StanzaJS's element).
+    pub rtcp_reduced_size: bool,
+    /// Media-level `a=msid` lines as `<stream xmlns='urn:xmpp:jingle:apps:rtp:msid:0'>`.
+    pub streams: Vec<MsidStream>,
     /// `<encryption>`.
     pub encryption: Option<Encryption>,
     /// Description-level rtcp-fb (SDP `a=rtcp-fb:*`).
@@ -38,6 +42,15 @@ pub struct RtpDescription {
     pub unknown_attrs: Vec<(String, String)>,
     /// Unknown children, raw XML.
     pub unknown: Vec<String>,
+}
+
+/// `<stream xmlns='urn:xmpp:jingle:apps:rtp:msid:0' id track>` (SDP `a=msid:id [track]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsidStream {
+    /// @id (the MediaStream id).
+    pub id: String,
+    /// @track (the track id, optional in RFC 8830).
+    pub track: Option<String>,
 }
 
 /// `<payload-type id name clockrate channels ptime maxptime>`.
@@ -183,6 +196,16 @@ impl RtpDescription {
                     d.bandwidth = Some(Bandwidth::from_element(c)?)
                 }
                 (ns::RTP, "rtcp-mux") if !d.rtcp_mux && is_bare(c) => d.rtcp_mux = true,
+                (ns::RTP, "rtcp-reduced-size") if !d.rtcp_reduced_size && is_bare(c) => {
+                    d.rtcp_reduced_size = true
+                }
+                (ns::RTP_MSID, "stream") if xml::only(c, &["id", "track"]) => {
+                    let mut a = Attrs::new(c);
+                    d.streams.push(MsidStream {
+                        id: a.req("stream", "id")?,
+                        track: a.opt("track"),
+                    })
+                }
                 (ns::RTP, "encryption") if d.encryption.is_none() => {
                     d.encryption = Some(Encryption::from_element(c)?)
                 }
@@ -238,6 +261,15 @@ impl RtpDescription {
         }
         if self.rtcp_mux {
             el.push(Element::new(ns::RTP, "rtcp-mux"));
+        }
+        if self.rtcp_reduced_size {
+            el.push(Element::new(ns::RTP, "rtcp-reduced-size"));
+        }
+        for s in &self.streams {
+            let mut se = Element::new(ns::RTP_MSID, "stream");
+            se.set("id", s.id.clone());
+            se.set_opt("track", &s.track);
+            el.push(se);
         }
         if let Some(e) = &self.encryption {
             el.push(e.to_element());

@@ -290,7 +290,7 @@ fn xep0176_candidates() {
 #[test]
 fn xep0176_transport_info_variants() {
     let rc = jingle("xep0176_transport_info_remote_candidate.xml");
-    let r = ice(&rc.contents[0]).remote_candidate.as_ref().unwrap();
+    let r = &ice(&rc.contents[0]).remote_candidates[0];
     assert_eq!((r.component, r.ip.as_str(), r.port), (1, "10.0.1.2", 9001));
 
     let trickle = jingle("xep0176_transport_info_trickle.xml");
@@ -462,7 +462,7 @@ fn unknown_elements_and_attributes_are_kept() {
         <content creator='initiator' name='a' x-bar='2'>\
           <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio' weird='w'>\
             <payload-type id='111' name='opus' clockrate='48000' channels='2' x-pt='q'/>\
-            <rtcp-reduced-size/>\
+            <x-rtcp-thing/>\
             <rid xmlns='urn:example:rid' id='r0'>text &amp; more</rid>\
           </description>\
           <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='u' pwd='p' iceLite='true'>\
@@ -500,7 +500,7 @@ fn unknown_elements_and_attributes_are_kept() {
     );
     assert_eq!(
         d.unknown[0],
-        format!("<rtcp-reduced-size xmlns=\"{}\"/>", ns::RTP)
+        format!("<x-rtcp-thing xmlns=\"{}\"/>", ns::RTP)
     );
     assert_eq!(
         d.unknown[1],
@@ -758,4 +758,43 @@ fn names_that_are_not_ncnames_are_malformed_xml() {
             parse(bad)
         );
     }
+}
+
+/// Elements without a XEP that deployed clients use (StanzaJS: rtcp-reduced-size, msid
+/// stream, gathering-complete) and tandem's SDP attribute carrier.
+#[test]
+fn non_xep_elements_tandem_maps() {
+    let xml = "<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'>\
+        <content creator='initiator' name='v'>\
+          <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='video'>\
+            <payload-type id='96' name='VP8' clockrate='90000'/>\
+            <rtcp-reduced-size/>\
+            <stream xmlns='urn:xmpp:jingle:apps:rtp:msid:0' id='s1' track='t1'/>\
+            <stream xmlns='urn:xmpp:jingle:apps:rtp:msid:0' id='s2'/>\
+          </description>\
+          <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='u' pwd='p'>\
+            <remote-candidate component='1' ip='192.0.2.3' port='5000'/>\
+            <remote-candidate component='2' ip='192.0.2.3' port='5001'/>\
+            <gathering-complete/>\
+          </transport>\
+          <attribute xmlns='urn:x-tandem:sdp:0' name='ice-lite' level='session'/>\
+          <attribute xmlns='urn:x-tandem:sdp:0' name='rid' value='1 send'/>\
+          <attribute xmlns='urn:x-tandem:sdp:0' name='odd' level='media'/>\
+        </content>\
+      </jingle>";
+    let j = roundtrip("non-xep", xml, Jingle::from_xml, Jingle::to_xml);
+    let c = &j.contents[0];
+    let d = rtp(c);
+    assert!(d.rtcp_reduced_size);
+    assert_eq!(d.streams.len(), 2);
+    assert_eq!(d.streams[1].track, None);
+    let t = ice(c);
+    assert!(t.gathering_complete);
+    assert_eq!(t.remote_candidates.len(), 2);
+    assert_eq!(c.sdp_attributes.len(), 2);
+    assert!(c.sdp_attributes[0].session_level);
+    assert_eq!(c.sdp_attributes[1].value.as_deref(), Some("1 send"));
+    // A level this model cannot write back stays a raw unknown child.
+    assert_eq!(c.unknown.len(), 1);
+    assert!(c.unknown[0].contains("odd"));
 }

@@ -6,12 +6,12 @@
 use super::payload::{media_lines_from_payload_types, payload_types_from_typed};
 use super::{direction_from_senders, senders_from_direction, Role};
 use crate::jingle::{
-    Bandwidth, Crypto, Encryption, RtpDescription, RtpHdrext, Senders, Source, SourceParameter,
-    SsrcGroup, ZrtpHash,
+    Bandwidth, Crypto, Encryption, MsidStream, RtpDescription, RtpHdrext, Senders, Source,
+    SourceParameter, SsrcGroup, ZrtpHash,
 };
 use crate::sdp::{
-    Attribute, Bandwidth as SdpBandwidth, Crypto as SdpCrypto, Extmap, Media, SessionDescription,
-    Ssrc, SsrcGroup as SdpSsrcGroup, TypedAttribute,
+    Attribute, Bandwidth as SdpBandwidth, Crypto as SdpCrypto, Extmap, Media, Msid,
+    SessionDescription, Ssrc, SsrcGroup as SdpSsrcGroup, TypedAttribute,
 };
 
 /// The description of RTP `media`, written by `author`.
@@ -51,6 +51,11 @@ pub(super) fn description_from_typed(
     for a in here.iter().cloned() {
         match a {
             TypedAttribute::RtcpMux => d.rtcp_mux = true,
+            TypedAttribute::RtcpRsize => d.rtcp_reduced_size = true,
+            TypedAttribute::Msid(m) => d.streams.push(MsidStream {
+                id: m.stream,
+                track: m.track,
+            }),
             TypedAttribute::Extmap(e) => d.hdrexts.push(RtpHdrext {
                 id: e.id,
                 uri: e.uri,
@@ -124,6 +129,16 @@ pub fn media_description_from_description(d: &RtpDescription, author: Role) -> M
     let (formats, mut attributes) = media_lines_from_payload_types(d);
     if d.rtcp_mux {
         attributes.push(Attribute::flag("rtcp-mux"));
+    }
+    if d.rtcp_reduced_size {
+        attributes.push(Attribute::flag("rtcp-rsize"));
+    }
+    for s in &d.streams {
+        let msid = Msid {
+            stream: s.id.clone(),
+            track: s.track.clone(),
+        };
+        attributes.push(Attribute::new("msid", msid.to_string()));
     }
     if d.extmap_allow_mixed {
         attributes.push(Attribute::flag("extmap-allow-mixed"));

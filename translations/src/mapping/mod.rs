@@ -3,6 +3,7 @@
 //! translation (offer/answer in both directions) is assembled from these.
 
 mod candidate;
+mod carried;
 mod description;
 mod direction;
 mod error;

@@ -6,13 +6,14 @@
 //! contents: the caller decides between leaving them out of session-accept and
 //! content-reject/-remove.
 
+use super::carried::{carried_attributes, write_back};
 use super::description::description_from_typed;
-use super::transport::transport_from_typed;
+use super::transport::{is_sctp_port_form, transport_from_typed};
 use super::{
     direction_from_senders, media_description_from_description, media_transport_from_transport,
     profile_of, senders_from_direction, MappingError, Role,
 };
-use crate::jingle::{Action, Content, Creator, Description, Group, Jingle, Senders};
+use crate::jingle::{Action, Content, Creator, Description, Group, Jingle, Senders, Transport};
 use crate::sdp::{
     Attribute, Connection, Media, MediaKind, Origin, SessionDescription, TypedAttribute,
 };
@@ -77,7 +78,14 @@ pub fn sdp_to_jingle(
                 media, &top, here, author,
             ))));
         }
-        content.transport = Some(transport_from_typed(sdp, media, &top, here, generation)?);
+        let transport = transport_from_typed(sdp, media, &top, here, generation)?;
+        content.sdp_attributes = carried_attributes(
+            &sdp.attributes,
+            &media.attributes,
+            content.description.is_some(),
+            matches!(transport, Transport::RawUdp(_)),
+        );
+        content.transport = Some(transport);
         jingle.contents.push(content);
     }
     for a in top {
@@ -157,7 +165,14 @@ pub fn jingle_to_sdp(
             media.bandwidths = parts.bandwidths;
             media.attributes.extend(parts.attributes);
         } else {
-            media.formats.push("webrtc-datachannel".into());
+            match old_style_sctpmap(content) {
+                // draft-ietf-mmusic-sctp-sdp-05 (what Jitsi still sends): the port is the format.
+                Some(port) => {
+                    media.proto = "DTLS/SCTP".into();
+                    media.formats.push(port.to_string());
+                }
+                None => media.formats.push("webrtc-datachannel".into()),
+            }
         }
         if let Some(t) = transport {
             media.port = t.port;
@@ -180,6 +195,11 @@ pub fn jingle_to_sdp(
         media.attributes.push(Attribute::flag(
             direction_from_senders(senders, author).as_str(),
         ));
+        write_back(
+            &content.sdp_attributes,
+            &mut sdp.attributes,
+            &mut media.attributes,
+        );
         sdp.media.push(media);
     }
     reject_control_characters(&sdp)?;
@@ -187,6 +207,18 @@ pub fn jingle_to_sdp(
     SessionDescription::parse(&sdp.to_string())
         .map_err(|e| MappingError::InvalidSdp(e.to_string()))?;
     Ok(sdp)
+}
+
+/// The sctpmap port of a data channel that needs the older `DTLS/SCTP <port>` m-line.
+fn old_style_sctpmap(content: &Content) -> Option<u16> {
+    match &content.transport {
+        Some(Transport::IceUdp(ice)) => ice
+            .sctpmaps
+            .first()
+            .filter(|m| !is_sctp_port_form(m))
+            .map(|m| m.number),
+        _ => None,
+    }
 }
 
 /// Every string that came from Jingle ends up in one of these fields. A CR or LF in any of
@@ -271,6 +303,114 @@ mod tests {
         let t = sdp_to_jingle(&s, Role::Responder, Action::SessionAccept, "sid1", 0).unwrap();
         assert_eq!(t.jingle.contents[0].senders, Some(Senders::Responder));
         assert_eq!(t.jingle.contents[0].creator, Creator::Initiator);
+    }
+
+    fn translate_back(sdp: &str) -> (Jingle, String) {
+        let s = session(sdp);
+        let j = sdp_to_jingle(&s, Role::Initiator, Action::SessionInitiate, "s", 0)
+            .unwrap()
+            .jingle;
+        let back = jingle_to_sdp(&j, Role::Initiator, 1).unwrap().to_string();
+        (j, back)
+    }
+
+    #[test]
+    fn lines_without_a_xep_survive_the_round_trip_at_their_level() {
+        let (j, back) = translate_back(
+            "a=ice-lite\r\na=ice-options:trickle\r\na=msid-semantic: WMS *\r\n\
+             m=audio 4000 RTP/AVPF 0\r\na=ice-ufrag:u\r\na=ice-pwd:p\r\n\
+             a=rid:1 send\r\na=x-custom\r\na=rtcp:9 IN IP4 0.0.0.0\r\n",
+        );
+        let carried: Vec<_> = j.contents[0]
+            .sdp_attributes
+            .iter()
+            .map(|a| (a.name.as_str(), a.session_level))
+            .collect();
+        assert_eq!(
+            carried,
+            [
+                ("ice-lite", true),
+                ("ice-options", true),
+                ("msid-semantic", true),
+                ("rid", false),
+                ("x-custom", false),
+                ("rtcp", false)
+            ]
+        );
+        let (session_part, media_part) = back.split_once("m=").unwrap();
+        for line in [
+            "a=ice-lite\r\n",
+            "a=ice-options:trickle\r\n",
+            "a=msid-semantic: WMS *\r\n",
+        ] {
+            assert!(
+                session_part.contains(line),
+                "{line} not at session level:\n{back}"
+            );
+        }
+        for line in [
+            "a=rid:1 send\r\n",
+            "a=x-custom\r\n",
+            "a=rtcp:9 IN IP4 0.0.0.0\r\n",
+        ] {
+            assert!(
+                media_part.contains(line),
+                "{line} not in the m-line:\n{back}"
+            );
+        }
+    }
+
+    #[test]
+    fn rtcp_rsize_msid_and_trickle_state_map_to_elements() {
+        let (j, back) = translate_back(
+            "m=video 4000 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-rsize\r\n\
+             a=msid:stream1 track1\r\na=ice-ufrag:u\r\na=ice-pwd:p\r\n\
+             a=remote-candidates:1 192.0.2.3 5000 2 192.0.2.3 5001\r\na=end-of-candidates\r\n",
+        );
+        let Some(Description::Rtp(d)) = &j.contents[0].description else {
+            panic!("rtp")
+        };
+        assert!(d.rtcp_reduced_size);
+        assert_eq!(d.streams[0].id, "stream1");
+        assert_eq!(d.streams[0].track.as_deref(), Some("track1"));
+        let Some(Transport::IceUdp(ice)) = &j.contents[0].transport else {
+            panic!("ice")
+        };
+        assert!(ice.gathering_complete);
+        assert_eq!(ice.remote_candidates.len(), 2);
+        assert!(j.contents[0].sdp_attributes.is_empty(), "all mapped");
+        for line in [
+            "a=rtcp-rsize\r\n",
+            "a=msid:stream1 track1\r\n",
+            "a=remote-candidates:1 192.0.2.3 5000 2 192.0.2.3 5001\r\n",
+            "a=end-of-candidates\r\n",
+        ] {
+            assert!(back.contains(line), "{line} missing:\n{back}");
+        }
+    }
+
+    #[test]
+    fn data_channels_keep_their_sctp_sdp_generation() {
+        let modern = "m=application 4000 UDP/DTLS/SCTP webrtc-datachannel\r\na=ice-ufrag:u\r\n\
+                      a=ice-pwd:p\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n";
+        let (_, back) = translate_back(modern);
+        assert!(
+            back.contains("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"),
+            "{back}"
+        );
+        assert!(back.contains("a=sctp-port:5000\r\n"), "{back}");
+        assert!(back.contains("a=max-message-size:262144\r\n"), "{back}");
+        let legacy = "m=application 4000 DTLS/SCTP 5000\r\na=ice-ufrag:u\r\na=ice-pwd:p\r\n\
+                      a=sctpmap:5000 webrtc-datachannel 1024\r\n";
+        let (_, back) = translate_back(legacy);
+        assert!(
+            back.contains("m=application 9 DTLS/SCTP 5000\r\n"),
+            "{back}"
+        );
+        assert!(
+            back.contains("a=sctpmap:5000 webrtc-datachannel 1024\r\n"),
+            "{back}"
+        );
     }
 
     /// Every SDP fixture: SDP -> Jingle -> SDP -> Jingle gives the same Jingle, for both

@@ -5,7 +5,8 @@
 
 use super::{ice_candidate_from_sdp, sdp_candidate_from_ice, MappingError};
 use crate::jingle::{
-    Fingerprint, IceUdpTransport, RawUdpCandidate, RawUdpTransport, SctpMap, Setup, Transport,
+    Fingerprint, IceUdpTransport, RawUdpCandidate, RawUdpTransport, RemoteCandidate, SctpMap,
+    Setup, Transport,
 };
 use crate::sdp::{
     Attribute, Connection, Fingerprint as SdpFingerprint, Media, Rtcp, Sctpmap, SessionDescription,
@@ -61,6 +62,29 @@ pub(super) fn transport_from_typed(
     };
     for c in candidates {
         ice.candidates.push(ice_candidate_from_sdp(c, generation)?);
+    }
+    // A session-level a=end-of-candidates covers every m-line (RFC 8840 §8.2).
+    ice.gathering_complete = here
+        .iter()
+        .chain(top)
+        .any(|a| matches!(a, TypedAttribute::EndOfCandidates));
+    for a in here {
+        if let TypedAttribute::RemoteCandidates(list) = a {
+            for r in list {
+                ice.remote_candidates.push(RemoteCandidate {
+                    component: u8::try_from(r.component).map_err(|_| {
+                        MappingError::ComponentOutOfRange {
+                            foundation: "a=remote-candidates".into(),
+                            component: r.component,
+                        }
+                    })?,
+                    ip: r.address.clone(),
+                    port: r.port,
+                    unknown_attrs: Vec::new(),
+                    unknown: Vec::new(),
+                });
+            }
+        }
     }
     // RFC 4145 §4: an absent a=setup means active.
     let setup = pick(&|a| match a {
@@ -152,6 +176,12 @@ fn raw_udp_from_media(
     transport
 }
 
+/// A data channel sctpmap that RFC 8841's `a=sctp-port` expresses fully (the m-line is then
+/// `UDP/DTLS/SCTP webrtc-datachannel`); one with a stream count keeps the older sctpmap form.
+pub(super) fn is_sctp_port_form(m: &SctpMap) -> bool {
+    m.protocol == "webrtc-datachannel" && m.streams.is_none()
+}
+
 /// What an m-line needs from a transport: its port, its `c=` address, and attribute lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaTransport {
@@ -192,6 +222,11 @@ pub fn media_transport_from_transport(
                     .push(Attribute::new("setup", setup.as_str().to_string()));
             }
             for m in &ice.sctpmaps {
+                if is_sctp_port_form(m) {
+                    out.attributes
+                        .push(Attribute::new("sctp-port", m.number.to_string()));
+                    continue;
+                }
                 let line = Sctpmap {
                     port: m.number,
                     protocol: m.protocol.clone(),
@@ -209,6 +244,18 @@ pub fn media_transport_from_transport(
                 let line = sdp_candidate_from_ice(c)?;
                 out.attributes
                     .push(Attribute::new("candidate", line.to_string()));
+            }
+            if !ice.remote_candidates.is_empty() {
+                let list: Vec<String> = ice
+                    .remote_candidates
+                    .iter()
+                    .map(|r| format!("{} {} {}", r.component, r.ip, r.port))
+                    .collect();
+                out.attributes
+                    .push(Attribute::new("remote-candidates", list.join(" ")));
+            }
+            if ice.gathering_complete {
+                out.attributes.push(Attribute::flag("end-of-candidates"));
             }
         }
         Transport::RawUdp(raw) => {
