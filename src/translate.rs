@@ -1,6 +1,7 @@
 //! `tandem translate`: shows what tandem sends for an SDP or a Jingle element, so operators
 //! can check a peer's offer before a call ever happens. The input kind is detected (XML
-//! starts with `<`); `--to sdp` takes exactly what `--to jingle` prints.
+//! starts with `<`, SDP with `v=`, anything else is a trickle-ice sdpfrag, which becomes a
+//! transport-info and back); `--to sdp` takes exactly what `--to jingle` prints.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -8,8 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use tandem_translations::jingle::{self, Action, JinglePayload};
-use tandem_translations::mapping::{jingle_to_sdp, sdp_to_jingle, Role};
-use tandem_translations::sdp::SessionDescription;
+use tandem_translations::mapping::{
+    jingle_to_sdp, sdp_to_jingle, sdpfrag_from_transport_info, transport_info_from_sdpfrag, Role,
+};
+use tandem_translations::sdp::{SdpFragment, SessionDescription};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Target {
@@ -76,6 +79,14 @@ fn translate(text: &str, to: Target, role: Role, action: Action) -> Result<Strin
                 )
             }
         }
+    } else if !text.trim_start().starts_with("v=") {
+        let fragment = SdpFragment::parse(text).map_err(|e| format!("sdpfrag: {e}"))?;
+        if fragment.media.is_empty() {
+            return Err(
+                "neither SDP (v= first), a trickle-ice sdpfrag (m= sections) nor XML".into(),
+            );
+        }
+        transport_info_from_sdpfrag(&fragment, None, "sdpfrag", 0).map_err(|e| e.to_string())?
     } else {
         let sdp = SessionDescription::parse(text).map_err(|e| e.to_string())?;
         // The sid is derived from o= so the same SDP always gives the same element.
@@ -88,6 +99,11 @@ fn translate(text: &str, to: Target, role: Role, action: Action) -> Result<Strin
     };
     match to {
         Target::Jingle => Ok(format!("{}\n", jingle.to_xml())),
+        Target::Sdp if jingle.action == Action::TransportInfo => {
+            sdpfrag_from_transport_info(&jingle, None)
+                .map(|f| f.to_string())
+                .map_err(|e| e.to_string())
+        }
         Target::Sdp => jingle_to_sdp(&jingle, role, 1)
             .map(|sdp| sdp.to_string())
             .map_err(|e| e.to_string()),

@@ -217,3 +217,31 @@ fn translate_sdp_to_jingle_and_back_through_the_cli() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Trickle: an RFC 8840 sdpfrag becomes a transport-info (end-of-candidates as
+/// `<gathering-complete/>`), and that transport-info becomes the same fragment again.
+#[test]
+fn translate_trickle_fragments_both_ways() {
+    let fragment = "a=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg\r\n\
+        m=audio 9 RTP/AVP 0\r\na=mid:1\r\n\
+        a=candidate:1 1 UDP 1658497328 198.51.100.33 5000 typ host\r\na=end-of-candidates\r\n";
+    let out = with_stdin(&["translate", "--to", "jingle", "-"], fragment.as_bytes());
+    assert_ok(&out);
+    let jingle = String::from_utf8(out.stdout).unwrap();
+    assert!(jingle.contains("action=\"transport-info\""), "{jingle}");
+    assert!(jingle.contains("<gathering-complete/>"), "{jingle}");
+    let out = with_stdin(&["translate", "--to", "sdp", "-"], jingle.as_bytes());
+    assert_ok(&out);
+    let back = String::from_utf8(out.stdout).unwrap();
+    assert!(!back.contains("v=0"), "a fragment, not a session:\n{back}");
+    for line in [
+        "m=audio 9 RTP/AVP 0\r\na=mid:1\r\n",
+        "a=ice-ufrag:8hhY\r\n",
+        "a=candidate:1 1 udp 1658497328 198.51.100.33 5000 typ host",
+        "a=end-of-candidates\r\n",
+    ] {
+        assert!(back.contains(line), "{line:?} missing from\n{back}");
+    }
+    let out = with_stdin(&["translate", "--to", "jingle", "-"], b"hello\n");
+    assert_eq!(out.status.code(), Some(1));
+}

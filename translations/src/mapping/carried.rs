@@ -4,7 +4,7 @@
 //! translation never silently loses what an SDP peer said.
 
 use crate::jingle::SdpAttribute;
-use crate::sdp::Attribute;
+use crate::sdp::{is_token, Attribute};
 
 /// Session-level names the mapping turns into Jingle (directions become senders, ICE
 /// credentials and fingerprints go into every transport, groups into `<group>`).
@@ -92,12 +92,11 @@ pub(super) fn carried_attributes(
 /// Jingle peer cannot use the carrier to contradict what the mapped elements say (a second
 /// a=mid, a direction, a candidate).
 fn is_carriable(a: &SdpAttribute) -> bool {
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`{|}~".contains(c);
     let name = a.name.as_str();
     let mapped = TRANSPORT_MAPPED.contains(&name)
         || RTP_MAPPED.contains(&name)
         || (a.session_level && SESSION_MAPPED.contains(&name));
-    !name.is_empty() && name.chars().all(token) && !mapped
+    is_token(name) && !mapped
 }
 
 /// Split carried attributes back into session-level lines (each distinct line once, in

@@ -12,6 +12,7 @@ mod payload;
 mod profile;
 mod session;
 mod transport;
+mod trickle;
 
 pub use candidate::{ice_candidate_from_sdp, sdp_candidate_from_ice};
 pub use description::{
@@ -24,6 +25,7 @@ pub use payload::{media_lines_from_payload_types, payload_types_from_media};
 pub use profile::{profile_of, Profile};
 pub use session::{jingle_to_sdp, sdp_to_jingle, SdpToJingle};
 pub use transport::{media_transport_from_transport, transport_from_media, MediaTransport};
+pub use trickle::{sdpfrag_from_transport_info, transport_info_from_sdpfrag};
 
 /// FNV-1a: deterministic across runs and Rust versions (std's hasher promises neither), for
 /// identifiers that must stay the same when the same thing is translated again.

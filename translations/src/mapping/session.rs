@@ -44,7 +44,7 @@ pub fn sdp_to_jingle(
         .iter()
         .map(|m| m.typed_attributes().collect())
         .collect();
-    let names = content_names(sdp, &typed);
+    let names = content_names(&sdp.media, &typed);
     // Contents of the initial exchange belong to the initiator; a responder only creates
     // the ones it adds later.
     let creator = match (author, action) {
@@ -101,9 +101,10 @@ pub fn sdp_to_jingle(
     Ok(SdpToJingle { jingle, rejected })
 }
 
-fn content_names(sdp: &SessionDescription, typed: &[Vec<TypedAttribute>]) -> Vec<String> {
+/// Each m-line's content name: its `a=mid`, else its media kind numbered by occurrence.
+pub(super) fn content_names(media: &[Media], typed: &[Vec<TypedAttribute>]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for (media, here) in sdp.media.iter().zip(typed) {
+    for (media, here) in media.iter().zip(typed) {
         let mid = here.iter().find_map(|a| match a {
             TypedAttribute::Mid(m) => Some(m.clone()),
             _ => None,

@@ -60,7 +60,13 @@ impl Attribute {
             "rtcp-fb" => TypedAttribute::RtcpFb(RtcpFb::parse(v()?)?),
             "extmap" => TypedAttribute::Extmap(Extmap::parse(v()?)?),
             "extmap-allow-mixed" => TypedAttribute::ExtmapAllowMixed,
-            "mid" => TypedAttribute::Mid(non_empty(v()?, "mid")?.to_string()),
+            // RFC 5888 identification-tag = token.
+            "mid" => TypedAttribute::Mid(
+                Some(v()?)
+                    .filter(|m| is_token(m))
+                    .ok_or(AttributeError::BadValue("mid"))?
+                    .to_string(),
+            ),
             "group" => TypedAttribute::Group(Group::parse(v()?)?),
             "ssrc" => TypedAttribute::Ssrc(Ssrc::parse(v()?)?),
             "ssrc-group" => TypedAttribute::SsrcGroup(SsrcGroup::parse(v()?)?),
@@ -72,8 +78,8 @@ impl Attribute {
             "sendonly" => TypedAttribute::Direction(Direction::SendOnly),
             "recvonly" => TypedAttribute::Direction(Direction::RecvOnly),
             "inactive" => TypedAttribute::Direction(Direction::Inactive),
-            "ice-ufrag" => TypedAttribute::IceUfrag(non_empty(v()?, "ice-ufrag")?.to_string()),
-            "ice-pwd" => TypedAttribute::IcePwd(non_empty(v()?, "ice-pwd")?.to_string()),
+            "ice-ufrag" => TypedAttribute::IceUfrag(ice_chars(v()?, "ice-ufrag")?.to_string()),
+            "ice-pwd" => TypedAttribute::IcePwd(ice_chars(v()?, "ice-pwd")?.to_string()),
             "ice-options" => TypedAttribute::IceOptions(
                 v()?.split_ascii_whitespace().map(str::to_string).collect(),
             ),
@@ -281,6 +287,24 @@ fn millis(s: &str, field: &'static str) -> Result<u32, AttributeError> {
             num(int, field)
         }
         None => num(s, field),
+    }
+}
+
+/// RFC 8866 §9 `token`: media kinds, protos, formats, attribute names, mids. Non-empty,
+/// printable ASCII without separators.
+pub fn is_token(s: &str) -> bool {
+    let token_char = |b: u8| matches!(b, 0x21 | 0x23..=0x27 | 0x2A..=0x2B | 0x2D..=0x2E | 0x30..=0x39 | 0x41..=0x5A | 0x5E..=0x7E);
+    !s.is_empty() && s.bytes().all(token_char)
+}
+
+/// RFC 8839 §5.4: credentials are `ice-char` (ALPHA / DIGIT / "+" / "/"). Lengths are not
+/// enforced: deployed stacks send pwds shorter than the RFC's 22 and still interoperate.
+fn ice_chars<'a>(s: &'a str, field: &'static str) -> Result<&'a str, AttributeError> {
+    let ice_char = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    if s.bytes().all(ice_char) {
+        non_empty(s, field)
+    } else {
+        Err(AttributeError::BadValue(field))
     }
 }
 

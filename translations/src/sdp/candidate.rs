@@ -40,6 +40,11 @@ impl Candidate {
     pub fn parse(v: &str) -> Result<Self, AttributeError> {
         let v = v.trim();
         let v = v.strip_prefix("candidate:").unwrap_or(v);
+        // Every field is a token, an address or a non-whitespace value: none holds a control
+        // character, and one that slipped into Jingle would be refused on the way back.
+        if v.chars().any(char::is_control) {
+            return Err(AttributeError::BadValue("candidate"));
+        }
         let mut it = v.split_ascii_whitespace();
         let mut next = |f: &'static str| it.next().ok_or(AttributeError::MissingField(f));
         let foundation = next("foundation")?;

@@ -20,6 +20,8 @@ pub enum SdpErrorKind {
     Empty,
     #[error("not a `<type>=<value>` line")]
     MalformedLine,
+    #[error("control character inside a line (SDP excludes NUL and CR; XML, where it would go, the rest)")]
+    ForbiddenByte,
     #[error("missing v= (must be the first line)")]
     MissingVersion,
     #[error("unsupported SDP version `{0}` (only 0)")]

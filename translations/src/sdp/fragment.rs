@@ -16,6 +16,11 @@ pub struct SdpFragment {
 }
 
 impl SdpFragment {
+    /// Typed view of the fragment's session-level attributes.
+    pub fn typed_attributes(&self) -> impl Iterator<Item = super::TypedAttribute> + '_ {
+        super::attributes::typed_iter(&self.attributes)
+    }
+
     /// Parse an sdpfrag body; only `a=` lines may precede the first `m=`. An empty body
     /// is a valid (empty) fragment.
     pub fn parse(input: &str) -> Result<Self, SdpError> {

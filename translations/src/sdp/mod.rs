@@ -54,7 +54,7 @@ mod write;
 mod tests;
 
 pub use attributes::{
-    Attribute, Crypto, Direction, Extmap, Fingerprint, Fmtp, FmtpParam, Group, Msid,
+    is_token, Attribute, Crypto, Direction, Extmap, Fingerprint, Fmtp, FmtpParam, Group, Msid,
     RemoteCandidate, Rtcp, RtcpFb, RtcpFbPt, Rtpmap, Sctpmap, Setup, Ssrc, SsrcGroup,
     TypedAttribute, ZrtpHash,
 };

@@ -3,7 +3,7 @@
 //! Strict about content (required lines, numbers, typed attributes), lenient about runs of
 //! whitespace between fields, which some SIP phones emit; the writer normalises them.
 
-use super::attributes::{num, Attribute};
+use super::attributes::{is_token, num, Attribute};
 use super::error::{SdpError, SdpErrorKind};
 use super::{Bandwidth, Connection, Media, MediaKind, Origin, SessionDescription, Timing};
 
@@ -56,6 +56,15 @@ pub(super) fn lines(input: &str) -> Result<(Vec<Line<'_>>, usize), SdpError> {
                 line: i + 1,
                 text: text.to_string(),
                 kind: SdpErrorKind::MalformedLine,
+            });
+        }
+        // RFC 8866 byte-string excludes NUL and CR; XML 1.0 cannot carry the other C0
+        // controls (except TAB), so SDP holding them could never reach a Jingle peer.
+        if b.iter().any(|&c| c < 0x20 && c != b'\t') {
+            return Err(SdpError {
+                line: i + 1,
+                text: text.escape_debug().to_string(),
+                kind: SdpErrorKind::ForbiddenByte,
             });
         }
         out.push(Line {
@@ -251,6 +260,15 @@ fn parse_media_line(l: &Line<'_>) -> Result<Media, SdpError> {
         None => (number(l, port, "m= port")?, None),
     };
     let formats: Vec<String> = f.map(str::to_string).collect();
+    if !is_token(kind) {
+        return Err(l.err(SdpErrorKind::BadMedia("media is not a token")));
+    }
+    if !proto.split('/').all(is_token) {
+        return Err(l.err(SdpErrorKind::BadMedia("proto is not token *(/ token)")));
+    }
+    if !formats.iter().all(|f| is_token(f)) {
+        return Err(l.err(SdpErrorKind::BadMedia("format is not a token")));
+    }
     let mut m = Media::new(MediaKind::from_token(kind), port, proto, formats);
     m.port_count = port_count;
     Ok(m)
@@ -258,7 +276,7 @@ fn parse_media_line(l: &Line<'_>) -> Result<Media, SdpError> {
 
 pub(super) fn parse_attribute(l: &Line<'_>) -> Result<Attribute, SdpError> {
     let a = Attribute::from_line_value(l.value);
-    if a.name.is_empty() || a.name.contains(|c: char| c.is_ascii_whitespace()) {
+    if !is_token(&a.name) {
         return Err(l.err(SdpErrorKind::MalformedLine));
     }
     a.typed().map_err(|reason| {

@@ -503,7 +503,8 @@ fn typed_attribute_syntax_errors() {
         ("a=rtcp-fb:* trr-int soon", "rtcp-fb", BadNumber("trr-int")),
         ("a=extmap:1/sideways urn:x", "extmap", BadValue("direction")),
         ("a=extmap:1", "extmap", MissingField("uri")),
-        ("a=mid:", "mid", MissingField("mid")),
+        ("a=mid:", "mid", BadValue("mid")),
+        ("a=mid:a=b", "mid", BadValue("mid")),
         ("a=group:", "group", MissingField("semantics")),
         ("a=ssrc:12 ", "ssrc", MissingField("attribute")),
         ("a=ssrc:-1 cname:x", "ssrc", BadNumber("ssrc-id")),
@@ -775,6 +776,33 @@ fn sdpfrag_rejects_session_lines_and_bad_candidates() {
         .unwrap_err();
     assert_eq!(e.line, 3);
     assert!(matches!(e.kind, SdpErrorKind::BadAttribute { .. }));
+}
+
+/// Found by the sdpfrag_to_jingle fuzz target: a NUL inside an ice-pwd was accepted, and
+/// credentials outside RFC 8839's ice-char set went on to Jingle.
+#[test]
+fn control_characters_and_non_ice_credentials_are_refused() {
+    let e = SdpFragment::parse("a=ice-pwd:ab\0cd\nm=audio 9 RTP/AVP 0\n").unwrap_err();
+    assert_eq!((e.line, e.kind), (1, SdpErrorKind::ForbiddenByte));
+    let e = SdpFragment::parse("m=audio 9 RTP/AVP 0\na=mid:a\rb\n").unwrap_err();
+    assert_eq!((e.line, e.kind), (2, SdpErrorKind::ForbiddenByte));
+    for bad in [
+        "a=ice-ufrag:ab cd",
+        "a=ice-pwd:p\u{e9}wd",
+        "a=ice-ufrag:x:y",
+    ] {
+        let e = SdpFragment::parse(&format!("{bad}\nm=audio 9 RTP/AVP 0\n")).unwrap_err();
+        assert!(
+            matches!(e.kind, SdpErrorKind::BadAttribute { .. }),
+            "{bad}: {e}"
+        );
+    }
+    assert!(SdpFragment::parse("a=ice-pwd:a+b/C9\nm=audio 9 RTP/AVP 0\n").is_ok());
+    let e = SdpFragment::parse(
+        "m=audio 9 RTP/AVP 0\na=candidate:1 1 UD\u{15} 1 192.0.2.1 9 typ host\n",
+    )
+    .unwrap_err();
+    assert_eq!((e.line, e.kind), (2, SdpErrorKind::ForbiddenByte));
 }
 
 // ---- properties ----
