@@ -844,7 +844,14 @@ proptest! {
 fn precheck_refuses_other_realms_and_foreign_nonces_without_a_user_lookup() {
     let server = DigestServer::new("example.test", [7; 32], std::time::Duration::from_secs(300));
     let ours = server.challenge(1_000, false).remove(0);
-    let nonce = ours.split("nonce=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let nonce = ours
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     let creds = |realm: &str, nonce: &str| {
         Credentials::parse(&format!(
             "Digest username=\"a\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"sip:x\", response=\"00000000000000000000000000000000\""
@@ -852,6 +859,12 @@ fn precheck_refuses_other_realms_and_foreign_nonces_without_a_user_lookup() {
         .unwrap()
     };
     assert_eq!(server.precheck(&creds("example.test", &nonce)), Ok(()));
-    assert_eq!(server.precheck(&creds("other.test", &nonce)), Err(Reason::RealmMismatch));
-    assert_eq!(server.precheck(&creds("example.test", "forged")), Err(Reason::InvalidNonce));
+    assert_eq!(
+        server.precheck(&creds("other.test", &nonce)),
+        Err(Reason::RealmMismatch)
+    );
+    assert_eq!(
+        server.precheck(&creds("example.test", "forged")),
+        Err(Reason::InvalidNonce)
+    );
 }

@@ -22,6 +22,11 @@ pub enum MappingError {
     /// An RTP m-line whose formats are not payload type numbers.
     #[error("m={media} uses an RTP profile but lists no payload type numbers")]
     NoPayloadTypes { media: String },
+    /// A content with neither an RTP description nor a data channel transport: nothing to
+    /// put on an m-line (content-modify and transport-replace change a description the
+    /// call already has).
+    #[error("content {content:?} has no RTP description and no data channel: no m-line for it")]
+    NoDescription { content: String },
     /// Neither RTP nor an SCTP data channel: Jingle has no description for it here.
     #[error(
         "m={media} with transport {proto} has no Jingle mapping (RTP and SCTP data channels only)"

@@ -153,7 +153,12 @@ pub fn jingle_to_sdp(
     for content in &jingle.contents {
         let kind = match &content.description {
             Some(Description::Rtp(d)) => MediaKind::from_token(&d.media),
-            _ => MediaKind::Application,
+            _ if is_data_channel(content) => MediaKind::Application,
+            _ => {
+                return Err(MappingError::NoDescription {
+                    content: content.name.clone(),
+                })
+            }
         };
         let transport = match &content.transport {
             Some(t) => Some(media_transport_from_transport(t)?),
@@ -208,6 +213,10 @@ pub fn jingle_to_sdp(
     SessionDescription::parse(&sdp.to_string())
         .map_err(|e| MappingError::InvalidSdp(e.to_string()))?;
     Ok(sdp)
+}
+
+fn is_data_channel(content: &Content) -> bool {
+    matches!(&content.transport, Some(Transport::IceUdp(ice)) if !ice.sctpmaps.is_empty())
 }
 
 /// The sctpmap port of a data channel that needs the older `DTLS/SCTP <port>` m-line.
@@ -276,7 +285,8 @@ mod tests {
     #[test]
     fn a_jingle_value_sdp_cannot_carry_is_an_error_not_bad_sdp() {
         let xml = "<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'>\
-            <content creator='initiator' name='a'><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='u' pwd='p'>\
+            <content creator='initiator' name='a'><description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'><payload-type id='0'/></description>\
+            <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='u' pwd='p'>\
             <fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256' setup='actpass'></fingerprint>\
             </transport></content></jingle>";
         let crate::jingle::JinglePayload::Jingle(j) = crate::jingle::parse(xml).unwrap() else {
@@ -286,6 +296,22 @@ mod tests {
             jingle_to_sdp(&j, Role::Initiator, 1),
             Err(MappingError::InvalidSdp(_))
         ));
+    }
+
+    #[test]
+    fn a_content_without_description_or_data_channel_has_no_m_line() {
+        // The XEP-0167 content-modify example: senders only.
+        let xml = "<jingle xmlns='urn:xmpp:jingle:1' action='content-modify' sid='s'>\
+            <content creator='initiator' name='webcam' senders='initiator'/></jingle>";
+        let crate::jingle::JinglePayload::Jingle(j) = crate::jingle::parse(xml).unwrap() else {
+            panic!("not jingle")
+        };
+        assert_eq!(
+            jingle_to_sdp(&j, Role::Initiator, 1),
+            Err(MappingError::NoDescription {
+                content: "webcam".into()
+            })
+        );
     }
 
     #[test]

@@ -148,10 +148,15 @@ fn raw_udp_from_media(
     here: &[TypedAttribute],
 ) -> RawUdpTransport {
     let ip = address(media.effective_connection(session));
+    // XEP-0177 ids are unique in the session: derived from what the candidate is, so two
+    // m-lines never share one and a re-offer of the same address keeps it.
     let candidate = |component: u8, ip: String, port: u16| RawUdpCandidate {
         component: Some(component),
         generation: 0,
-        id: format!("raw{component}"),
+        id: format!(
+            "r{:x}",
+            super::fnv1a(format!("{ip} {port} {component}").as_bytes())
+        ),
         ip,
         port,
         candidate_type: None,
