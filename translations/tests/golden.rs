@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use quick_xml::events::Event;
-use tandem_translations::errors::{jingle_reason_to_sip_status, reason_header, JingleReason, Target};
+use tandem_translations::errors::{
+    jingle_reason_to_sip_status, reason_header, JingleReason, Target,
+};
 use tandem_translations::jingle::{self, Action, Jingle, JinglePayload};
 use tandem_translations::mapping::{
     jingle_to_sdp, sdp_to_jingle, sdpfrag_from_transport_info, Role,
@@ -111,9 +113,14 @@ fn sdp_golden(file: &str) -> String {
     let sdp = SessionDescription::parse(&text).unwrap();
     let (role, action) = sdp_context(file);
     let t = sdp_to_jingle(&sdp, role, action, "golden", 0).unwrap();
-    let mut out = format!("<!-- {file}: written by the {role:?}, as {} -->\n", action.as_str());
+    let mut out = format!(
+        "<!-- {file}: written by the {role:?}, as {} -->\n",
+        action.as_str()
+    );
     for name in &t.rejected {
-        out.push_str(&format!("<!-- m-line {name:?}: port 0, rejected (no content) -->\n"));
+        out.push_str(&format!(
+            "<!-- m-line {name:?}: port 0, rejected (no content) -->\n"
+        ));
     }
     out + &indent(&t.jingle.to_xml())
 }
@@ -122,9 +129,7 @@ fn sdp_golden(file: &str) -> String {
 /// transport-info, status and Reason header for session-terminate.
 fn jingle_golden(j: &Jingle) -> Result<String, String> {
     let author = match j.action {
-        Action::SessionAccept | Action::ContentAccept | Action::TransportAccept => {
-            Role::Responder
-        }
+        Action::SessionAccept | Action::ContentAccept | Action::TransportAccept => Role::Responder,
         _ => Role::Initiator,
     };
     match j.action {
@@ -132,9 +137,12 @@ fn jingle_golden(j: &Jingle) -> Result<String, String> {
             .map(|f| f.to_string())
             .map_err(|e| e.to_string()),
         Action::SessionTerminate => {
-            let reason = j.reason.as_ref().ok_or("session-terminate without reason")?;
-            let condition = JingleReason::parse(reason.condition.as_str())
-                .ok_or("unknown reason condition")?;
+            let reason = j
+                .reason
+                .as_ref()
+                .ok_or("session-terminate without reason")?;
+            let condition =
+                JingleReason::parse(reason.condition.as_str()).ok_or("unknown reason condition")?;
             let status = jingle_reason_to_sip_status(condition, Target::FullJid);
             let text = reason.text.as_deref().unwrap_or(condition.as_str());
             Ok(format!(
@@ -153,9 +161,15 @@ fn jingle_golden(j: &Jingle) -> Result<String, String> {
 fn every_sdp_sample_translates_to_its_golden_jingle() {
     let mut failures = Vec::new();
     let sdp_files = files("sdp", ".sdp");
-    assert!(sdp_files.len() >= 15, "corpus SDP files: {}", sdp_files.len());
+    assert!(
+        sdp_files.len() >= 15,
+        "corpus SDP files: {}",
+        sdp_files.len()
+    );
     for file in &sdp_files {
-        let golden = root().join("golden/sdp-to-jingle").join(file.replace(".sdp", ".xml"));
+        let golden = root()
+            .join("golden/sdp-to-jingle")
+            .join(file.replace(".sdp", ".xml"));
         failures.extend(check(&golden, &sdp_golden(file)));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -181,7 +195,9 @@ fn every_jingle_sample_translates_to_its_golden_sip_side() {
             Ok(sip) => format!("; {file}: {}\n{sip}", j.action.as_str()),
             Err(e) => format!("; {file}: {}\nrefused: {e}\n", j.action.as_str()),
         };
-        let golden = root().join("golden/jingle-to-sip").join(file.replace(".xml", ".txt"));
+        let golden = root()
+            .join("golden/jingle-to-sip")
+            .join(file.replace(".xml", ".txt"));
         failures.extend(check(&golden, &actual));
         translated += 1;
     }
@@ -196,7 +212,9 @@ fn golden_jingle_round_trips_through_sdp() {
     for file in files("sdp", ".sdp") {
         let (role, action) = sdp_context(&file);
         let golden = std::fs::read_to_string(
-            root().join("golden/sdp-to-jingle").join(file.replace(".sdp", ".xml")),
+            root()
+                .join("golden/sdp-to-jingle")
+                .join(file.replace(".sdp", ".xml")),
         )
         .unwrap();
         let xml: String = golden.lines().filter(|l| !l.starts_with("<!--")).collect();
@@ -204,7 +222,9 @@ fn golden_jingle_round_trips_through_sdp() {
             panic!("{file}: golden does not parse")
         };
         let sdp = jingle_to_sdp(&j, role, 1).unwrap();
-        let again = sdp_to_jingle(&sdp, role, action, "golden", 0).unwrap().jingle;
+        let again = sdp_to_jingle(&sdp, role, action, "golden", 0)
+            .unwrap()
+            .jingle;
         assert_eq!(again, j, "{file}\n{sdp}");
     }
 }
