@@ -716,6 +716,9 @@ impl Rtcp {
         let parts: Vec<&str> = rest.split_ascii_whitespace().collect();
         let connection = match parts.as_slice() {
             [] => None,
+            [n, a, _] if !is_token(n) || !is_token(a) => {
+                return Err(AttributeError::BadValue("connection address"))
+            }
             [n, a, addr] => Some(super::Connection {
                 nettype: n.to_string(),
                 addrtype: a.to_string(),
@@ -775,7 +778,13 @@ impl Fingerprint {
     pub fn parse(v: &str) -> Result<Self, AttributeError> {
         let (hash, rest) = token(v, "hash")?;
         let (value, extra) = token(rest, "fingerprint")?;
-        if !extra.is_empty() {
+        if !is_token(hash) {
+            return Err(AttributeError::BadValue("hash"));
+        }
+        // RFC 8122 §5: `2UHEX *(":" 2UHEX)` (upper case); lower case is accepted too because
+        // deployed stacks send it. The value is kept as sent.
+        let hex_pair = |p: &str| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit());
+        if !extra.is_empty() || !value.split(':').all(hex_pair) {
             return Err(AttributeError::BadValue("fingerprint"));
         }
         Ok(Fingerprint {

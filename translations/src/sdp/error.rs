@@ -40,6 +40,8 @@ pub enum SdpErrorKind {
     BadBandwidth(&'static str),
     #[error("bad t= line: {0}")]
     BadTiming(&'static str),
+    #[error("bad r= line: {0}")]
+    BadRepeat(&'static str),
     #[error("bad m= line: {0}")]
     BadMedia(&'static str),
     #[error("bad number in {0}")]

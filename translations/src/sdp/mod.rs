@@ -7,11 +7,14 @@
 //! SDP<->Jingle mapping needs are also validated at parse time, so an accessor never meets a
 //! malformed one.
 //!
-//! We keep our own line parser instead of `sdp-types` (sdroege, 0.3): by design it accepts a
-//! missing `o=`, `s=` or `t=` and fills in an empty origin / session name, silently skips
-//! unknown line types and an `r=` without `t=`, and maps username `-` to `None`; all of these
-//! must be errors or kept verbatim here. We also need the offending line's text in errors, and
-//! the same machinery for sdpfrag bodies (no `v=`/`o=`/`s=`/`t=`). The line grammar is small.
+//! We keep our own line parser instead of `sdp-types` (0.3.1; the evidence is pinned in
+//! `tests/sdp_types_evidence.rs`): it fills in a missing `o=` (placeholder
+//! `o=- 0 0 IN IP4 0.0.0.0`), `s=` (empty) or `t=` (written back as `t=0 0`), silently drops
+//! unknown and misplaced lines, accepts malformed `a=` lines and checks typed attributes only
+//! on access; all of these must be errors here. We also need the offending line's text in
+//! errors, and the same machinery for sdpfrag bodies (no `v=`/`o=`/`s=`/`t=`), which it lacks.
+//! Where it was stricter than us we now check the RFC grammar too: an `m=` needs a format,
+//! nettype/addrtype are tokens, `a=fingerprint` is hex pairs, `r=` fields are typed times.
 //!
 //! Input may use LF or CRLF; output always uses CRLF.
 
@@ -171,8 +174,11 @@ pub struct Media {
     pub formats: Vec<String>,
     /// `i=`
     pub information: Option<String>,
-    /// Media-level `c=`; overrides the session-level one.
+    /// Media-level `c=`; overrides the session-level one. The first one if there are several.
     pub connection: Option<Connection>,
+    /// Further media-level `c=` lines, in order (RFC 8866 §5.7: multicast layered encoding,
+    /// one address per layer). Only meaningful when `connection` is set; written after it.
+    pub extra_connections: Vec<Connection>,
     pub bandwidths: Vec<Bandwidth>,
     /// Media-level `k=` (obsolete, kept verbatim).
     pub key: Option<String>,
@@ -191,6 +197,7 @@ impl Media {
             formats,
             information: None,
             connection: None,
+            extra_connections: Vec::new(),
             bandwidths: Vec::new(),
             key: None,
             attributes: Vec::new(),

@@ -117,7 +117,7 @@ pub(super) fn parse_session(input: &str) -> Result<SessionDescription, SdpError>
             'b' => sd.bandwidths.push(parse_bandwidth(l)?),
             't' => sd.timing.push(parse_timing(l)?),
             'r' => match sd.timing.last_mut() {
-                Some(t) => t.repeats.push(l.value.to_string()),
+                Some(t) => t.repeats.push(parse_repeat(l)?),
                 None => return Err(l.err(SdpErrorKind::Unexpected('r'))),
             },
             'z' => set_once(&mut sd.time_zones, l)?,
@@ -153,11 +153,13 @@ where
         while let Some(l) = it.next_if(|l| l.kind != 'm') {
             match l.kind {
                 'i' => set_once(&mut md.information, l)?,
+                // RFC 8866 §5.7: several media-level c= lines (layered multicast) are fine.
                 'c' => {
-                    if md.connection.is_some() {
-                        return Err(l.err(SdpErrorKind::Duplicate('c')));
+                    let c = parse_connection(l)?;
+                    match md.connection {
+                        None => md.connection = Some(c),
+                        Some(_) => md.extra_connections.push(c),
                     }
-                    md.connection = Some(parse_connection(l)?);
                 }
                 'b' => md.bandwidths.push(parse_bandwidth(l)?),
                 'k' => set_once(&mut md.key, l)?,
@@ -187,6 +189,8 @@ fn parse_origin(l: &Line<'_>) -> Result<Origin, SdpError> {
     let [username, id, version, nettype, addrtype, address] = f.as_slice() else {
         return Err(l.err(SdpErrorKind::BadOrigin("expected 6 space-separated fields")));
     };
+    check_net_and_addr_types(nettype, addrtype)
+        .map_err(|what| l.err(SdpErrorKind::BadOrigin(what)))?;
     Ok(Origin {
         username: username.to_string(),
         session_id: number(l, id, "o= sess-id")?,
@@ -204,15 +208,31 @@ fn parse_connection(l: &Line<'_>) -> Result<Connection, SdpError> {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        [n, a, addr] => Ok(Connection {
-            nettype: n.to_string(),
-            addrtype: a.to_string(),
-            address: addr.to_string(),
-        }),
+        [n, a, addr] => {
+            check_net_and_addr_types(n, a)
+                .map_err(|what| l.err(SdpErrorKind::BadConnection(what)))?;
+            Ok(Connection {
+                nettype: n.to_string(),
+                addrtype: a.to_string(),
+                address: addr.to_string(),
+            })
+        }
         _ => Err(l.err(SdpErrorKind::BadConnection(
             "expected `<nettype> <addrtype> <address>`",
         ))),
     }
+}
+
+/// RFC 8866 §9: `nettype = token`, `addrtype = token` (in o= and c=). Unknown but
+/// well-formed values (not `IN`/`IP4`/`IP6`) are kept: the grammar allows extensions.
+fn check_net_and_addr_types(nettype: &str, addrtype: &str) -> Result<(), &'static str> {
+    if !is_token(nettype) {
+        return Err("nettype is not a token");
+    }
+    if !is_token(addrtype) {
+        return Err("addrtype is not a token");
+    }
+    Ok(())
 }
 
 fn parse_bandwidth(l: &Line<'_>) -> Result<Bandwidth, SdpError> {
@@ -241,6 +261,28 @@ fn parse_timing(l: &Line<'_>) -> Result<Timing, SdpError> {
     })
 }
 
+/// `r=<repeat interval> <active duration> <offsets from start-time>` (RFC 8866 §5.10), kept
+/// verbatim; only the §9 grammar is checked: each field is `1*DIGIT [d|h|m|s]`, the interval
+/// starts with a non-zero digit, and there is at least one offset.
+fn parse_repeat(l: &Line<'_>) -> Result<String, SdpError> {
+    let typed_time = |s: &str| {
+        let digits = s.strip_suffix(['d', 'h', 'm', 's']).unwrap_or(s);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    let f: Vec<&str> = l.value.split_ascii_whitespace().collect();
+    if f.len() < 3 {
+        return Err(l.err(SdpErrorKind::BadRepeat(
+            "expected `<interval> <duration> <offset>...`",
+        )));
+    }
+    if f[0].starts_with('0') || !f.iter().all(|t| typed_time(t)) {
+        return Err(l.err(SdpErrorKind::BadRepeat(
+            "fields must be digits with an optional d/h/m/s unit",
+        )));
+    }
+    Ok(l.value.to_string())
+}
+
 fn parse_media_line(l: &Line<'_>) -> Result<Media, SdpError> {
     let mut f = l.value.split_ascii_whitespace();
     let kind = f
@@ -252,6 +294,11 @@ fn parse_media_line(l: &Line<'_>) -> Result<Media, SdpError> {
     let proto = f
         .next()
         .ok_or_else(|| l.err(SdpErrorKind::BadMedia("missing proto")))?;
+    // RFC 8866 §5.14: `m=<media> <port> <proto> <fmt> ...`, at least one format.
+    let formats: Vec<String> = f.map(str::to_string).collect();
+    if formats.is_empty() {
+        return Err(l.err(SdpErrorKind::BadMedia("missing format")));
+    }
     let (port, port_count) = match port.split_once('/') {
         Some((p, n)) => (
             number(l, p, "m= port")?,
@@ -259,7 +306,6 @@ fn parse_media_line(l: &Line<'_>) -> Result<Media, SdpError> {
         ),
         None => (number(l, port, "m= port")?, None),
     };
-    let formats: Vec<String> = f.map(str::to_string).collect();
     if !is_token(kind) {
         return Err(l.err(SdpErrorKind::BadMedia("media is not a token")));
     }

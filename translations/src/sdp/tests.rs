@@ -441,7 +441,7 @@ fn bad_numbers() {
 }
 
 #[test]
-fn media_line_needs_port_and_proto() {
+fn media_line_needs_port_proto_and_format() {
     let e = err(&format!("{HEAD}m=audio\n"));
     assert_eq!(
         (e.line, e.kind),
@@ -452,8 +452,144 @@ fn media_line_needs_port_and_proto() {
         (e.line, e.kind, e.text.as_str()),
         (5, SdpErrorKind::BadMedia("missing proto"), "m=audio 5000")
     );
+    // RFC 8866 §5.14: `<fmt>` is not optional, not even on a rejected (port 0) stream.
+    for line in [
+        "m=audio 49170 RTP/AVP",
+        "m=audio 0 RTP/AVP  ",
+        "m=application 9 UDP/DTLS/SCTP",
+    ] {
+        let e = err(&format!("{HEAD}{line}\na=rtpmap:0 PCMU/8000\n"));
+        assert_eq!(
+            (e.line, e.kind, e.text.as_str()),
+            (5, SdpErrorKind::BadMedia("missing format"), line)
+        );
+    }
+    let e = SdpFragment::parse("a=ice-ufrag:x\nm=audio 9 RTP/AVP\n").unwrap_err();
+    assert_eq!(
+        (e.line, e.kind),
+        (2, SdpErrorKind::BadMedia("missing format"))
+    );
     let sd = SessionDescription::parse(&format!("{HEAD}m=audio 5000/2 RTP/AVP 0\n")).unwrap();
     assert_eq!((sd.media[0].port, sd.media[0].port_count), (5000, Some(2)));
+}
+
+#[test]
+fn nettype_and_addrtype_must_be_tokens() {
+    // RFC 8866 §9: `nettype = token`, `addrtype = token`, in o= and c= alike.
+    let cases = [
+        (
+            "c=I<N IP4 192.0.2.1",
+            SdpErrorKind::BadConnection("nettype is not a token"),
+        ),
+        (
+            "c=IN IP\"4 192.0.2.1",
+            SdpErrorKind::BadConnection("addrtype is not a token"),
+        ),
+    ];
+    for (line, kind) in cases {
+        let e = err(&format!("{HEAD}{line}\n"));
+        assert_eq!((e.line, e.kind, e.text.as_str()), (5, kind.clone(), line));
+        // The same check at media level.
+        let e = err(&format!("{HEAD}m=audio 1 RTP/AVP 0\n{line}\n"));
+        assert_eq!((e.line, e.kind, e.text.as_str()), (6, kind, line));
+    }
+    for (line, what) in [
+        ("o=- 1 2 I(N IP4 192.0.2.1", "nettype is not a token"),
+        ("o=- 1 2 IN IP@4 192.0.2.1", "addrtype is not a token"),
+    ] {
+        let e = err(&format!("v=0\n{line}\ns=-\nt=0 0\n"));
+        assert_eq!(
+            (e.line, e.kind, e.text.as_str()),
+            (2, SdpErrorKind::BadOrigin(what), line)
+        );
+    }
+    // Unknown but well-formed tokens are extensions, not errors.
+    let sd = SessionDescription::parse("v=0\no=- 1 2 XX X-IP 1\ns=-\nc=XX IP4 192.0.2.1\nt=0 0\n")
+        .unwrap();
+    assert_eq!(
+        (sd.origin.nettype.as_str(), sd.origin.addrtype.as_str()),
+        ("XX", "X-IP")
+    );
+    assert_eq!(sd.connection.unwrap().nettype, "XX");
+}
+
+#[test]
+fn several_media_level_connection_lines_are_kept_in_order() {
+    // RFC 8866 §5.7: hierarchically encoded multicast media, one c= per layer.
+    let text = "v=0\r\no=- 1 2 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n\
+        m=video 51372 RTP/AVP 99\r\nc=IN IP4 233.252.0.1/127\r\nc=IN IP4 233.252.0.2/127\r\n\
+        c=IN IP4 233.252.0.3/127\r\na=rtpmap:99 h263-1998/90000\r\n";
+    let sd = SessionDescription::parse(text).unwrap();
+    let m = &sd.media[0];
+    assert_eq!(m.connection.as_ref().unwrap().address, "233.252.0.1/127");
+    let extra: Vec<_> = m
+        .extra_connections
+        .iter()
+        .map(|c| c.address.as_str())
+        .collect();
+    assert_eq!(extra, ["233.252.0.2/127", "233.252.0.3/127"]);
+    assert_eq!(
+        m.effective_connection(&sd).unwrap().address,
+        "233.252.0.1/127"
+    );
+    assert_eq!(sd.to_string(), text);
+    // Each one is still checked.
+    let e = err(&format!(
+        "{HEAD}m=audio 1 RTP/AVP 0\nc=IN IP4 a\nc=IN IP4\n"
+    ));
+    assert!(matches!(
+        (e.line, e.kind),
+        (7, SdpErrorKind::BadConnection(_))
+    ));
+    // The session level has at most one c= (RFC 8866 §9 `[connection-field]`).
+    let e = err("v=0\no=- 1 2 IN IP4 x\ns=-\nc=IN IP4 a\nc=IN IP4 b\nt=0 0\n");
+    assert_eq!((e.line, e.kind), (5, SdpErrorKind::Duplicate('c')));
+}
+
+#[test]
+fn repeat_lines_follow_the_typed_time_grammar() {
+    // RFC 8866 §9: `r=<repeat-interval> <typed-time> 1*(<typed-time>)`, typed-time being
+    // `1*DIGIT [d|h|m|s]` and the interval starting with a non-zero digit. Kept verbatim.
+    for ok in ["7d 1h 0 25h", "604800 3600 0 90000", "1 0 0", "10s  5m 0"] {
+        let sd = SessionDescription::parse(&format!("{HEAD}r={ok}\n")).unwrap();
+        assert_eq!(sd.timing[0].repeats, [ok]);
+    }
+    for (bad, what) in [
+        ("weekly", "expected `<interval> <duration> <offset>...`"),
+        ("7d 1h", "expected `<interval> <duration> <offset>...`"),
+        ("", "expected `<interval> <duration> <offset>...`"),
+        (
+            "0 1h 0",
+            "fields must be digits with an optional d/h/m/s unit",
+        ),
+        (
+            "7w 1h 0",
+            "fields must be digits with an optional d/h/m/s unit",
+        ),
+        (
+            "7d 1h -1",
+            "fields must be digits with an optional d/h/m/s unit",
+        ),
+        (
+            "7d h 0",
+            "fields must be digits with an optional d/h/m/s unit",
+        ),
+        (
+            "7d 1hh 0",
+            "fields must be digits with an optional d/h/m/s unit",
+        ),
+        (
+            "+7 1h 0",
+            "fields must be digits with an optional d/h/m/s unit",
+        ),
+    ] {
+        let line = format!("r={bad}");
+        let e = err(&format!("{HEAD}{line}\n"));
+        assert_eq!(
+            (e.line, e.kind, e.text),
+            (5, SdpErrorKind::BadRepeat(what), line)
+        );
+    }
 }
 
 #[test]
@@ -467,10 +603,8 @@ fn malformed_and_misplaced_lines() {
     ));
     let e = err(&format!("{HEAD}m=audio 1 RTP/AVP 0\nt=0 0\n"));
     assert_eq!((e.line, e.kind), (6, SdpErrorKind::Unexpected('t')));
-    let e = err(&format!(
-        "{HEAD}m=audio 1 RTP/AVP 0\nc=IN IP4 a\nc=IN IP4 b\n"
-    ));
-    assert_eq!((e.line, e.kind), (7, SdpErrorKind::Duplicate('c')));
+    let e = err(&format!("{HEAD}m=audio 1 RTP/AVP 0\ni=a\ni=b\n"));
+    assert_eq!((e.line, e.kind), (7, SdpErrorKind::Duplicate('i')));
     let e = err("v=0\no=- 1 2 IN IP4 x\ns=-\nr=1 2 3\nt=0 0\n");
     assert_eq!((e.line, e.kind), (4, SdpErrorKind::Unexpected('r')));
 }
@@ -511,6 +645,11 @@ fn typed_attribute_syntax_errors() {
         ("a=ssrc-group:FID 1 two", "ssrc-group", BadNumber("ssrc-id")),
         ("a=msid:", "msid", MissingField("stream id")),
         ("a=rtcp:9 IN IP4", "rtcp", BadValue("connection address")),
+        (
+            "a=rtcp:9 I<N IP4 192.0.2.1",
+            "rtcp",
+            BadValue("connection address"),
+        ),
         ("a=ice-ufrag:", "ice-ufrag", MissingField("ice-ufrag")),
         ("a=ice-pwd", "ice-pwd", MissingValue),
         (
@@ -553,6 +692,38 @@ fn typed_attribute_syntax_errors() {
             "fingerprint",
             MissingField("fingerprint"),
         ),
+        // RFC 8122 §5: `2UHEX *(":" 2UHEX)`.
+        (
+            "a=fingerprint:sha-256 ZZ",
+            "fingerprint",
+            BadValue("fingerprint"),
+        ),
+        (
+            "a=fingerprint:sha-256 AB:C",
+            "fingerprint",
+            BadValue("fingerprint"),
+        ),
+        (
+            "a=fingerprint:sha-256 ABCD",
+            "fingerprint",
+            BadValue("fingerprint"),
+        ),
+        (
+            "a=fingerprint:sha-256 AB::CD",
+            "fingerprint",
+            BadValue("fingerprint"),
+        ),
+        (
+            "a=fingerprint:sha-256 AB:CD:",
+            "fingerprint",
+            BadValue("fingerprint"),
+        ),
+        (
+            "a=fingerprint:sha-256 AB CD",
+            "fingerprint",
+            BadValue("fingerprint"),
+        ),
+        ("a=fingerprint:sh<a AB:CD", "fingerprint", BadValue("hash")),
         ("a=setup:maybe", "setup", BadValue("setup")),
         (
             "a=crypto:1 AES_CM_128_HMAC_SHA1_80",
@@ -689,6 +860,11 @@ fn several_fingerprints() {
             value: "CC:DD".into()
         }
     );
+    // Lower-case hex is outside RFC 8122's UHEX but deployed; it is kept as sent.
+    let text = format!("{HEAD}a=fingerprint:sha-256 0a:bc:9F\n");
+    let sd = SessionDescription::parse(&text).unwrap();
+    assert_eq!(sd.fingerprints()[0].value, "0a:bc:9F");
+    assert_eq!(sd.to_string(), text.replace('\n', "\r\n"));
 }
 
 #[test]

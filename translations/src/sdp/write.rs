@@ -42,6 +42,9 @@ pub(super) fn media(f: &mut impl Write, m: &Media) -> fmt::Result {
     if let Some(c) = &m.connection {
         connection(f, c)?;
     }
+    m.extra_connections
+        .iter()
+        .try_for_each(|c| connection(f, c))?;
     bandwidths(f, &m.bandwidths)?;
     if let Some(k) = &m.key {
         line(f, 'k', k)?;
