@@ -181,7 +181,7 @@ fn translate_sdp_to_jingle_and_back_through_the_cli() {
         "{jingle}"
     );
     assert!(
-        jingle.contains("<parameter name=\"events\" value=\"0-16\"/>"),
+        jingle.contains("<parameter name=\"\" value=\"0-16\"/>"),
         "{jingle}"
     );
 

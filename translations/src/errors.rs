@@ -218,8 +218,12 @@ pub fn jingle_reason_to_sip_status(reason: JingleReason, target: Target) -> u16 
         Cancel => 487,
         Timeout => 480,
         Gone => 410,
-        UnsupportedApplications => 415,
-        IncompatibleParameters | UnsupportedTransports | SecurityError => 488,
+        // Not 415: that says the request *body* type is unknown and needs an Accept header
+        // (RFC 3261 §21.4.13); "no media we can use" is 488 (§21.4.26).
+        UnsupportedApplications
+        | IncompatibleParameters
+        | UnsupportedTransports
+        | SecurityError => 488,
         AlternativeSession => 486,
         ConnectivityError | FailedTransport => 408,
         FailedApplication | MediaError | GeneralError | Expired => 500,
@@ -335,6 +339,13 @@ mod tests {
             assert_eq!(sip_status_to_jingle_reason(status), reason, "{status}");
         }
         assert_eq!(jingle_reason_to_sip_status(Busy, Target::BareJid), 600);
+        // A SIP peer that cannot read our body type did not support the application, but a
+        // Jingle peer without a usable application is a media mismatch for SIP.
+        assert_eq!(sip_status_to_jingle_reason(415), UnsupportedApplications);
+        assert_eq!(
+            jingle_reason_to_sip_status(UnsupportedApplications, Target::FullJid),
+            488
+        );
         assert_eq!(sip_status_to_jingle_reason(200), Success);
         assert_eq!(sip_status_to_jingle_reason(302), AlternativeSession);
         for reason in JingleReason::ALL {

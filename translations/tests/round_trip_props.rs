@@ -34,7 +34,7 @@ fn candidate_line() -> impl Strategy<Value = String> {
         "[a-zA-Z0-9+/]{1,10}",
         1u16..=2,
         prop::bool::ANY,
-        any::<u32>(),
+        1u32..(1 << 31),
         ipv4(),
         1u16..,
         prop::sample::select(vec!["host", "srflx", "relay", "prflx"]),
@@ -286,7 +286,7 @@ fn ice_candidate() -> impl Strategy<Value = IceCandidate> {
         0u32..3,
         ipv4(),
         1u16..,
-        any::<u32>(),
+        1u32..(1 << 31),
         prop::sample::select(vec![
             CandidateType::Host,
             CandidateType::Srflx,

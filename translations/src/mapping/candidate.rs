@@ -74,10 +74,26 @@ pub fn ice_candidate_from_sdp(
 /// re-sending the candidate gets the same id back from [`ice_candidate_from_sdp`] only if it
 /// was one we made).
 pub fn sdp_candidate_from_ice(c: &IceCandidate) -> Result<Candidate, MappingError> {
-    let priority = u32::try_from(c.priority).map_err(|_| MappingError::PriorityOutOfRange {
-        id: c.id.clone(),
-        priority: c.priority,
-    })?;
+    let priority = u32::try_from(c.priority)
+        .ok()
+        .filter(|p| (1..=MAX_PRIORITY).contains(p))
+        .ok_or_else(|| MappingError::PriorityOutOfRange {
+            id: c.id.clone(),
+            priority: c.priority,
+        })?;
+    // RFC 8839 §5.1: srflx, prflx and relay candidates MUST carry raddr/rport; a Jingle peer
+    // that withholds them gets the privacy form (the unspecified address, discard port).
+    let (raddr, rport) = match (c.candidate_type, &c.rel_addr, c.rel_port) {
+        (CandidateType::Host, addr, port) => (addr.clone(), port),
+        (_, Some(addr), Some(port)) => (Some(addr.clone()), Some(port)),
+        (_, addr, port) => {
+            let unspecified = if c.ip.contains(':') { "::" } else { "0.0.0.0" };
+            (
+                Some(addr.clone().unwrap_or_else(|| unspecified.into())),
+                Some(port.unwrap_or(9)),
+            )
+        }
+    };
     let mut extensions = Vec::new();
     if let Some(network) = c.network {
         extensions.push((NETWORK_ID.to_string(), network.to_string()));
@@ -91,13 +107,16 @@ pub fn sdp_candidate_from_ice(c: &IceCandidate) -> Result<Candidate, MappingErro
         address: c.ip.clone(),
         port: c.port,
         typ: c.candidate_type.as_str().to_string(),
-        raddr: c.rel_addr.clone(),
-        rport: c.rel_port,
+        raddr,
+        rport,
         tcptype: c.tcptype.clone(),
         generation: Some(c.generation),
         extensions,
     })
 }
+
+/// RFC 8839 §5.1: priorities are 1 to 2^31-1.
+const MAX_PRIORITY: u32 = (1 << 31) - 1;
 
 /// A hash of the identifying fields, short enough for an XML attribute.
 fn stable_id(

@@ -111,9 +111,19 @@ pub(super) fn description_from_typed(
         }
     }
     if !encryption.cryptos.is_empty() || !encryption.zrtp_hashes.is_empty() {
+        // A secure profile makes SRTP mandatory (XEP-0167 §srtp: required='true'); keys on
+        // RTP/AVP are the best-effort form a responder may decline.
+        if !encryption.cryptos.is_empty() && is_secure_profile(&media.proto) {
+            encryption.required = Some(true);
+        }
         d.encryption = Some(encryption);
     }
     d
+}
+
+/// RTP/SAVP, RTP/SAVPF (SDES); the DTLS profiles carry no crypto lines.
+fn is_secure_profile(proto: &str) -> bool {
+    proto.ends_with("/SAVP") || proto.ends_with("/SAVPF")
 }
 
 /// What an m-line carries for a description: formats, `b=` lines and attributes.

@@ -1,35 +1,31 @@
 //! `a=fmtp` <-> payload-type `<parameter name value>` (XEP-0167 §format, stox-media §fmtp).
 //!
-//! Jingle requires both name and value, SDP has values without names. For the formats the
-//! gateway knows, a nameless value gets its semantic name (stox-media): telephone-event's
-//! `0-15` is `events`, red's `0/103` is `pt` (written `0,103`). Any other nameless value is
-//! `name=""` and comes back bare.
+//! Jingle requires both name and value, SDP has values without names. A nameless value is
+//! written `name=""` with the SDP text as value, which is what deployed clients read
+//! (lib-jitsi-meet, StanzaJS and MongooseIM turn `name=""` back into the bare value; a
+//! client given stox-media's semantic names writes `a=fmtp:63 pt=111,111`, which breaks RED
+//! in browsers). The semantic names stox-media defines (telephone-event `events`, red `pt`
+//! written `0,103`) are still read and written back bare.
 
 use crate::jingle::Parameter;
 use crate::sdp::FmtpParam;
 
-/// How a value is rewritten between SDP and Jingle.
-type ValueWriter = fn(&str) -> String;
-
-/// A nameless fmtp value the gateway knows by name, with how its value is written in
-/// Jingle and back in SDP.
+/// A stox-media semantic name for a nameless fmtp value, and how its Jingle value is
+/// written back in SDP.
 struct SemanticName {
     name: &'static str,
-    to_jingle: ValueWriter,
-    to_sdp: ValueWriter,
+    to_sdp: fn(&str) -> String,
 }
 
 fn semantic_name(encoding: &str) -> Option<SemanticName> {
     if encoding.eq_ignore_ascii_case("telephone-event") {
         Some(SemanticName {
             name: "events",
-            to_jingle: str::to_owned,
             to_sdp: str::to_owned,
         })
     } else if encoding.eq_ignore_ascii_case("red") {
         Some(SemanticName {
             name: "pt",
-            to_jingle: |v| v.replace('/', ","),
             to_sdp: |v| v.replace(',', "/"),
         })
     } else {
@@ -38,20 +34,15 @@ fn semantic_name(encoding: &str) -> Option<SemanticName> {
 }
 
 /// SDP fmtp parameters of a payload type -> Jingle parameters, order kept.
-pub fn parameters_from_fmtp(encoding: &str, params: &[FmtpParam]) -> Vec<Parameter> {
-    let semantic = semantic_name(encoding);
+pub fn parameters_from_fmtp(params: &[FmtpParam]) -> Vec<Parameter> {
     params
         .iter()
-        .map(|p| match (&p.name, &semantic) {
-            (Some(name), _) => Parameter {
+        .map(|p| match &p.name {
+            Some(name) => Parameter {
                 name: name.clone(),
                 value: p.value.clone(),
             },
-            (None, Some(known)) => Parameter {
-                name: known.name.to_string(),
-                value: (known.to_jingle)(&p.value),
-            },
-            (None, None) => Parameter {
+            None => Parameter {
                 name: String::new(),
                 value: p.value.clone(),
             },
@@ -86,7 +77,7 @@ pub fn fmtp_from_parameters(encoding: &str, params: &[Parameter]) -> Vec<FmtpPar
 pub fn implied_parameters(encoding: &str) -> Vec<Parameter> {
     if encoding.eq_ignore_ascii_case("telephone-event") {
         vec![Parameter {
-            name: "events".into(),
+            name: String::new(),
             value: "0-15".into(),
         }]
     } else {
@@ -117,31 +108,39 @@ mod tests {
     #[test]
     fn key_value_parameters_map_one_to_one_and_back() {
         let sdp = split("minptime=10;useinbandfec=1");
-        let jingle = parameters_from_fmtp("opus", &sdp);
+        let jingle = parameters_from_fmtp(&sdp);
         assert_eq!(pairs(&jingle), [("minptime", "10"), ("useinbandfec", "1")]);
         assert_eq!(fmtp_from_parameters("opus", &jingle), sdp);
     }
 
     #[test]
-    fn known_nameless_values_get_their_semantic_names() {
-        let dtmf = parameters_from_fmtp("telephone-event", &split("0-16"));
-        assert_eq!(pairs(&dtmf), [("events", "0-16")]);
+    fn nameless_values_are_written_nameless_and_semantic_names_are_read() {
+        let dtmf = parameters_from_fmtp(&split("0-16"));
+        assert_eq!(pairs(&dtmf), [("", "0-16")]);
         assert_eq!(
             fmtp_from_parameters("TELEPHONE-EVENT", &dtmf),
             split("0-16")
         );
-
-        let red = parameters_from_fmtp("red", &split("111/111"));
-        assert_eq!(pairs(&red), [("pt", "111,111")]);
+        let red = parameters_from_fmtp(&split("111/111"));
+        assert_eq!(pairs(&red), [("", "111/111")]);
+        // stox-media's names, from a gateway or client that uses them.
+        let stox = |name: &str, value: &str| Parameter {
+            name: name.into(),
+            value: value.into(),
+        };
         assert_eq!(
-            Fmtp::from_params(63, &fmtp_from_parameters("red", &red)).params,
+            Fmtp::from_params(63, &fmtp_from_parameters("red", &[stox("pt", "111,111")])).params,
             "111/111"
+        );
+        assert_eq!(
+            fmtp_from_parameters("telephone-event", &[stox("events", "0-15")]),
+            split("0-15")
         );
     }
 
     #[test]
     fn unknown_nameless_values_keep_an_empty_name() {
-        let odd = parameters_from_fmtp("x-custom", &split("mode-set-whatever; a=b"));
+        let odd = parameters_from_fmtp(&split("mode-set-whatever; a=b"));
         assert_eq!(pairs(&odd), [("", "mode-set-whatever"), ("a", "b")]);
         assert_eq!(
             Fmtp::from_params(100, &fmtp_from_parameters("x-custom", &odd)).params,
@@ -162,7 +161,7 @@ mod tests {
     fn telephone_event_without_fmtp_implies_events_0_to_15() {
         assert_eq!(
             pairs(&implied_parameters("telephone-event")),
-            [("events", "0-15")]
+            [("", "0-15")]
         );
         assert!(implied_parameters("PCMU").is_empty());
     }

@@ -85,7 +85,7 @@ pub(super) fn payload_types_from_typed(
             _ => None,
         });
         pt.parameters = match fmtp {
-            Some(f) => parameters_from_fmtp(&encoding, &f.split_params()),
+            Some(f) => parameters_from_fmtp(&f.split_params()),
             None => implied_parameters(&encoding),
         };
         for fb in typed.iter().filter_map(|a| match a {
@@ -129,7 +129,12 @@ pub fn media_lines_from_payload_types(
     let mut attributes = Vec::new();
     for pt in &description.payload_types {
         formats.push(pt.id.to_string());
-        if let (Some(name), Some(clock_rate)) = (&pt.name, pt.clockrate) {
+        // Every RTP video format runs at 90 kHz (RFC 3551 §5, RFC 6184, RFC 7741), so a video
+        // payload type without a clockrate still gets its rtpmap; audio rates vary: no guess.
+        let clockrate = pt
+            .clockrate
+            .or_else(|| (description.media == "video").then_some(90_000));
+        if let (Some(name), Some(clock_rate)) = (&pt.name, clockrate) {
             let rtpmap = Rtpmap {
                 pt: pt.id,
                 encoding: name.clone(),
@@ -223,7 +228,7 @@ mod tests {
         let dtmf = &d.payload_types[2].parameters;
         assert_eq!(
             (dtmf[0].name.as_str(), dtmf[0].value.as_str()),
-            ("events", "0-15")
+            ("", "0-15")
         );
     }
 
@@ -267,7 +272,7 @@ mod tests {
         );
         let d = description(&media);
         assert_eq!(d.payload_types[0].channels, Some(2));
-        assert_eq!(d.payload_types[1].parameters[0].value, "111,111");
+        assert_eq!(d.payload_types[1].parameters[0].value, "111/111");
         assert_eq!(d.payload_types[1].maxptime, Some(120));
         let (formats, attributes) = media_lines_from_payload_types(&d);
         let lines: Vec<String> = attributes.iter().map(|a| a.to_string()).collect();

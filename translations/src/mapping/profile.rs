@@ -29,7 +29,7 @@ impl Profile {
 }
 
 /// DTLS fingerprints make it DTLS-SRTP (with feedback, as WebRTC requires: RFC 8829
-/// §5.1.2); SDES crypto makes it SAVP; rtcp-fb anywhere makes it AVPF (XEP-0293); an
+/// §5.1.2); required SDES crypto makes it SAVP; rtcp-fb anywhere makes it AVPF (XEP-0293); an
 /// content without RTP is a data channel; anything else is plain RTP/AVP, what phones want.
 pub fn profile_of(content: &Content) -> Profile {
     let rtp = match &content.description {
@@ -56,7 +56,13 @@ pub fn profile_of(content: &Content) -> Profile {
                 .iter()
                 .any(|p| !p.rtcp_fbs.is_empty() || p.rtcp_fb_trr_int.is_some())
     });
-    let sdes = rtp.is_some_and(|d| d.encryption.as_ref().is_some_and(|e| !e.cryptos.is_empty()));
+    // SDES keys with required='true' need the secure profile; optional ones ride on RTP/AVP
+    // (best-effort SRTP, as pjsip offers it), so a peer without SRTP can still answer.
+    let sdes = rtp.is_some_and(|d| {
+        d.encryption
+            .as_ref()
+            .is_some_and(|e| !e.cryptos.is_empty() && e.required == Some(true))
+    });
     match (sdes, feedback) {
         (true, true) => Profile::RtpSavpf,
         (true, false) => Profile::RtpSavp,
@@ -103,6 +109,9 @@ mod tests {
             "<encryption required='1'><crypto tag='1' crypto-suite='AES_CM_128_HMAC_SHA1_80' \
                       key-params='inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz'/></encryption>";
         assert_eq!(profile_of(&content(&rtp(crypto))), Profile::RtpSavp);
+        // Optional SRTP (no required='true') is best effort: keys on RTP/AVP.
+        let optional = crypto.replace(" required='1'", "");
+        assert_eq!(profile_of(&content(&rtp(&optional))), Profile::RtpAvp);
         assert_eq!(
             profile_of(&content(&rtp(&format!("{crypto}{fb}")))),
             Profile::RtpSavpf

@@ -161,6 +161,12 @@ pub fn jingle_to_sdp(
             }
         };
         let transport = match &content.transport {
+            Some(Transport::Other(raw)) => {
+                return Err(MappingError::UnsupportedTransport {
+                    content: content.name.clone(),
+                    namespace: xmlns_of(raw),
+                })
+            }
             Some(t) => Some(media_transport_from_transport(t)?),
             None => None,
         };
@@ -213,6 +219,16 @@ pub fn jingle_to_sdp(
     SessionDescription::parse(&sdp.to_string())
         .map_err(|e| MappingError::InvalidSdp(e.to_string()))?;
     Ok(sdp)
+}
+
+/// The namespace a raw element declares, for error messages.
+fn xmlns_of(raw: &str) -> String {
+    raw.split_once("xmlns=")
+        .and_then(|(_, rest)| {
+            let quote = rest.chars().next()?;
+            rest[1..].split(quote).next().map(str::to_string)
+        })
+        .unwrap_or_default()
 }
 
 fn is_data_channel(content: &Content) -> bool {

@@ -5,7 +5,7 @@
 
 use super::{ice_candidate_from_sdp, sdp_candidate_from_ice, MappingError};
 use crate::jingle::{
-    Fingerprint, IceUdpTransport, RawUdpCandidate, RawUdpTransport, RemoteCandidate, SctpMap,
+    CandidateType, Fingerprint, IceCandidate, IceUdpTransport, RawUdpCandidate, RawUdpTransport, RemoteCandidate, SctpMap,
     Setup, Transport,
 };
 use crate::sdp::{
@@ -181,6 +181,22 @@ fn raw_udp_from_media(
     transport
 }
 
+/// The RTP candidate the m-line's port and `c=` name: the one most likely to work for a
+/// peer without ICE (RFC 5245 §4.1.4: relayed, then server reflexive, then host), over UDP,
+/// the highest priority among equals.
+fn default_candidate(candidates: &[IceCandidate]) -> Option<&IceCandidate> {
+    let reach = |c: &IceCandidate| match c.candidate_type {
+        CandidateType::Relay => 3,
+        CandidateType::Srflx => 2,
+        CandidateType::Prflx => 1,
+        CandidateType::Host => 0,
+    };
+    candidates
+        .iter()
+        .filter(|c| c.component == 1 && c.protocol.eq_ignore_ascii_case("udp"))
+        .max_by_key(|c| (reach(c), c.priority))
+}
+
 /// A data channel sctpmap that RFC 8841's `a=sctp-port` expresses fully (the m-line is then
 /// `UDP/DTLS/SCTP webrtc-datachannel`); one with a stream count keeps the older sctpmap form.
 pub(super) fn is_sctp_port_form(m: &SctpMap) -> bool {
@@ -240,8 +256,7 @@ pub fn media_transport_from_transport(
                 out.attributes
                     .push(Attribute::new("sctpmap", line.to_string()));
             }
-            // The default candidate: the first RTP component (RFC 8839 §4.2.1.2).
-            if let Some(default) = ice.candidates.iter().find(|c| c.component == 1) {
+            if let Some(default) = default_candidate(&ice.candidates) {
                 out.port = default.port;
                 out.address = default.ip.clone();
             }
@@ -335,7 +350,8 @@ mod tests {
         assert_eq!(ice.fingerprints[0].setup, Setup::Actpass);
         assert_eq!(ice.fingerprints[0].value, "AB:CD:EF");
         let back = media_transport_from_transport(&Transport::IceUdp(ice.clone())).unwrap();
-        assert_eq!((back.port, back.address.as_str()), (8998, "10.0.1.1"));
+        // The default is the server-reflexive candidate: a non-ICE peer cannot reach 10/8.
+        assert_eq!((back.port, back.address.as_str()), (45664, "192.0.2.3"));
         // Into SDP and back into Jingle: the same transport.
         let mut media = Media::new(
             s.media[0].kind.clone(),

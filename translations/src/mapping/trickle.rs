@@ -70,7 +70,9 @@ pub fn transport_info_from_sdpfrag(
 /// `transport-info` -> a trickle fragment. Each content's m-line repeats the one `session`
 /// (the current description) has for it, as RFC 8840 §9.1 asks; without a session the
 /// placeholder `m=audio 9 RTP/AVP 0` stands in (peers match on `a=mid`). Contents whose
-/// transport is not ICE-UDP carry nothing to trickle and are skipped.
+/// transport is not ICE-UDP carry nothing to trickle and are skipped. New credentials (an
+/// ICE restart, XEP-0176 §ice-restart) and remote candidates are refused: only a new offer
+/// carries them.
 pub fn sdpfrag_from_transport_info(
     jingle: &Jingle,
     session: Option<&SessionDescription>,
@@ -80,6 +82,18 @@ pub fn sdpfrag_from_transport_info(
         let Some(Transport::IceUdp(ice)) = &content.transport else {
             continue;
         };
+        let needs_offer = |what| MappingError::NeedsOffer {
+            content: content.name.clone(),
+            what,
+        };
+        if !ice.remote_candidates.is_empty() {
+            return Err(needs_offer("a remote-candidate"));
+        }
+        if let Some(current) = session.and_then(|s| current_ufrag(s, &content.name)) {
+            if ice.ufrag.as_ref().is_some_and(|u| *u != current) {
+                return Err(needs_offer("new ICE credentials (a restart)"));
+            }
+        }
         let mut media = m_line_for(&content.name, session);
         media
             .attributes
@@ -112,6 +126,21 @@ pub fn sdpfrag_from_transport_info(
         ));
     }
     Ok(fragment)
+}
+
+/// The ufrag in force for content `name` in `session` (media level, else session level).
+fn current_ufrag(session: &SessionDescription, name: &str) -> Option<String> {
+    let typed = typed_media(&session.media);
+    let index = content_names(&session.media, &typed)
+        .iter()
+        .position(|n| n == name)?;
+    typed[index]
+        .iter()
+        .find_map(|a| match a {
+            TypedAttribute::IceUfrag(u) => Some(u.clone()),
+            _ => None,
+        })
+        .or_else(|| session.ice_ufrag())
 }
 
 fn typed_media(media: &[Media]) -> Vec<Vec<TypedAttribute>> {
@@ -179,6 +208,39 @@ mod tests {
         let back = sdpfrag_from_transport_info(&j, Some(&current)).unwrap();
         assert_eq!(back.media[1].kind, MediaKind::Video);
         assert_eq!(back.media[1].formats, ["31"]);
+    }
+
+    #[test]
+    fn restarts_and_nominations_are_refused_for_a_new_offer() {
+        let current = session(
+            "m=audio 4000 RTP/AVP 0\r\na=mid:1\r\na=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg\r\n",
+        );
+        let frag = SdpFragment::parse(FRAG).unwrap();
+        let mut j = transport_info_from_sdpfrag(&frag, Some(&current), "s", 0).unwrap();
+        assert!(sdpfrag_from_transport_info(&j, Some(&current)).is_ok());
+        let Some(Transport::IceUdp(ice)) = &mut j.contents[0].transport else {
+            panic!("ice")
+        };
+        ice.ufrag = Some("g7qs".into());
+        assert!(matches!(
+            sdpfrag_from_transport_info(&j, Some(&current)),
+            Err(MappingError::NeedsOffer { .. })
+        ));
+        let Some(Transport::IceUdp(ice)) = &mut j.contents[0].transport else {
+            panic!("ice")
+        };
+        ice.ufrag = Some("8hhY".into());
+        ice.remote_candidates.push(crate::jingle::RemoteCandidate {
+            component: 1,
+            ip: "192.0.2.3".into(),
+            port: 5000,
+            unknown_attrs: Vec::new(),
+            unknown: Vec::new(),
+        });
+        assert!(matches!(
+            sdpfrag_from_transport_info(&j, None),
+            Err(MappingError::NeedsOffer { .. })
+        ));
     }
 
     #[test]

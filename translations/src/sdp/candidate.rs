@@ -53,7 +53,11 @@ impl Candidate {
         }
         let component = num(next("component-id")?, "component-id")?;
         let transport = next("transport")?.to_string();
-        let priority = num(next("priority")?, "priority")?;
+        let priority: u32 = num(next("priority")?, "priority")?;
+        // RFC 8839 §5.1: 1 to 2^31-1.
+        if priority == 0 || priority >= 1 << 31 {
+            return Err(AttributeError::BadValue("priority"));
+        }
         let address = next("connection-address")?.to_string();
         let port = num(next("port")?, "port")?;
         if next("typ")? != "typ" {
