@@ -78,3 +78,10 @@ fn parts_jingle_write(bencher: Bencher, name: &str) {
         .jingle;
     bencher.bench(|| black_box(&j).to_xml());
 }
+
+/// The XML-reading part of `jingle_xml_to_sdp`: `jingle::parse` of the written XML.
+#[divan::bench(args = ["phone", "webrtc", "webrtc10"])]
+fn parts_jingle_parse(bencher: Bencher, name: &str) {
+    let xml = to_jingle_xml(fixture(name));
+    bencher.bench(|| jingle::parse(black_box(&xml)).unwrap());
+}

@@ -4,7 +4,7 @@ use super::action::{Creator, Senders};
 use super::ice::IceUdpTransport;
 use super::raw_udp::RawUdpTransport;
 use super::rtp::RtpDescription;
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 /// A content's application description.
@@ -28,7 +28,7 @@ pub enum Transport {
 }
 
 impl Description {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         if el.is(ns::RTP, "description") {
             RtpDescription::from_element(el).map(|d| Description::Rtp(Box::new(d)))
         } else {
@@ -36,10 +36,10 @@ impl Description {
         }
     }
 
-    pub(crate) fn write(&self, parent: &mut Element) {
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
         match self {
-            Description::Rtp(d) => parent.push(d.to_element()),
-            Description::Other(r) => parent.push_raw(std::slice::from_ref(r)),
+            Description::Rtp(d) => d.write(w),
+            Description::Other(r) => w.raw(r),
         }
     }
 }
@@ -58,14 +58,14 @@ pub struct SdpAttribute {
 
 impl SdpAttribute {
     /// Only a form this model writes back byte-equal; anything else stays raw.
-    fn is_exact(el: &Element) -> bool {
+    fn is_exact(el: &Element<'_>) -> bool {
         el.ns == ns::TANDEM_SDP
             && xml::only(el, &["name", "value", "level"])
             && el.attrs.iter().any(|(k, _)| k == "name")
             && el.attrs.iter().all(|(k, v)| k != "level" || v == "session")
     }
 
-    fn from_element(el: &Element) -> Result<Self, JingleError> {
+    fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let mut a = Attrs::new(el);
         Ok(SdpAttribute {
             name: a.req("attribute", "name")?,
@@ -74,14 +74,14 @@ impl SdpAttribute {
         })
     }
 
-    fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::TANDEM_SDP, "attribute");
-        el.set("name", self.name.clone());
-        el.set_opt("value", &self.value);
+    fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::TANDEM_SDP, "attribute");
+        w.attr("name", &self.name);
+        w.attr_opt("value", &self.value);
         if self.session_level {
-            el.set("level", "session");
+            w.attr("level", "session");
         }
-        el
+        w.end();
     }
 }
 
@@ -131,10 +131,12 @@ impl Content {
 
     /// Write as a standalone `<content>` fragment.
     pub fn to_xml(&self) -> String {
-        self.to_element().to_xml()
+        let mut w = XmlWriter::with_capacity(self.size_hint());
+        self.write(&mut w);
+        w.finish()
     }
 
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         xml::expect(el, ns::JINGLE, "content")?;
         let mut a = Attrs::new(el);
         let mut c = Content::new(
@@ -145,7 +147,7 @@ impl Content {
         c.disposition = a.opt("disposition");
         c.unknown_attrs = a.rest();
         for child in el.elements() {
-            match child.name.as_str() {
+            match &*child.name {
                 "description" if c.description.is_none() => {
                     c.description = Some(Description::from_element(child)?)
                 }
@@ -167,26 +169,45 @@ impl Content {
         Ok(c)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::JINGLE, "content");
-        el.set("creator", self.creator.as_str());
-        el.set_opt("disposition", &self.disposition);
-        el.set("name", self.name.clone());
-        el.set_opt("senders", &self.senders);
-        el.extend_attrs(&self.unknown_attrs);
+    /// A rough guess at the written size, to size the output once.
+    pub(crate) fn size_hint(&self) -> usize {
+        let description = match &self.description {
+            Some(Description::Rtp(d)) => {
+                256 + 160 * d.payload_types.len()
+                    + 128 * (d.hdrexts.len() + d.sources.len() + d.ssrc_groups.len())
+            }
+            Some(Description::Other(r)) => r.len(),
+            None => 0,
+        };
+        let transport = match &self.transport {
+            Some(Transport::IceUdp(t)) => 256 + 256 * t.candidates.len(),
+            Some(Transport::RawUdp(t)) => 64 + 128 * t.candidates.len(),
+            Some(Transport::Other(r)) => r.len(),
+            None => 0,
+        };
+        128 + description + transport + 96 * self.sdp_attributes.len()
+    }
+
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::JINGLE, "content");
+        w.attr("creator", self.creator.as_str());
+        w.attr_opt("disposition", &self.disposition);
+        w.attr("name", &self.name);
+        w.attr_opt("senders", &self.senders);
+        w.attrs(&self.unknown_attrs);
         if let Some(d) = &self.description {
-            d.write(&mut el);
+            d.write(w);
         }
         match &self.transport {
-            Some(Transport::IceUdp(t)) => el.push(t.to_element()),
-            Some(Transport::RawUdp(t)) => el.push(t.to_element()),
-            Some(Transport::Other(r)) => el.push_raw(std::slice::from_ref(r)),
+            Some(Transport::IceUdp(t)) => t.write(w),
+            Some(Transport::RawUdp(t)) => t.write(w),
+            Some(Transport::Other(r)) => w.raw(r),
             None => {}
         }
         for a in &self.sdp_attributes {
-            el.push(a.to_element());
+            a.write(w);
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }

@@ -1,7 +1,7 @@
 //! XEP-0320 DTLS fingerprint and XEP-0343 sctpmap (both live inside the transport).
 
 use super::action::string_enum;
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 string_enum! {
@@ -34,7 +34,7 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         xml::expect(el, ns::DTLS, "fingerprint")?;
         let mut a = Attrs::new(el);
         Ok(Fingerprint {
@@ -46,16 +46,16 @@ impl Fingerprint {
         })
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::DTLS, "fingerprint");
-        el.set("hash", self.hash.clone());
-        el.set("setup", self.setup.as_str());
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::DTLS, "fingerprint");
+        w.attr("hash", &self.hash);
+        w.attr("setup", self.setup.as_str());
+        w.attrs(&self.unknown_attrs);
         if !self.value.is_empty() {
-            el.push_text(self.value.clone());
+            w.text(&self.value);
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }
 
@@ -75,7 +75,7 @@ pub struct SctpMap {
 }
 
 impl SctpMap {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let mut a = Attrs::new(el);
         Ok(SctpMap {
             number: a.req_parse("sctpmap", "number")?,
@@ -86,13 +86,13 @@ impl SctpMap {
         })
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::SCTP, "sctpmap");
-        el.set("number", self.number.to_string());
-        el.set("protocol", self.protocol.clone());
-        el.set_opt("streams", &self.streams);
-        el.extend_attrs(&self.unknown_attrs);
-        el.push_raw(&self.unknown);
-        el
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::SCTP, "sctpmap");
+        w.attr_display("number", self.number);
+        w.attr("protocol", &self.protocol);
+        w.attr_opt("streams", &self.streams);
+        w.attrs(&self.unknown_attrs);
+        w.raws(&self.unknown);
+        w.end();
     }
 }

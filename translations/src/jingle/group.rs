@@ -1,6 +1,6 @@
 //! XEP-0338 `<group semantics>` of content names (SDP a=group, e.g. BUNDLE).
 
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 /// `<group xmlns='urn:xmpp:jingle:apps:grouping:0' semantics='BUNDLE'>`.
@@ -17,7 +17,7 @@ pub struct Group {
 }
 
 impl Group {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let mut a = Attrs::new(el);
         let semantics = a.req("group", "semantics")?;
         let mut g = Group {
@@ -43,16 +43,16 @@ impl Group {
         Ok(g)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::GROUPING, "group");
-        el.set("semantics", self.semantics.clone());
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::GROUPING, "group");
+        w.attr("semantics", &self.semantics);
+        w.attrs(&self.unknown_attrs);
         for n in &self.contents {
-            let mut c = Element::new(ns::GROUPING, "content");
-            c.set("name", n.clone());
-            el.push(c);
+            w.start(ns::GROUPING, "content");
+            w.attr("name", n);
+            w.end();
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }

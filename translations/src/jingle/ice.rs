@@ -2,7 +2,7 @@
 
 use super::action::string_enum;
 use super::dtls::{Fingerprint, SctpMap};
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 string_enum! {
@@ -95,7 +95,7 @@ pub struct RemoteCandidate {
 }
 
 impl IceUdpTransport {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         xml::expect(el, ns::ICE_UDP, "transport")?;
         let mut a = Attrs::new(el);
         let mut t = IceUdpTransport {
@@ -105,7 +105,7 @@ impl IceUdpTransport {
         };
         t.unknown_attrs = a.rest();
         for c in el.elements() {
-            match (c.ns.as_str(), c.name.as_str()) {
+            match (&*c.ns, &*c.name) {
                 (ns::ICE_UDP, "candidate") => t.candidates.push(IceCandidate::from_element(c)?),
                 (ns::ICE_UDP, "remote-candidate") => {
                     t.remote_candidates.push(RemoteCandidate::from_element(c)?)
@@ -125,33 +125,33 @@ impl IceUdpTransport {
         Ok(t)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::ICE_UDP, "transport");
-        el.set_opt("pwd", &self.pwd);
-        el.set_opt("ufrag", &self.ufrag);
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::ICE_UDP, "transport");
+        w.attr_opt("pwd", &self.pwd);
+        w.attr_opt("ufrag", &self.ufrag);
+        w.attrs(&self.unknown_attrs);
         for s in &self.sctpmaps {
-            el.push(s.to_element());
+            s.write(w);
         }
         for f in &self.fingerprints {
-            el.push(f.to_element());
+            f.write(w);
         }
         for c in &self.candidates {
-            el.push(c.to_element());
+            c.write(w);
         }
         for r in &self.remote_candidates {
-            el.push(r.to_element());
+            r.write(w);
         }
         if self.gathering_complete {
-            el.push(Element::new(ns::ICE_UDP, "gathering-complete"));
+            w.empty(ns::ICE_UDP, "gathering-complete");
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }
 
 impl IceCandidate {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         const E: &str = "candidate";
         let mut a = Attrs::new(el);
         Ok(IceCandidate {
@@ -173,29 +173,29 @@ impl IceCandidate {
         })
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::ICE_UDP, "candidate");
-        el.set("component", self.component.to_string());
-        el.set("foundation", self.foundation.clone());
-        el.set("generation", self.generation.to_string());
-        el.set("id", self.id.clone());
-        el.set("ip", self.ip.clone());
-        el.set_opt("network", &self.network);
-        el.set("port", self.port.to_string());
-        el.set("priority", self.priority.to_string());
-        el.set("protocol", self.protocol.clone());
-        el.set_opt("rel-addr", &self.rel_addr);
-        el.set_opt("rel-port", &self.rel_port);
-        el.set_opt("tcptype", &self.tcptype);
-        el.set("type", self.candidate_type.as_str());
-        el.extend_attrs(&self.unknown_attrs);
-        el.push_raw(&self.unknown);
-        el
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::ICE_UDP, "candidate");
+        w.attr_display("component", self.component);
+        w.attr("foundation", &self.foundation);
+        w.attr_display("generation", self.generation);
+        w.attr("id", &self.id);
+        w.attr("ip", &self.ip);
+        w.attr_opt("network", &self.network);
+        w.attr_display("port", self.port);
+        w.attr_display("priority", self.priority);
+        w.attr("protocol", &self.protocol);
+        w.attr_opt("rel-addr", &self.rel_addr);
+        w.attr_opt("rel-port", &self.rel_port);
+        w.attr_opt("tcptype", &self.tcptype);
+        w.attr("type", self.candidate_type.as_str());
+        w.attrs(&self.unknown_attrs);
+        w.raws(&self.unknown);
+        w.end();
     }
 }
 
 impl RemoteCandidate {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         const E: &str = "remote-candidate";
         let mut a = Attrs::new(el);
         Ok(RemoteCandidate {
@@ -207,13 +207,13 @@ impl RemoteCandidate {
         })
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::ICE_UDP, "remote-candidate");
-        el.set("component", self.component.to_string());
-        el.set("ip", self.ip.clone());
-        el.set("port", self.port.to_string());
-        el.extend_attrs(&self.unknown_attrs);
-        el.push_raw(&self.unknown);
-        el
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::ICE_UDP, "remote-candidate");
+        w.attr_display("component", self.component);
+        w.attr("ip", &self.ip);
+        w.attr_display("port", self.port);
+        w.attrs(&self.unknown_attrs);
+        w.raws(&self.unknown);
+        w.end();
     }
 }

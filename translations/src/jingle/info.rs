@@ -1,7 +1,7 @@
 //! XEP-0167 §7 session-info payloads (INFO namespace).
 
 use super::action::{string_enum, Creator};
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 string_enum! {
@@ -47,18 +47,18 @@ impl SessionInfo {
         }
     }
 
-    pub(crate) fn is_known(el: &Element) -> bool {
+    pub(crate) fn is_known(el: &Element<'_>) -> bool {
         el.ns == ns::RTP_INFO && el.name.parse::<SessionInfoKind>().is_ok()
     }
 
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let kind = el
             .name
             .parse()
             .map_err(|_| JingleError::UnexpectedElement {
                 expected: "ringing",
-                found: el.name.clone(),
-                ns: el.ns.clone(),
+                found: el.name.to_string(),
+                ns: el.ns.to_string(),
             })?;
         let mut a = Attrs::new(el);
         let creator = a.opt_parse("session-info", "creator")?;
@@ -72,12 +72,12 @@ impl SessionInfo {
         })
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::RTP_INFO, self.kind.as_str());
-        el.set_opt("creator", &self.creator);
-        el.set_opt("name", &self.name);
-        el.extend_attrs(&self.unknown_attrs);
-        el.push_raw(&self.unknown);
-        el
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::RTP_INFO, self.kind.as_str());
+        w.attr_opt("creator", &self.creator);
+        w.attr_opt("name", &self.name);
+        w.attrs(&self.unknown_attrs);
+        w.raws(&self.unknown);
+        w.end();
     }
 }

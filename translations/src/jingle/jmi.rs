@@ -3,7 +3,7 @@
 use super::action::string_enum;
 use super::content::Description;
 use super::reason::Reason;
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 string_enum! {
@@ -74,17 +74,20 @@ impl JingleMessage {
 
     /// Write the JMI element.
     pub fn to_xml(&self) -> String {
-        self.to_element().to_xml()
+        let hint = 128 + self.descriptions.len() * 1024;
+        let mut w = XmlWriter::with_capacity(hint);
+        self.write(&mut w);
+        w.finish()
     }
 
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let kind = match (el.ns == ns::JMI, el.name.parse::<JmiKind>()) {
             (true, Ok(k)) => k,
             _ => {
                 return Err(JingleError::UnexpectedElement {
                     expected: "propose",
-                    found: el.name.clone(),
-                    ns: el.ns.clone(),
+                    found: el.name.to_string(),
+                    ns: el.ns.to_string(),
                 })
             }
         };
@@ -103,17 +106,17 @@ impl JingleMessage {
         Ok(m)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::JMI, self.kind.as_str());
-        el.set("id", self.id.clone());
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::JMI, self.kind.as_str());
+        w.attr("id", &self.id);
+        w.attrs(&self.unknown_attrs);
         for d in &self.descriptions {
-            d.write(&mut el);
+            d.write(w);
         }
         if let Some(r) = &self.reason {
-            el.push(r.to_element());
+            r.write(w);
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }

@@ -1,6 +1,6 @@
 //! Typed Jingle model (XEP-0166 and the RTP/ICE/Raw-UDP/DTLS/SSMA/grouping/JMI
-//! extensions listed in `shared/design/sdp-jingle-mapping.md` §1), parsed from and
-//! written back to XML with quick-xml.
+//! extensions listed in `shared/design/sdp-jingle-mapping.md` §1), parsed from XML (with
+//! quick-xml behind a fast path) and written back by a streaming writer.
 //!
 //! Lossless by design: attributes and child elements the model does not know are
 //! kept (attributes as ordered `(name, value)` pairs, elements as raw XML with
@@ -170,7 +170,7 @@ pub fn parse(xml: &str) -> Result<JinglePayload, JingleError> {
     from_element(&root)
 }
 
-fn from_element(el: &xml::Element) -> Result<JinglePayload, JingleError> {
+fn from_element(el: &xml::Element<'_>) -> Result<JinglePayload, JingleError> {
     if el.is(ns::JINGLE, "jingle") {
         return Jingle::from_element(el).map(JinglePayload::Jingle);
     }
@@ -191,7 +191,20 @@ fn from_element(el: &xml::Element) -> Result<JinglePayload, JingleError> {
     }
     Err(JingleError::UnexpectedElement {
         expected: "jingle",
-        found: el.name.clone(),
-        ns: el.ns.clone(),
+        found: el.name.to_string(),
+        ns: el.ns.to_string(),
     })
+}
+
+/// For the `jingle_fast_reader` fuzz target: whenever the fast reader accepts `input`, the
+/// full reader must accept it too and build the same tree (`Err` describes a difference).
+#[doc(hidden)]
+pub fn fast_reader_agrees_with_full_reader(input: &str) -> Result<(), String> {
+    let Some(fast) = xml::parse_fast(input) else {
+        return Ok(());
+    };
+    match xml::parse_full(input) {
+        Ok(full) if full == fast => Ok(()),
+        other => Err(format!("fast {fast:?} vs full {other:?}")),
+    }
 }

@@ -1,6 +1,6 @@
 //! XEP-0177 Raw UDP transport.
 
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 /// `<transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'>`.
@@ -37,7 +37,7 @@ pub struct RawUdpCandidate {
 }
 
 impl RawUdpTransport {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         xml::expect(el, ns::RAW_UDP, "transport")?;
         let mut t = RawUdpTransport {
             unknown_attrs: Attrs::new(el).rest(),
@@ -53,19 +53,19 @@ impl RawUdpTransport {
         Ok(t)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::RAW_UDP, "transport");
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::RAW_UDP, "transport");
+        w.attrs(&self.unknown_attrs);
         for c in &self.candidates {
-            el.push(c.to_element());
+            c.write(w);
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }
 
 impl RawUdpCandidate {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         const E: &str = "candidate";
         let mut a = Attrs::new(el);
         Ok(RawUdpCandidate {
@@ -80,16 +80,16 @@ impl RawUdpCandidate {
         })
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::RAW_UDP, "candidate");
-        el.set_opt("component", &self.component);
-        el.set("generation", self.generation.to_string());
-        el.set("id", self.id.clone());
-        el.set("ip", self.ip.clone());
-        el.set("port", self.port.to_string());
-        el.set_opt("type", &self.candidate_type);
-        el.extend_attrs(&self.unknown_attrs);
-        el.push_raw(&self.unknown);
-        el
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::RAW_UDP, "candidate");
+        w.attr_opt("component", &self.component);
+        w.attr_display("generation", self.generation);
+        w.attr("id", &self.id);
+        w.attr("ip", &self.ip);
+        w.attr_display("port", self.port);
+        w.attr_opt("type", &self.candidate_type);
+        w.attrs(&self.unknown_attrs);
+        w.raws(&self.unknown);
+        w.end();
     }
 }

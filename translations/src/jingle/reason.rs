@@ -1,7 +1,7 @@
 //! XEP-0166 §7.4 `<reason>`: one condition, optional text, optional app-specific children.
 
 use super::action::string_enum;
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 string_enum! {
@@ -74,7 +74,7 @@ impl Reason {
         }
     }
 
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         xml::expect(el, ns::JINGLE, "reason")?;
         let unknown_attrs = Attrs::new(el).rest();
         let mut condition = None;
@@ -85,7 +85,7 @@ impl Reason {
         for c in el.elements() {
             if c.ns == ns::JINGLE && c.name == "text" && text.is_none() {
                 text = Some(c.text());
-                text_attrs = c.attrs.clone();
+                text_attrs = xml::owned_attrs(&c.attrs);
             } else if let (true, None, Ok(cond)) = (
                 c.ns == ns::JINGLE,
                 condition,
@@ -116,27 +116,27 @@ impl Reason {
         })
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::JINGLE, "reason");
-        el.extend_attrs(&self.unknown_attrs);
-        let mut cond = Element::new(ns::JINGLE, self.condition.as_str());
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::JINGLE, "reason");
+        w.attrs(&self.unknown_attrs);
+        w.start(ns::JINGLE, self.condition.as_str());
         if let (ReasonCondition::AlternativeSession, Some(sid)) =
             (self.condition, &self.alternative_sid)
         {
-            let mut s = Element::new(ns::JINGLE, "sid");
-            s.push_text(sid.clone());
-            cond.push(s);
+            w.start(ns::JINGLE, "sid");
+            w.text(sid);
+            w.end();
         }
-        el.push(cond);
+        w.end();
         if let Some(t) = &self.text {
-            let mut te = Element::new(ns::JINGLE, "text");
-            te.extend_attrs(&self.text_attrs);
+            w.start(ns::JINGLE, "text");
+            w.attrs(&self.text_attrs);
             if !t.is_empty() {
-                te.push_text(t.clone());
+                w.text(t);
             }
-            el.push(te);
+            w.end();
         }
-        el.push_raw(&self.app_specific);
-        el
+        w.raws(&self.app_specific);
+        w.end();
     }
 }

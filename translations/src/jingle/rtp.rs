@@ -4,7 +4,7 @@
 
 use super::action::Senders;
 use super::ssma::{Source, SourceParameter, SsrcGroup};
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 /// `<description xmlns='urn:xmpp:jingle:apps:rtp:1' media>`.
@@ -177,10 +177,15 @@ impl RtpDescription {
 
     /// Write as a standalone `<description>` fragment.
     pub fn to_xml(&self) -> String {
-        self.to_element().to_xml()
+        let mut w = XmlWriter::with_capacity(
+            256 + 160 * self.payload_types.len()
+                + 128 * (self.hdrexts.len() + self.sources.len() + self.ssrc_groups.len()),
+        );
+        self.write(&mut w);
+        w.finish()
     }
 
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         xml::expect(el, ns::RTP, "description")?;
         let mut a = Attrs::new(el);
         let mut d = RtpDescription {
@@ -190,7 +195,7 @@ impl RtpDescription {
         };
         d.unknown_attrs = a.rest();
         for c in el.elements() {
-            match (c.ns.as_str(), c.name.as_str()) {
+            match (&*c.ns, &*c.name) {
                 (ns::RTP, "payload-type") => d.payload_types.push(PayloadType::from_element(c)?),
                 (ns::RTP, "bandwidth") if d.bandwidth.is_none() && xml::only(c, &["type"]) => {
                     d.bandwidth = Some(Bandwidth::from_element(c)?)
@@ -227,75 +232,75 @@ impl RtpDescription {
         Ok(d)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::RTP, "description");
-        el.set("media", self.media.clone());
-        el.set_opt("ssrc", &self.ssrc);
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::RTP, "description");
+        w.attr("media", &self.media);
+        w.attr_opt("ssrc", &self.ssrc);
+        w.attrs(&self.unknown_attrs);
         for p in &self.payload_types {
-            el.push(p.to_element());
+            p.write(w);
         }
         for f in &self.rtcp_fbs {
-            el.push(f.to_element());
+            f.write(w);
         }
         if let Some(v) = self.rtcp_fb_trr_int {
-            el.push(trr_int_element(v));
+            write_trr_int(w, v);
         }
         for h in &self.hdrexts {
-            el.push(h.to_element());
+            h.write(w);
         }
         if self.extmap_allow_mixed {
-            el.push(Element::new(ns::RTP_HDREXT, "extmap-allow-mixed"));
+            w.empty(ns::RTP_HDREXT, "extmap-allow-mixed");
         }
         for g in &self.ssrc_groups {
-            el.push(g.to_element());
+            g.write(w);
         }
         for s in &self.sources {
-            el.push(s.to_element());
+            s.write(w);
         }
         if let Some(b) = &self.bandwidth {
-            let mut be = Element::new(ns::RTP, "bandwidth");
-            be.set("type", b.bw_type.clone());
-            be.push_text(b.value.to_string());
-            el.push(be);
+            w.start(ns::RTP, "bandwidth");
+            w.attr("type", &b.bw_type);
+            w.text(&b.value.to_string());
+            w.end();
         }
         if self.rtcp_mux {
-            el.push(Element::new(ns::RTP, "rtcp-mux"));
+            w.empty(ns::RTP, "rtcp-mux");
         }
         if self.rtcp_reduced_size {
-            el.push(Element::new(ns::RTP, "rtcp-reduced-size"));
+            w.empty(ns::RTP, "rtcp-reduced-size");
         }
         for s in &self.streams {
-            let mut se = Element::new(ns::RTP_MSID, "stream");
-            se.set("id", s.id.clone());
-            se.set_opt("track", &s.track);
-            el.push(se);
+            w.start(ns::RTP_MSID, "stream");
+            w.attr("id", &s.id);
+            w.attr_opt("track", &s.track);
+            w.end();
         }
         if let Some(e) = &self.encryption {
-            el.push(e.to_element());
+            e.write(w);
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }
 
 /// No attributes and no child elements: safe to reduce to a flag.
-fn is_bare(el: &Element) -> bool {
+fn is_bare(el: &Element<'_>) -> bool {
     el.attrs.is_empty() && el.elements().next().is_none()
 }
 
-fn trr_int(el: &Element) -> Result<u32, JingleError> {
+fn trr_int(el: &Element<'_>) -> Result<u32, JingleError> {
     Attrs::new(el).req_parse("rtcp-fb-trr-int", "value")
 }
 
-fn trr_int_element(v: u32) -> Element {
-    let mut el = Element::new(ns::RTCP_FB, "rtcp-fb-trr-int");
-    el.set("value", v.to_string());
-    el
+fn write_trr_int(w: &mut XmlWriter<'_>, v: u32) {
+    w.start(ns::RTCP_FB, "rtcp-fb-trr-int");
+    w.attr_display("value", v);
+    w.end();
 }
 
 impl PayloadType {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         const E: &str = "payload-type";
         let mut a = Attrs::new(el);
         let mut p = PayloadType {
@@ -309,7 +314,7 @@ impl PayloadType {
         };
         p.unknown_attrs = a.rest();
         for c in el.elements() {
-            match (c.ns.as_str(), c.name.as_str()) {
+            match (&*c.ns, &*c.name) {
                 (ns::RTP, "parameter") if xml::only(c, &["name", "value"]) => {
                     let mut pa = Attrs::new(c);
                     p.parameters.push(Parameter {
@@ -329,34 +334,34 @@ impl PayloadType {
         Ok(p)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::RTP, "payload-type");
-        el.set_opt("channels", &self.channels);
-        el.set_opt("clockrate", &self.clockrate);
-        el.set("id", self.id.to_string());
-        el.set_opt("maxptime", &self.maxptime);
-        el.set_opt("name", &self.name);
-        el.set_opt("ptime", &self.ptime);
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::RTP, "payload-type");
+        w.attr_opt("channels", &self.channels);
+        w.attr_opt("clockrate", &self.clockrate);
+        w.attr_display("id", self.id);
+        w.attr_opt("maxptime", &self.maxptime);
+        w.attr_opt("name", &self.name);
+        w.attr_opt("ptime", &self.ptime);
+        w.attrs(&self.unknown_attrs);
         for p in &self.parameters {
-            let mut pe = Element::new(ns::RTP, "parameter");
-            pe.set("name", p.name.clone());
-            pe.set("value", p.value.clone());
-            el.push(pe);
+            w.start(ns::RTP, "parameter");
+            w.attr("name", &p.name);
+            w.attr("value", &p.value);
+            w.end();
         }
         for f in &self.rtcp_fbs {
-            el.push(f.to_element());
+            f.write(w);
         }
         if let Some(v) = self.rtcp_fb_trr_int {
-            el.push(trr_int_element(v));
+            write_trr_int(w, v);
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }
 
 impl Bandwidth {
-    fn from_element(el: &Element) -> Result<Self, JingleError> {
+    fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let mut a = Attrs::new(el);
         let bw_type = a.req("bandwidth", "type")?;
         let text = el.text();
@@ -369,7 +374,7 @@ impl Bandwidth {
 }
 
 impl Encryption {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let mut e = Encryption::default();
         let mut a = Attrs::new(el);
         e.required = match a.opt("required").as_deref() {
@@ -386,7 +391,7 @@ impl Encryption {
         };
         e.unknown_attrs = a.rest();
         for c in el.elements() {
-            match (c.ns.as_str(), c.name.as_str()) {
+            match (&*c.ns, &*c.name) {
                 (ns::RTP, "crypto") => {
                     const E: &str = "crypto";
                     let mut a = Attrs::new(c);
@@ -411,35 +416,35 @@ impl Encryption {
         Ok(e)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::RTP, "encryption");
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::RTP, "encryption");
         if let Some(r) = self.required {
-            el.set("required", if r { "true" } else { "false" });
+            w.attr("required", if r { "true" } else { "false" });
         }
-        el.extend_attrs(&self.unknown_attrs);
+        w.attrs(&self.unknown_attrs);
         for c in &self.cryptos {
-            let mut ce = Element::new(ns::RTP, "crypto");
-            ce.set("crypto-suite", c.crypto_suite.clone());
-            ce.set("key-params", c.key_params.clone());
-            ce.set_opt("session-params", &c.session_params);
-            ce.set("tag", c.tag.to_string());
-            ce.extend_attrs(&c.unknown_attrs);
-            ce.push_raw(&c.unknown);
-            el.push(ce);
+            w.start(ns::RTP, "crypto");
+            w.attr("crypto-suite", &c.crypto_suite);
+            w.attr("key-params", &c.key_params);
+            w.attr_opt("session-params", &c.session_params);
+            w.attr_display("tag", c.tag);
+            w.attrs(&c.unknown_attrs);
+            w.raws(&c.unknown);
+            w.end();
         }
         for z in &self.zrtp_hashes {
-            let mut ze = Element::new(ns::ZRTP, "zrtp-hash");
-            ze.set("version", z.version.clone());
-            ze.push_text(z.value.clone());
-            el.push(ze);
+            w.start(ns::ZRTP, "zrtp-hash");
+            w.attr("version", &z.version);
+            w.text(&z.value);
+            w.end();
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }
 
 impl RtcpFb {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let mut a = Attrs::new(el);
         Ok(RtcpFb {
             fb_type: a.req("rtcp-fb", "type")?,
@@ -449,18 +454,18 @@ impl RtcpFb {
         })
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::RTCP_FB, "rtcp-fb");
-        el.set("type", self.fb_type.clone());
-        el.set_opt("subtype", &self.subtype);
-        el.extend_attrs(&self.unknown_attrs);
-        el.push_raw(&self.unknown);
-        el
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::RTCP_FB, "rtcp-fb");
+        w.attr("type", &self.fb_type);
+        w.attr_opt("subtype", &self.subtype);
+        w.attrs(&self.unknown_attrs);
+        w.raws(&self.unknown);
+        w.end();
     }
 }
 
 impl RtpHdrext {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let mut a = Attrs::new(el);
         let mut h = RtpHdrext {
             id: a.req_parse("rtp-hdrext", "id")?,
@@ -481,16 +486,16 @@ impl RtpHdrext {
         Ok(h)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::RTP_HDREXT, "rtp-hdrext");
-        el.set("id", self.id.to_string());
-        el.set_opt("senders", &self.senders);
-        el.set("uri", self.uri.clone());
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::RTP_HDREXT, "rtp-hdrext");
+        w.attr_display("id", self.id);
+        w.attr_opt("senders", &self.senders);
+        w.attr("uri", &self.uri);
+        w.attrs(&self.unknown_attrs);
         for p in &self.parameters {
-            el.push(p.to_element(ns::RTP_HDREXT));
+            p.write(w, ns::RTP_HDREXT);
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }

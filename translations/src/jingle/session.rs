@@ -5,7 +5,7 @@ use super::content::Content;
 use super::group::Group;
 use super::info::SessionInfo;
 use super::reason::Reason;
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 /// One `<jingle xmlns='urn:xmpp:jingle:1'>` element.
@@ -67,10 +67,13 @@ impl Jingle {
 
     /// Write the `<jingle>` element.
     pub fn to_xml(&self) -> String {
-        self.to_element().to_xml()
+        let hint = 256 + self.contents.iter().map(Content::size_hint).sum::<usize>();
+        let mut w = XmlWriter::with_capacity(hint);
+        self.write(&mut w);
+        w.finish()
     }
 
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         xml::expect(el, ns::JINGLE, "jingle")?;
         let mut a = Attrs::new(el);
         let action_s = a.req("jingle", "action")?;
@@ -86,7 +89,7 @@ impl Jingle {
         j.responder = a.opt("responder");
         j.unknown_attrs = a.rest();
         for c in el.elements() {
-            match (c.ns.as_str(), c.name.as_str()) {
+            match (&*c.ns, &*c.name) {
                 (ns::JINGLE, "content") => j.contents.push(Content::from_element(c)?),
                 (ns::JINGLE, "reason") if j.reason.is_none() => {
                     j.reason = Some(Reason::from_element(c)?)
@@ -101,26 +104,26 @@ impl Jingle {
         Ok(j)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::JINGLE, "jingle");
-        el.set("action", self.action.as_str());
-        el.set_opt("initiator", &self.initiator);
-        el.set_opt("responder", &self.responder);
-        el.set("sid", self.sid.clone());
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::JINGLE, "jingle");
+        w.attr("action", self.action.as_str());
+        w.attr_opt("initiator", &self.initiator);
+        w.attr_opt("responder", &self.responder);
+        w.attr("sid", &self.sid);
+        w.attrs(&self.unknown_attrs);
         for c in &self.contents {
-            el.push(c.to_element());
+            c.write(w);
         }
         if let Some(r) = &self.reason {
-            el.push(r.to_element());
+            r.write(w);
         }
         for g in &self.groups {
-            el.push(g.to_element());
+            g.write(w);
         }
         for i in &self.info {
-            el.push(i.to_element());
+            i.write(w);
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }

@@ -1,6 +1,6 @@
 //! XEP-0339 source-specific media attributes: `<source>` and `<ssrc-group>`.
 
-use super::xml::{self, Attrs, Element};
+use super::xml::{self, Attrs, Element, XmlWriter};
 use super::{ns, JingleError};
 
 /// A `<parameter name [value]>` whose value is optional (XEP-0339, XEP-0294).
@@ -13,7 +13,7 @@ pub struct SourceParameter {
 }
 
 impl SourceParameter {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let mut a = Attrs::new(el);
         Ok(SourceParameter {
             name: a.req("parameter", "name")?,
@@ -21,11 +21,11 @@ impl SourceParameter {
         })
     }
 
-    pub(crate) fn to_element(&self, ns: &str) -> Element {
-        let mut el = Element::new(ns, "parameter");
-        el.set("name", self.name.clone());
-        el.set_opt("value", &self.value);
-        el
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>, ns: &'static str) {
+        w.start(ns, "parameter");
+        w.attr("name", &self.name);
+        w.attr_opt("value", &self.value);
+        w.end();
     }
 }
 
@@ -43,7 +43,7 @@ pub struct Source {
 }
 
 impl Source {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let mut a = Attrs::new(el);
         let ssrc = a.req_parse("source", "ssrc")?;
         let mut s = Source {
@@ -62,15 +62,15 @@ impl Source {
         Ok(s)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::SSMA, "source");
-        el.set("ssrc", self.ssrc.to_string());
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::SSMA, "source");
+        w.attr_display("ssrc", self.ssrc);
+        w.attrs(&self.unknown_attrs);
         for p in &self.parameters {
-            el.push(p.to_element(ns::SSMA));
+            p.write(w, ns::SSMA);
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }
 
@@ -88,7 +88,7 @@ pub struct SsrcGroup {
 }
 
 impl SsrcGroup {
-    pub(crate) fn from_element(el: &Element) -> Result<Self, JingleError> {
+    pub(crate) fn from_element(el: &Element<'_>) -> Result<Self, JingleError> {
         let mut a = Attrs::new(el);
         let semantics = a.req("ssrc-group", "semantics")?;
         let mut g = SsrcGroup {
@@ -107,16 +107,16 @@ impl SsrcGroup {
         Ok(g)
     }
 
-    pub(crate) fn to_element(&self) -> Element {
-        let mut el = Element::new(ns::SSMA, "ssrc-group");
-        el.set("semantics", self.semantics.clone());
-        el.extend_attrs(&self.unknown_attrs);
+    pub(crate) fn write<'a>(&'a self, w: &mut XmlWriter<'a>) {
+        w.start(ns::SSMA, "ssrc-group");
+        w.attr("semantics", &self.semantics);
+        w.attrs(&self.unknown_attrs);
         for s in &self.sources {
-            let mut c = Element::new(ns::SSMA, "source");
-            c.set("ssrc", s.to_string());
-            el.push(c);
+            w.start(ns::SSMA, "source");
+            w.attr_display("ssrc", s);
+            w.end();
         }
-        el.push_raw(&self.unknown);
-        el
+        w.raws(&self.unknown);
+        w.end();
     }
 }

@@ -798,3 +798,201 @@ fn non_xep_elements_tandem_maps() {
     assert_eq!(c.unknown.len(), 1);
     assert!(c.unknown[0].contains("odd"));
 }
+
+/// Tiny deterministic generator for XML-ish documents (xorshift), for the fast-path check.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+    fn chance(&mut self, n: u64) -> bool {
+        self.next().is_multiple_of(n)
+    }
+
+    /// One element with random namespace declarations, attributes (values with
+    /// references, tabs, newlines), text, comments, CDATA and now and then a wrong end tag.
+    fn element(&mut self, depth: usize, out: &mut String) {
+        const NAMES: &[&str] = &[
+            "jingle",
+            "content",
+            "description",
+            "transport",
+            "payload-type",
+            "parameter",
+            "candidate",
+            "fingerprint",
+            "reason",
+            "text",
+            "success",
+            "mute",
+            "zrtp-hash",
+            "bandwidth",
+            "rtcp-mux",
+            "x",
+            "a.b",
+            "_u",
+            "y-z",
+            "é",
+        ];
+        const NSS: &[&str] = &[
+            ns::JINGLE,
+            ns::RTP,
+            ns::ICE_UDP,
+            ns::DTLS,
+            ns::RTP_INFO,
+            ns::JMI,
+            "urn:other",
+            "urn:a&amp;b",
+            "",
+        ];
+        const ATTRS: &[&str] = &[
+            "action", "sid", "creator", "name", "media", "id", "type", "value", "x", "xmlns",
+            "xml:lang", "p:q", "xmlns:p", "a1", "-b",
+        ];
+        const VALUES: &[&str] = &[
+            "session-initiate",
+            "s",
+            "initiator",
+            "audio",
+            "1",
+            "x&amp;y",
+            "&lt;&gt;",
+            "&apos;&quot;",
+            "&#65;",
+            "&bogus;",
+            " sp ",
+            "t\tab",
+            "n\nl",
+            "",
+            "é",
+            "a>b",
+            "a<b",
+            "c\r",
+        ];
+        const TEXTS: &[&str] = &[
+            "",
+            "\n  ",
+            "hello",
+            "&amp;",
+            "&lt;x&gt;",
+            "&#x41;",
+            "<![CDATA[c<d]]>",
+            "<!-- c -->",
+            "]]>",
+            "\r\n",
+            "é",
+            ">",
+            "<?pi x?>",
+            "&nope;",
+        ];
+        let name = self.pick(NAMES);
+        let prefixed = self.chance(25);
+        out.push('<');
+        if prefixed {
+            out.push_str("p:");
+        }
+        out.push_str(name);
+        if prefixed || self.chance(3) {
+            let colon = if prefixed { ":p" } else { "" };
+            out.push_str(&format!(" xmlns{colon}='{}'", self.pick(NSS)));
+        }
+        for _ in 0..self.next() % 5 {
+            let sep = if self.chance(15) {
+                "\n "
+            } else if self.chance(30) {
+                ""
+            } else {
+                " "
+            };
+            let q = if self.chance(4) { '"' } else { '\'' };
+            let (k, v) = (self.pick(ATTRS), self.pick(VALUES));
+            out.push_str(&format!("{sep}{k}={q}{v}{q}"));
+        }
+        if self.chance(20) {
+            out.push(' ');
+        }
+        if depth > 5 || self.chance(3) {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        for _ in 0..self.next() % 5 {
+            if self.chance(3) {
+                out.push_str(self.pick(TEXTS));
+            } else {
+                self.element(depth + 1, out);
+            }
+        }
+        out.push_str("</");
+        if prefixed {
+            out.push_str("p:");
+        }
+        out.push_str(if self.chance(60) { "zz" } else { name });
+        if self.chance(40) {
+            out.push(' ');
+        }
+        out.push('>');
+    }
+}
+
+/// The fast reader either gives up or returns exactly what the full reader returns.
+#[test]
+fn fast_reader_agrees_with_full_reader() {
+    let check = |s: &str| -> bool {
+        match xml::parse_fast(s) {
+            Some(fast) => {
+                assert_eq!(Ok(fast), xml::parse_full(s), "fast path differs on {s:?}");
+                true
+            }
+            None => false,
+        }
+    };
+    let dir = format!("{}/../fixtures/jingle", env!("CARGO_MANIFEST_DIR"));
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "xml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            check(&text);
+            // What the writer produces is what the fast path is for.
+            if let Ok(p) = parse(&text) {
+                assert!(check(&p.to_xml()), "fast path gave up on written {path:?}");
+            }
+        }
+    }
+    let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+    let (mut fast, mut total) = (0, 0);
+    for _ in 0..20_000 {
+        let mut s = String::new();
+        if g.chance(10) {
+            s.push_str(g.pick(&["  ", "\n", "<?xml version='1.0'?>", "x", "<!-- c -->"]));
+        }
+        if g.chance(2) {
+            s.push_str("<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'>");
+            for _ in 0..g.next() % 4 {
+                g.element(1, &mut s);
+            }
+            s.push_str("</jingle>");
+        } else {
+            g.element(0, &mut s);
+        }
+        if g.chance(10) {
+            s.push_str(g.pick(&["  ", "\n", "x", "<a/>", "<!-- c -->", "\u{a0}"]));
+        }
+        total += 1;
+        if check(&s) {
+            fast += 1;
+        }
+    }
+    // The generator must exercise both paths.
+    assert!(
+        fast > total / 20 && fast < total,
+        "fast path took {fast} of {total}"
+    );
+}
