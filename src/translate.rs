@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use tandem_translations::jingle::{self, Action, JinglePayload};
 use tandem_translations::mapping::{
-    jingle_to_sdp, sdp_to_jingle, sdpfrag_from_transport_info, transport_info_from_sdpfrag, Role,
+    jingle_to_sdp, sdp_to_jingle_typed, sdpfrag_from_transport_info, transport_info_from_sdpfrag,
+    Role,
 };
 use tandem_translations::sdp::{SdpFragment, SessionDescription};
 
@@ -88,10 +89,11 @@ fn translate(text: &str, to: Target, role: Role, action: Action) -> Result<Strin
         }
         transport_info_from_sdpfrag(&fragment, None, "sdpfrag", 0).map_err(|e| e.to_string())?
     } else {
-        let sdp = SessionDescription::parse(text).map_err(|e| e.to_string())?;
+        let (sdp, typed) = SessionDescription::parse_typed(text).map_err(|e| e.to_string())?;
         // The sid is derived from o= so the same SDP always gives the same element.
         let sid = format!("sdp-{}", sdp.origin.session_id);
-        let translated = sdp_to_jingle(&sdp, role, action, &sid, 0).map_err(|e| e.to_string())?;
+        let translated =
+            sdp_to_jingle_typed(&sdp, &typed, role, action, &sid, 0).map_err(|e| e.to_string())?;
         for name in &translated.rejected {
             eprintln!("tandem translate: m-line {name:?} has port 0 (rejected), no content for it");
         }

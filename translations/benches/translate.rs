@@ -4,7 +4,7 @@
 
 use divan::{black_box, Bencher};
 use tandem_translations::jingle::{self, Action, JinglePayload};
-use tandem_translations::mapping::{jingle_to_sdp, sdp_to_jingle, Role};
+use tandem_translations::mapping::{jingle_to_sdp, sdp_to_jingle, sdp_to_jingle_typed, Role};
 use tandem_translations::sdp::SessionDescription;
 
 const PHONE: &str = include_str!("../../fixtures/sdp/sip_phone_pcmu_pcma_dtmf.sdp");
@@ -16,8 +16,16 @@ fn main() {
 }
 
 fn to_jingle_xml(sdp: &str) -> String {
-    let sdp = SessionDescription::parse(sdp).unwrap();
-    let t = sdp_to_jingle(&sdp, Role::Initiator, Action::SessionInitiate, "sid", 0).unwrap();
+    let (sdp, typed) = SessionDescription::parse_typed(sdp).unwrap();
+    let t = sdp_to_jingle_typed(
+        &sdp,
+        &typed,
+        Role::Initiator,
+        Action::SessionInitiate,
+        "sid",
+        0,
+    )
+    .unwrap();
     t.jingle.to_xml()
 }
 
@@ -84,4 +92,35 @@ fn parts_jingle_write(bencher: Bencher, name: &str) {
 fn parts_jingle_parse(bencher: Bencher, name: &str) {
     let xml = to_jingle_xml(fixture(name));
     bencher.bench(|| jingle::parse(black_box(&xml)).unwrap());
+}
+
+/// Typing every attribute once (what parse does to validate and the mapping does again).
+#[divan::bench(args = ["phone", "webrtc", "webrtc10"])]
+fn parts_sdp_typed(bencher: Bencher, name: &str) {
+    let sdp = SessionDescription::parse(fixture(name)).unwrap();
+    bencher.bench(|| {
+        let top: Vec<_> = black_box(&sdp).typed_attributes().collect();
+        let media: Vec<Vec<_>> = sdp
+            .media
+            .iter()
+            .map(|m| m.typed_attributes().collect())
+            .collect();
+        (top, media)
+    });
+}
+
+/// SDP model -> text.
+#[divan::bench(args = ["phone", "webrtc", "webrtc10"])]
+fn parts_sdp_write(bencher: Bencher, name: &str) {
+    let sdp = SessionDescription::parse(fixture(name)).unwrap();
+    bencher.bench(|| black_box(&sdp).to_string());
+}
+
+/// Jingle model -> SDP model (mapping, control-character check and the validating re-parse).
+#[divan::bench(args = ["phone", "webrtc", "webrtc10"])]
+fn parts_jingle_to_sdp_model(bencher: Bencher, name: &str) {
+    let JinglePayload::Jingle(j) = jingle::parse(&to_jingle_xml(fixture(name))).unwrap() else {
+        panic!("not jingle")
+    };
+    bencher.bench(|| jingle_to_sdp(black_box(&j), Role::Initiator, 1).unwrap());
 }

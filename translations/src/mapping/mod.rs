@@ -25,7 +25,7 @@ pub use fmtp::{fmtp_from_parameters, implied_parameters, parameters_from_fmtp};
 pub use payload::{media_lines_from_payload_types, payload_types_from_media};
 pub use profile::{profile_of, Profile};
 pub use renegotiation::jingle_changes;
-pub use session::{jingle_to_sdp, sdp_to_jingle, SdpToJingle};
+pub use session::{jingle_to_sdp, sdp_to_jingle, sdp_to_jingle_typed, SdpToJingle};
 pub use transport::{media_transport_from_transport, transport_from_media, MediaTransport};
 pub use trickle::{sdpfrag_from_transport_info, transport_info_from_sdpfrag};
 

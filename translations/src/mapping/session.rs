@@ -15,7 +15,7 @@ use super::{
 };
 use crate::jingle::{Action, Content, Creator, Description, Group, Jingle, Senders, Transport};
 use crate::sdp::{
-    Attribute, Connection, Media, MediaKind, Origin, SessionDescription, TypedAttribute,
+    Attribute, Connection, Media, MediaKind, Origin, SessionDescription, TypedAttribute, TypedView,
 };
 
 /// An SDP translated to Jingle.
@@ -35,23 +35,39 @@ pub fn sdp_to_jingle(
     sid: &str,
     generation: u32,
 ) -> Result<SdpToJingle, MappingError> {
+    let typed = TypedView {
+        session: sdp.typed_attributes().collect(),
+        media: sdp
+            .media
+            .iter()
+            .map(|m| m.typed_attributes().collect())
+            .collect(),
+    };
+    sdp_to_jingle_typed(sdp, &typed, author, action, sid, generation)
+}
+
+/// [`sdp_to_jingle`] with the typed view [`SessionDescription::parse_typed`] returned, so
+/// the attributes parsing already typed are not typed again.
+pub fn sdp_to_jingle_typed(
+    sdp: &SessionDescription,
+    typed: &TypedView,
+    author: Role,
+    action: Action,
+    sid: &str,
+    generation: u32,
+) -> Result<SdpToJingle, MappingError> {
     let mut jingle = Jingle::new(action, sid);
     let mut rejected = Vec::new();
-    // Attributes are parsed once here; the rules below read the parsed lists.
-    let top: Vec<TypedAttribute> = sdp.typed_attributes().collect();
-    let typed: Vec<Vec<TypedAttribute>> = sdp
-        .media
-        .iter()
-        .map(|m| m.typed_attributes().collect())
-        .collect();
-    let names = content_names(&sdp.media, &typed);
+    let top = &typed.session;
+    let typed = &typed.media;
+    let names = content_names(&sdp.media, typed);
     // Contents of the initial exchange belong to the initiator; a responder only creates
     // the ones it adds later.
     let creator = match (author, action) {
         (Role::Responder, Action::ContentAdd) => Creator::Responder,
         _ => Creator::Initiator,
     };
-    for ((media, here), name) in sdp.media.iter().zip(&typed).zip(names) {
+    for ((media, here), name) in sdp.media.iter().zip(typed).zip(names) {
         if media.port == 0 {
             rejected.push(name);
             continue;
@@ -75,10 +91,10 @@ pub fn sdp_to_jingle(
                 });
             }
             content.description = Some(Description::Rtp(Box::new(description_from_typed(
-                media, &top, here, author,
+                media, top, here, author,
             ))));
         }
-        let transport = transport_from_typed(sdp, media, &top, here, generation)?;
+        let transport = transport_from_typed(sdp, media, top, here, generation)?;
         content.sdp_attributes = carried_attributes(
             &sdp.attributes,
             &media.attributes,
@@ -91,8 +107,8 @@ pub fn sdp_to_jingle(
     for a in top {
         if let TypedAttribute::Group(g) = a {
             jingle.groups.push(Group {
-                semantics: g.semantics,
-                contents: g.tags,
+                semantics: g.semantics.clone(),
+                contents: g.tags.clone(),
                 unknown_attrs: Vec::new(),
                 unknown: Vec::new(),
             });
@@ -469,10 +485,17 @@ mod tests {
             }
             let text = std::fs::read_to_string(&path).unwrap();
             let sdp = SessionDescription::parse(&text).unwrap();
+            let (same, typed) = SessionDescription::parse_typed(&text).unwrap();
+            assert_eq!(same, sdp);
             for author in [Role::Initiator, Role::Responder] {
                 let first = sdp_to_jingle(&sdp, author, Action::SessionInitiate, "s", 0)
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
                     .jingle;
+                let from_view =
+                    sdp_to_jingle_typed(&sdp, &typed, author, Action::SessionInitiate, "s", 0)
+                        .unwrap()
+                        .jingle;
+                assert_eq!(from_view, first, "{}: typed view differs", path.display());
                 let written = jingle_to_sdp(&first, author, 1).unwrap();
                 let reparsed = SessionDescription::parse(&written.to_string())
                     .unwrap_or_else(|e| panic!("{}: {e}\n{written}", path.display()));

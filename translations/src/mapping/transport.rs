@@ -5,8 +5,8 @@
 
 use super::{ice_candidate_from_sdp, sdp_candidate_from_ice, MappingError};
 use crate::jingle::{
-    CandidateType, Fingerprint, IceCandidate, IceUdpTransport, RawUdpCandidate, RawUdpTransport, RemoteCandidate, SctpMap,
-    Setup, Transport,
+    CandidateType, Fingerprint, IceCandidate, IceUdpTransport, RawUdpCandidate, RawUdpTransport,
+    RemoteCandidate, SctpMap, Setup, Transport,
 };
 use crate::sdp::{
     Attribute, Connection, Fingerprint as SdpFingerprint, Media, Rtcp, Sctpmap, SessionDescription,

@@ -144,7 +144,10 @@ fn current_ufrag(session: &SessionDescription, name: &str) -> Option<String> {
 }
 
 fn typed_media(media: &[Media]) -> Vec<Vec<TypedAttribute>> {
-    media.iter().map(|m| m.typed_attributes().collect()).collect()
+    media
+        .iter()
+        .map(|m| m.typed_attributes().collect())
+        .collect()
 }
 
 /// The session's m-line for content `name` (port 9: the fragment does not move media).

@@ -31,11 +31,11 @@ impl SdpFragment {
             if l.kind != 'a' {
                 return Err(l.err(SdpErrorKind::Unexpected(l.kind)));
             }
-            attributes.push(parse_attribute(l)?);
+            attributes.push(parse_attribute(l)?.0);
         }
         Ok(SdpFragment {
             attributes,
-            media: parse_media_sections(&mut it)?,
+            media: parse_media_sections(&mut it)?.0,
         })
     }
 }

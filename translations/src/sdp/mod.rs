@@ -282,6 +282,14 @@ impl Media {
     }
 }
 
+/// The typed attributes of a parsed description: session level, then one list per m-line
+/// (only attributes with a typed view, in order).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TypedView {
+    pub session: Vec<TypedAttribute>,
+    pub media: Vec<Vec<TypedAttribute>>,
+}
+
 impl SessionDescription {
     /// A minimal session (`t=0 0`, no c=, no attributes, no media) to build an SDP from Jingle.
     pub fn new(origin: Origin, session_name: impl Into<String>) -> Self {
@@ -308,6 +316,12 @@ impl SessionDescription {
 
     /// Parse an SDP body (LF or CRLF line endings), validating it.
     pub fn parse(input: &str) -> Result<Self, SdpError> {
+        parse::parse_session(input).map(|(sdp, _)| sdp)
+    }
+
+    /// [`Self::parse`], also returning the typed attributes validation produced, so a
+    /// translation does not type every line a second time.
+    pub fn parse_typed(input: &str) -> Result<(Self, TypedView), SdpError> {
         parse::parse_session(input)
     }
 

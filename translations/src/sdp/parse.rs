@@ -5,7 +5,10 @@
 
 use super::attributes::{is_token, num, Attribute};
 use super::error::{SdpError, SdpErrorKind};
-use super::{Bandwidth, Connection, Media, MediaKind, Origin, SessionDescription, Timing};
+use super::{
+    Bandwidth, Connection, Media, MediaKind, Origin, SessionDescription, Timing, TypedAttribute,
+    TypedView,
+};
 
 /// One `<type>=<value>` line.
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +83,7 @@ pub(super) fn lines(input: &str) -> Result<(Vec<Line<'_>>, usize), SdpError> {
     Ok((out, total))
 }
 
-pub(super) fn parse_session(input: &str) -> Result<SessionDescription, SdpError> {
+pub(super) fn parse_session(input: &str) -> Result<(SessionDescription, TypedView), SdpError> {
     let (lines, total) = lines(input)?;
     let mut it = lines.iter().peekable();
     let v = it.next().ok_or(SdpError {
@@ -101,6 +104,7 @@ pub(super) fn parse_session(input: &str) -> Result<SessionDescription, SdpError>
     let s = s.ok_or_else(|| missing(lines.get(2), total, SdpErrorKind::MissingSessionName))?;
 
     let mut sd = SessionDescription::new(origin, s.value);
+    let mut typed = TypedView::default();
     sd.timing.clear();
     while let Some(l) = it.next_if(|l| l.kind != 'm') {
         match l.kind {
@@ -122,7 +126,11 @@ pub(super) fn parse_session(input: &str) -> Result<SessionDescription, SdpError>
             },
             'z' => set_once(&mut sd.time_zones, l)?,
             'k' => set_once(&mut sd.key, l)?,
-            'a' => sd.attributes.push(parse_attribute(l)?),
+            'a' => {
+                let (a, t) = parse_attribute(l)?;
+                sd.attributes.push(a);
+                typed.session.extend(t);
+            }
             other => return Err(l.err(SdpErrorKind::Unexpected(other))),
         }
     }
@@ -133,23 +141,26 @@ pub(super) fn parse_session(input: &str) -> Result<SessionDescription, SdpError>
             SdpErrorKind::MissingTiming,
         ));
     }
-    sd.media = parse_media_sections(&mut it)?;
-    Ok(sd)
+    (sd.media, typed.media) = parse_media_sections(&mut it)?;
+    Ok((sd, typed))
 }
 
-/// Parse `m=` sections until the input ends. The iterator must be at an `m=` line or the end.
+/// Parse `m=` sections until the input ends, with each section's typed attributes. The
+/// iterator must be at an `m=` line or the end.
 pub(super) fn parse_media_sections<'a, 'b: 'a, I>(
     it: &mut std::iter::Peekable<I>,
-) -> Result<Vec<Media>, SdpError>
+) -> Result<(Vec<Media>, Vec<Vec<TypedAttribute>>), SdpError>
 where
     I: Iterator<Item = &'a Line<'b>>,
 {
     let mut media = Vec::new();
+    let mut typed = Vec::new();
     while let Some(m) = it.next() {
         if m.kind != 'm' {
             return Err(m.err(SdpErrorKind::Unexpected(m.kind)));
         }
         let mut md = parse_media_line(m)?;
+        let mut here = Vec::new();
         while let Some(l) = it.next_if(|l| l.kind != 'm') {
             match l.kind {
                 'i' => set_once(&mut md.information, l)?,
@@ -163,13 +174,18 @@ where
                 }
                 'b' => md.bandwidths.push(parse_bandwidth(l)?),
                 'k' => set_once(&mut md.key, l)?,
-                'a' => md.attributes.push(parse_attribute(l)?),
+                'a' => {
+                    let (a, t) = parse_attribute(l)?;
+                    md.attributes.push(a);
+                    here.extend(t);
+                }
                 other => return Err(l.err(SdpErrorKind::Unexpected(other))),
             }
         }
         media.push(md);
+        typed.push(here);
     }
-    Ok(media)
+    Ok((media, typed))
 }
 
 fn set_once(slot: &mut Option<String>, l: &Line<'_>) -> Result<(), SdpError> {
@@ -320,16 +336,19 @@ fn parse_media_line(l: &Line<'_>) -> Result<Media, SdpError> {
     Ok(m)
 }
 
-pub(super) fn parse_attribute(l: &Line<'_>) -> Result<Attribute, SdpError> {
+/// The attribute and its typed view (validating it is typing it, so the view is kept).
+pub(super) fn parse_attribute(
+    l: &Line<'_>,
+) -> Result<(Attribute, Option<TypedAttribute>), SdpError> {
     let a = Attribute::from_line_value(l.value);
     if !is_token(&a.name) {
         return Err(l.err(SdpErrorKind::MalformedLine));
     }
-    a.typed().map_err(|reason| {
+    let typed = a.typed().map_err(|reason| {
         l.err(SdpErrorKind::BadAttribute {
             name: a.name.clone(),
             reason,
         })
     })?;
-    Ok(a)
+    Ok((a, typed))
 }
