@@ -4,6 +4,7 @@
 //! The SDP <-> Jingle engine and the call state machine come next (issue 4, issue 5).
 
 pub mod address;
+pub mod call;
 pub mod errors;
 pub mod jingle;
 pub mod mapping;

@@ -1,0 +1,697 @@
+//! The call state machine. See the module docs of [`super`] for the shape.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::events::{CallRecord, JingleRefusal, Output, SipAction, SipEvent};
+use super::{CallConfig, Origin};
+use crate::errors::{jingle_reason_to_sip_status, reason_header, sip_status_to_jingle_reason};
+use crate::errors::{JingleReason, Target};
+use crate::jingle::{
+    Action, Content, Jingle, Reason, ReasonCondition, Senders, SessionInfo, SessionInfoKind,
+    Transport,
+};
+use crate::mapping::{
+    jingle_changes, jingle_to_sdp, sdp_to_jingle, sdpfrag_from_transport_info,
+    transport_info_from_sdpfrag, MappingError, Role,
+};
+use crate::sdp::{Attribute, Direction, SessionDescription};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// A session-initiate (Jingle caller) or session-accept (Jingle callee) waits for its
+    /// trickled candidates before it becomes the INVITE or the 200.
+    Gathering,
+    /// The callee is being alerted; no answer yet.
+    Alerting,
+    /// Answered on both legs.
+    Active,
+    Ended,
+}
+
+/// One Jingle session bridged to one SIP dialog.
+#[derive(Debug)]
+pub struct Call {
+    origin: Origin,
+    config: CallConfig,
+    sid: String,
+    phase: Phase,
+    /// The XMPP side's description in Jingle terms (its initiate or accept, with every
+    /// trickled candidate merged in): the source of every SDP sent to SIP.
+    xmpp_view: Option<Jingle>,
+    /// The SIP side's latest description in Jingle terms (to diff re-offers against).
+    sip_view: Option<Jingle>,
+    /// The SIP side's latest SDP (names sdpfrag sections without `a=mid` by position).
+    sip_sdp: Option<SessionDescription>,
+    /// The SDP last sent to SIP, and its o= version.
+    local_sdp: Option<SessionDescription>,
+    sdp_version: u64,
+    gather_until: Option<Instant>,
+    ring_deadline: Option<Instant>,
+    end_deadline: Option<Instant>,
+    reinvite_in_flight: bool,
+    /// Candidates arrived that SIP has not seen and cannot take by INFO: re-offer once the
+    /// call is answered and no re-INVITE is in flight.
+    reoffer_needed: bool,
+    setup: Instant,
+    ringing: Option<Instant>,
+    answer: Option<Instant>,
+    outputs: VecDeque<Output>,
+}
+
+impl Call {
+    /// A SIP caller's INVITE with `offer`, to the XMPP user `responder`: sends the Jingle
+    /// session-initiate and starts the ring timer. `initiator` is the caller's JID
+    /// (RFC 7247 §4 mapping of the From URI).
+    pub fn from_sip(
+        now: Instant,
+        config: CallConfig,
+        sid: &str,
+        initiator: &str,
+        responder: &str,
+        offer: &SessionDescription,
+    ) -> Result<Call, MappingError> {
+        let mut initiate =
+            sdp_to_jingle(offer, Role::Initiator, Action::SessionInitiate, sid, 0)?.jingle;
+        initiate.initiator = Some(initiator.to_string());
+        initiate.responder = Some(responder.to_string());
+        let mut call = Call::new(now, Origin::Sip, config, sid);
+        call.sip_view = Some(initiate.clone());
+        call.sip_sdp = Some(offer.clone());
+        call.phase = Phase::Alerting;
+        call.ring_deadline = Some(now + config.ring_timeout);
+        call.outputs.push_back(Output::Jingle(initiate));
+        Ok(call)
+    }
+
+    /// An XMPP caller's session-initiate: the INVITE goes out once its candidates are
+    /// gathered (end-of-candidates on every ICE transport, or the trickle wait).
+    pub fn from_jingle(
+        now: Instant,
+        config: CallConfig,
+        initiate: Jingle,
+    ) -> Result<Call, JingleRefusal> {
+        if initiate.action != Action::SessionInitiate {
+            return Err(JingleRefusal::OutOfOrder);
+        }
+        // Refuse now what could never become an INVITE, rather than after the wait.
+        jingle_to_sdp(&initiate, Role::Initiator, 1)
+            .map_err(|e| JingleRefusal::BadRequest(e.to_string()))?;
+        let mut call = Call::new(now, Origin::Jingle, config, &initiate.sid.clone());
+        call.xmpp_view = Some(initiate);
+        call.phase = Phase::Gathering;
+        call.gather_until = Some(now + config.trickle_wait);
+        call.flush_if_gathered(now);
+        Ok(call)
+    }
+
+    fn new(now: Instant, origin: Origin, config: CallConfig, sid: &str) -> Call {
+        Call {
+            origin,
+            config,
+            sid: sid.to_string(),
+            phase: Phase::Gathering,
+            xmpp_view: None,
+            sip_view: None,
+            sip_sdp: None,
+            local_sdp: None,
+            sdp_version: 0,
+            gather_until: None,
+            ring_deadline: None,
+            end_deadline: None,
+            reinvite_in_flight: false,
+            reoffer_needed: false,
+            setup: now,
+            ringing: None,
+            answer: None,
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The Jingle session id.
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    /// Who placed the call.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// Both legs are over.
+    pub fn is_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    /// The next thing for the edge to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Call::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.gather_until, self.ring_deadline, self.end_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Fire whatever deadline has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.gather_until.is_some_and(|t| t <= now) {
+            self.gather_until = None;
+            self.flush(now);
+        }
+        if self.ring_deadline.is_some_and(|t| t <= now) {
+            self.ring_deadline = None;
+            self.unanswered(now);
+        }
+        if self.end_deadline.is_some_and(|t| t <= now) {
+            self.end_deadline = None;
+            self.jingle(terminate(&self.sid, ReasonCondition::Timeout));
+            self.sip(SipAction::Bye {
+                reason: reason_header(200, "Maximum call duration"),
+            });
+            self.end(now, ReasonCondition::Timeout, 200);
+        }
+    }
+
+    /// The XMPP peer went away (its stream closed or it went unavailable) mid-call.
+    pub fn handle_xmpp_gone(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Ended => return,
+            Phase::Active => self.sip(SipAction::Bye {
+                reason: reason_header(480, "XMPP client disconnected"),
+            }),
+            _ => self.sip_abandon(480, "XMPP client disconnected"),
+        }
+        self.end(now, ReasonCondition::Gone, 480);
+    }
+
+    /// A Jingle request from the XMPP peer. `Err` is the iq error the edge answers with;
+    /// `Ok` means answer with an iq result.
+    pub fn handle_jingle(&mut self, now: Instant, j: &Jingle) -> Result<(), JingleRefusal> {
+        if j.sid != self.sid || self.phase == Phase::Ended {
+            return Err(JingleRefusal::UnknownSession);
+        }
+        match j.action {
+            Action::SessionInfo => self.jingle_session_info(now, j),
+            Action::SessionAccept => self.jingle_accept(now, j),
+            Action::SessionTerminate => {
+                self.jingle_terminate(now, j);
+                Ok(())
+            }
+            Action::TransportInfo => self.jingle_transport_info(now, j),
+            Action::ContentModify => self.jingle_content_modify(j),
+            Action::SessionInitiate => Err(JingleRefusal::OutOfOrder),
+            _ => Err(JingleRefusal::BadRequest(format!(
+                "{} is not bridged to SIP yet",
+                j.action.as_str()
+            ))),
+        }
+    }
+
+    /// Something the SIP leg did.
+    pub fn handle_sip(&mut self, now: Instant, event: SipEvent) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        match event {
+            SipEvent::Provisional { status } => {
+                // Forward only the first provisional (stox-media §early-media); a 183 with
+                // early media is never a session-accept.
+                if self.origin == Origin::Jingle
+                    && self.phase == Phase::Alerting
+                    && status > 100
+                    && self.ringing.is_none()
+                {
+                    self.ringing = Some(now);
+                    let mut info = Jingle::new(Action::SessionInfo, self.sid.clone());
+                    info.info.push(SessionInfo::new(SessionInfoKind::Ringing));
+                    self.jingle(info);
+                }
+            }
+            SipEvent::Answered { sdp } => self.sip_answered(now, sdp),
+            SipEvent::Rejected { status } => {
+                let reason = jingle_reason(status);
+                self.jingle(terminate(&self.sid, reason));
+                self.end(now, reason, status);
+            }
+            SipEvent::Cancelled => {
+                self.jingle(terminate(&self.sid, ReasonCondition::Cancel));
+                self.end(now, ReasonCondition::Cancel, 487);
+            }
+            SipEvent::Acked => {}
+            SipEvent::Bye { cause } => {
+                let reason = cause
+                    .filter(|c| *c >= 300)
+                    .map_or(ReasonCondition::Success, jingle_reason);
+                self.jingle(terminate(&self.sid, reason));
+                self.end(now, reason, 200);
+            }
+            SipEvent::ReInvite { sdp } => self.sip_reinvite(sdp),
+            SipEvent::ReInviteAnswered { sdp } => {
+                self.reinvite_in_flight = false;
+                if let Ok(t) =
+                    sdp_to_jingle(&sdp, self.sip_role(), Action::SessionAccept, &self.sid, 0)
+                {
+                    self.sip_view = Some(t.jingle);
+                }
+                self.sip_sdp = Some(sdp);
+                self.reoffer_if_needed();
+            }
+            SipEvent::ReInviteRejected { .. } => {
+                // RFC 3261 §14.1: the session is as before the re-INVITE.
+                self.reinvite_in_flight = false;
+            }
+            SipEvent::Info { fragment } => {
+                if let Ok(info) =
+                    transport_info_from_sdpfrag(&fragment, self.sip_sdp.as_ref(), &self.sid, 0)
+                {
+                    self.jingle(info);
+                }
+            }
+            SipEvent::Failed => {
+                self.jingle(terminate(&self.sid, ReasonCondition::ConnectivityError));
+                self.end(now, ReasonCondition::ConnectivityError, 408);
+            }
+        }
+    }
+
+    // ---- Jingle side ----
+
+    fn jingle_session_info(&mut self, now: Instant, j: &Jingle) -> Result<(), JingleRefusal> {
+        for info in &j.info {
+            match info.kind {
+                SessionInfoKind::Ringing => {
+                    if self.origin == Origin::Sip
+                        && self.phase == Phase::Alerting
+                        && self.ringing.is_none()
+                    {
+                        self.ringing = Some(now);
+                        self.sip(SipAction::Provisional { status: 180 });
+                    }
+                }
+                SessionInfoKind::Hold | SessionInfoKind::Active => {
+                    if self.phase != Phase::Active {
+                        return Err(JingleRefusal::OutOfOrder);
+                    }
+                    let hold = info.kind == SessionInfoKind::Hold;
+                    let senders = if hold {
+                        Some(self.xmpp_senders_on_hold())
+                    } else {
+                        None
+                    };
+                    self.set_xmpp_senders(None, senders)?;
+                    self.reoffer()?;
+                }
+                // Mute is informational (XEP-0167 §mute): SIP has nothing for it.
+                SessionInfoKind::Mute | SessionInfoKind::Unmute => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn jingle_accept(&mut self, now: Instant, j: &Jingle) -> Result<(), JingleRefusal> {
+        if self.origin != Origin::Sip || self.phase != Phase::Alerting {
+            return Err(JingleRefusal::OutOfOrder);
+        }
+        jingle_to_sdp(j, Role::Responder, 1)
+            .map_err(|e| JingleRefusal::BadRequest(e.to_string()))?;
+        self.ring_deadline = None;
+        self.xmpp_view = Some(j.clone());
+        self.phase = Phase::Gathering;
+        self.gather_until = Some(now + self.config.trickle_wait);
+        self.flush_if_gathered(now);
+        Ok(())
+    }
+
+    fn jingle_terminate(&mut self, now: Instant, j: &Jingle) {
+        let reason = j
+            .reason
+            .as_ref()
+            .map_or(ReasonCondition::Success, |r| r.condition);
+        let status = sip_status(reason);
+        let text = j.reason.as_ref().and_then(|r| r.text.as_deref());
+        match (self.phase, self.origin) {
+            (Phase::Active, _) => self.sip(SipAction::Bye {
+                reason: reason_header(status, text.unwrap_or(reason.as_str())),
+            }),
+            (_, Origin::Sip) => self.sip(SipAction::Reject { status }),
+            // The INVITE is not out yet: nothing to tell SIP.
+            (Phase::Gathering, Origin::Jingle) => {}
+            (_, Origin::Jingle) => self.sip(SipAction::Cancel {
+                reason: reason_header(status, text.unwrap_or(reason.as_str())),
+            }),
+        }
+        let status = if self.phase == Phase::Active {
+            200
+        } else {
+            status
+        };
+        self.end(now, reason, status);
+    }
+
+    fn jingle_transport_info(&mut self, now: Instant, j: &Jingle) -> Result<(), JingleRefusal> {
+        let Some(view) = self.xmpp_view.as_mut() else {
+            // A callee trickling before its accept: its candidates come with the accept.
+            return Err(JingleRefusal::OutOfOrder);
+        };
+        merge_candidates(view, j);
+        match self.phase {
+            Phase::Gathering => self.flush_if_gathered(now),
+            Phase::Alerting | Phase::Active if self.config.sip_trickle => {
+                let fragment = sdpfrag_from_transport_info(j, self.local_sdp.as_ref())
+                    .map_err(|e| JingleRefusal::BadRequest(e.to_string()))?;
+                self.sip(SipAction::Info { fragment });
+            }
+            Phase::Alerting | Phase::Active => {
+                self.reoffer_needed = true;
+                self.reoffer_if_needed();
+            }
+            Phase::Ended => {}
+        }
+        Ok(())
+    }
+
+    fn jingle_content_modify(&mut self, j: &Jingle) -> Result<(), JingleRefusal> {
+        if self.phase != Phase::Active {
+            return Err(JingleRefusal::OutOfOrder);
+        }
+        for c in &j.contents {
+            self.set_xmpp_senders(Some(&c.name), Some(c.senders.unwrap_or(Senders::Both)))?;
+        }
+        self.reoffer()
+    }
+
+    /// Senders for a hold by the XMPP party: it stops receiving, keeps sending (RFC 6337
+    /// §5.3: the holder offers sendonly), seen from the Jingle roles.
+    fn xmpp_senders_on_hold(&self) -> Senders {
+        match self.origin {
+            Origin::Jingle => Senders::Initiator,
+            Origin::Sip => Senders::Responder,
+        }
+    }
+
+    /// Set `senders` on one content (or all, `name` None; `senders` None restores both).
+    fn set_xmpp_senders(
+        &mut self,
+        name: Option<&str>,
+        senders: Option<Senders>,
+    ) -> Result<(), JingleRefusal> {
+        let view = self.xmpp_view.as_mut().ok_or(JingleRefusal::OutOfOrder)?;
+        let mut found = false;
+        for c in view
+            .contents
+            .iter_mut()
+            .filter(|c| name.is_none_or(|n| c.name == n))
+        {
+            c.senders = senders.filter(|s| *s != Senders::Both);
+            found = true;
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(JingleRefusal::BadRequest("no such content".into()))
+        }
+    }
+
+    // ---- SIP side ----
+
+    fn sip_answered(&mut self, now: Instant, sdp: SessionDescription) {
+        if self.origin != Origin::Jingle || self.phase != Phase::Alerting {
+            return;
+        }
+        self.ring_deadline = None;
+        match sdp_to_jingle(&sdp, Role::Responder, Action::SessionAccept, &self.sid, 0) {
+            Ok(t) => {
+                let mut accept = t.jingle;
+                accept.responder = self.xmpp_view.as_ref().and_then(|v| v.responder.clone());
+                self.sip_view = Some(accept.clone());
+                self.sip_sdp = Some(sdp);
+                self.jingle(accept);
+                self.activate(now);
+                self.reoffer_if_needed();
+            }
+            Err(e) => {
+                // Answered with something Jingle cannot carry: hang up both legs.
+                self.sip(SipAction::Bye {
+                    reason: reason_header(488, &e.to_string()),
+                });
+                self.jingle(terminate(
+                    &self.sid,
+                    ReasonCondition::IncompatibleParameters,
+                ));
+                self.end(now, ReasonCondition::IncompatibleParameters, 488);
+            }
+        }
+    }
+
+    fn sip_reinvite(&mut self, offer: SessionDescription) {
+        if self.phase != Phase::Active {
+            self.sip(SipAction::RejectReInvite { status: 491 });
+            return;
+        }
+        if self.reinvite_in_flight {
+            // Glare (RFC 3261 §14.1).
+            self.sip(SipAction::RejectReInvite { status: 491 });
+            return;
+        }
+        let next = match sdp_to_jingle(&offer, self.sip_role(), Action::SessionAccept, &self.sid, 0)
+        {
+            Ok(t) => t.jingle,
+            Err(_) => {
+                self.sip(SipAction::RejectReInvite { status: 488 });
+                return;
+            }
+        };
+        if let Some(current) = &self.sip_view {
+            for mut change in jingle_changes(current, &next, self.sip_role()) {
+                change.sid = self.sid.clone();
+                self.outputs.push_back(Output::Jingle(change));
+            }
+        }
+        let version = self.sdp_version + 1;
+        let answer = self
+            .local_sdp
+            .as_ref()
+            .map(|local| answer_directions(local, &offer, version));
+        if answer.is_some() {
+            self.sdp_version = version;
+        }
+        self.sip_view = Some(next);
+        self.sip_sdp = Some(offer);
+        match answer {
+            Some(sdp) => {
+                self.local_sdp = Some(sdp.clone());
+                self.sip(SipAction::AcceptReInvite { sdp });
+            }
+            None => self.sip(SipAction::RejectReInvite { status: 500 }),
+        }
+    }
+
+    // ---- shared ----
+
+    /// The Jingle role the SIP side's SDP speaks for.
+    fn sip_role(&self) -> Role {
+        match self.origin {
+            Origin::Sip => Role::Initiator,
+            Origin::Jingle => Role::Responder,
+        }
+    }
+
+    fn xmpp_role(&self) -> Role {
+        match self.origin {
+            Origin::Sip => Role::Responder,
+            Origin::Jingle => Role::Initiator,
+        }
+    }
+
+    fn flush_if_gathered(&mut self, now: Instant) {
+        if self.xmpp_view.as_ref().is_some_and(all_gathered) {
+            self.gather_until = None;
+            self.flush(now);
+        }
+    }
+
+    /// The XMPP side's description goes to SIP: the INVITE, or the 200 to the caller.
+    fn flush(&mut self, now: Instant) {
+        if self.phase != Phase::Gathering {
+            return;
+        }
+        let Some(sdp) = self.next_local_sdp() else {
+            // Validated when it arrived; a later merge cannot make it unwritable.
+            return;
+        };
+        match self.origin {
+            Origin::Jingle => {
+                self.sip(SipAction::Invite { sdp });
+                self.phase = Phase::Alerting;
+                self.ring_deadline = Some(now + self.config.ring_timeout);
+            }
+            Origin::Sip => {
+                self.sip(SipAction::Accept { sdp });
+                self.activate(now);
+            }
+        }
+    }
+
+    fn next_local_sdp(&mut self) -> Option<SessionDescription> {
+        let view = self.xmpp_view.as_ref()?;
+        let sdp = jingle_to_sdp(view, self.xmpp_role(), self.sdp_version + 1).ok()?;
+        self.sdp_version += 1;
+        self.local_sdp = Some(sdp.clone());
+        Some(sdp)
+    }
+
+    fn activate(&mut self, now: Instant) {
+        self.phase = Phase::Active;
+        self.answer = Some(now);
+        self.end_deadline = Some(now + self.config.max_duration);
+    }
+
+    /// A new offer from the XMPP side's current description (hold, senders, candidates).
+    fn reoffer(&mut self) -> Result<(), JingleRefusal> {
+        if self.reinvite_in_flight {
+            return Err(JingleRefusal::TieBreak);
+        }
+        match self.next_local_sdp() {
+            Some(sdp) => {
+                self.reinvite_in_flight = true;
+                self.reoffer_needed = false;
+                self.sip(SipAction::ReInvite { sdp });
+                Ok(())
+            }
+            None => Err(JingleRefusal::BadRequest("cannot be written as SDP".into())),
+        }
+    }
+
+    fn reoffer_if_needed(&mut self) {
+        if self.reoffer_needed && self.phase == Phase::Active && !self.reinvite_in_flight {
+            let _ = self.reoffer();
+        }
+    }
+
+    fn unanswered(&mut self, now: Instant) {
+        if self.phase != Phase::Alerting {
+            return;
+        }
+        self.jingle(terminate(&self.sid, ReasonCondition::Timeout));
+        self.sip_abandon(480, "No answer");
+        self.end(now, ReasonCondition::Timeout, 480);
+    }
+
+    /// End the SIP leg before answer: reject the caller's INVITE, or cancel ours.
+    fn sip_abandon(&mut self, status: u16, text: &str) {
+        match (self.origin, self.phase) {
+            (Origin::Sip, _) => self.sip(SipAction::Reject { status }),
+            (Origin::Jingle, Phase::Alerting) => self.sip(SipAction::Cancel {
+                reason: reason_header(status, text),
+            }),
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, now: Instant, reason: ReasonCondition, status: u16) {
+        self.phase = Phase::Ended;
+        self.gather_until = None;
+        self.ring_deadline = None;
+        self.end_deadline = None;
+        self.outputs.push_back(Output::Ended(CallRecord {
+            origin: self.origin,
+            sid: self.sid.clone(),
+            setup: self.setup,
+            ringing: self.ringing,
+            answer: self.answer,
+            end: now,
+            reason,
+            status,
+        }));
+    }
+
+    fn sip(&mut self, action: SipAction) {
+        self.outputs.push_back(Output::Sip(action));
+    }
+
+    fn jingle(&mut self, j: Jingle) {
+        self.outputs.push_back(Output::Jingle(j));
+    }
+}
+
+fn terminate(sid: &str, reason: ReasonCondition) -> Jingle {
+    let mut j = Jingle::new(Action::SessionTerminate, sid);
+    j.reason = Some(Reason::new(reason));
+    j
+}
+
+/// The final response for a Jingle reason (mapping doc §1.3).
+fn sip_status(reason: ReasonCondition) -> u16 {
+    JingleReason::parse(reason.as_str())
+        .map_or(500, |r| jingle_reason_to_sip_status(r, Target::FullJid))
+}
+
+fn jingle_reason(status: u16) -> ReasonCondition {
+    sip_status_to_jingle_reason(status)
+        .as_str()
+        .parse()
+        .unwrap_or(ReasonCondition::GeneralError)
+}
+
+/// Every ICE transport said end-of-candidates (Raw UDP has nothing to trickle).
+fn all_gathered(j: &Jingle) -> bool {
+    j.contents.iter().all(|c| match &c.transport {
+        Some(Transport::IceUdp(ice)) => ice.gathering_complete,
+        _ => true,
+    })
+}
+
+/// Add a transport-info's candidates (and end-of-candidates) to the matching contents.
+fn merge_candidates(view: &mut Jingle, info: &Jingle) {
+    for c in &info.contents {
+        let Some(Transport::IceUdp(add)) = &c.transport else {
+            continue;
+        };
+        let target: Option<&mut Content> = view.contents.iter_mut().find(|v| v.name == c.name);
+        if let Some(Transport::IceUdp(ice)) = target.and_then(|t| t.transport.as_mut()) {
+            for cand in &add.candidates {
+                if !ice.candidates.iter().any(|x| x.id == cand.id) {
+                    ice.candidates.push(cand.clone());
+                }
+            }
+            ice.gathering_complete |= add.gathering_complete;
+        }
+    }
+}
+
+/// The answer to a re-offer: our last SDP, next version, each m-line's direction the
+/// mirror of the offer's (RFC 3264 §6.1); m-lines the offer adds are refused with port 0
+/// until the XMPP side accepts them (RFC 3264 §6).
+fn answer_directions(
+    local: &SessionDescription,
+    offer: &SessionDescription,
+    version: u64,
+) -> SessionDescription {
+    let mut answer = local.clone();
+    answer.origin.session_version = version;
+    for (i, offered) in offer.media.iter().enumerate() {
+        let mirrored = match offered.effective_direction(offer) {
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            Direction::Inactive => Direction::Inactive,
+            Direction::SendRecv => Direction::SendRecv,
+        };
+        match answer.media.get_mut(i) {
+            Some(m) => {
+                m.attributes
+                    .retain(|a| Direction::from_name(&a.name).is_none());
+                m.attributes.push(Attribute::flag(mirrored.as_str()));
+            }
+            None => {
+                let mut refused = offered.clone();
+                refused.port = 0;
+                answer.media.push(refused);
+            }
+        }
+    }
+    answer
+}
