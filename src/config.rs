@@ -27,6 +27,32 @@ pub struct Config {
     pub storage: StorageConfig,
     pub log: LogConfig,
     pub sip: SipConfig,
+    pub gateway: GatewayConfig,
+}
+
+/// `[gateway]`: the SIP <-> Jingle bridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayConfig {
+    /// The XMPP domain whose JIDs are SIP addresses (`+15551234@sip.example.test`); `None`
+    /// leaves the bridge off.
+    pub sip_domain: Option<String>,
+    /// Seconds a callee may ring before the call ends unanswered (480 / timeout).
+    pub ring_timeout: usize,
+    /// Milliseconds trickled candidates are gathered before the INVITE or 200 goes out.
+    pub trickle_wait_ms: usize,
+    /// Seconds an answered call may last before tandem hangs up both legs.
+    pub max_call_duration: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            sip_domain: None,
+            ring_timeout: 60,
+            trickle_wait_ms: 500,
+            max_call_duration: 4 * 3600,
+        }
+    }
 }
 
 /// `[server]`
@@ -250,6 +276,7 @@ impl Default for Config {
                 level: DEFAULT_LOG_LEVEL.into(),
             },
             sip: SipConfig::default(),
+            gateway: GatewayConfig::default(),
         }
     }
 }

@@ -44,6 +44,15 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "digest_algorithms",
         ],
     ),
+    (
+        "gateway",
+        &[
+            "sip_domain",
+            "ring_timeout",
+            "trickle_wait_ms",
+            "max_call_duration",
+        ],
+    ),
 ];
 
 const ADDR_EXPECTED: &str = "(expected e.g. \"127.0.0.1:5222\" or \"[::1]:5222\")";
@@ -238,6 +247,10 @@ impl<'t> Walker<'t> {
             self.sip(t, &mut cfg);
         }
 
+        if let Some(t) = self.section(root, "gateway") {
+            self.gateway(t, &mut cfg);
+        }
+
         if let Some(t) = self.section(root, "log") {
             if let Some(v) = t.get("level") {
                 if let Some(s) = self.string(v, "log.level") {
@@ -249,6 +262,40 @@ impl<'t> Walker<'t> {
             }
         }
         cfg
+    }
+
+    fn gateway(&mut self, t: &DeTable<'_>, cfg: &mut Config) {
+        if let Some(v) = t.get("sip_domain") {
+            if let Some(s) = self.string(v, "gateway.sip_domain") {
+                match check_domain(s) {
+                    Ok(domain) if domain == cfg.server.domain => self.invalid(
+                        v,
+                        "gateway.sip_domain",
+                        "must differ from server.domain: its JIDs are SIP addresses, not accounts"
+                            .to_string(),
+                    ),
+                    Ok(domain) => cfg.gateway.sip_domain = Some(domain),
+                    Err(msg) => self.invalid(v, "gateway.sip_domain", msg),
+                }
+            }
+        }
+        let g = &mut cfg.gateway;
+        for (key, slot, range, unit) in [
+            ("ring_timeout", &mut g.ring_timeout, (5, 600), " seconds"),
+            ("trickle_wait_ms", &mut g.trickle_wait_ms, (0, 5000), " ms"),
+            (
+                "max_call_duration",
+                &mut g.max_call_duration,
+                (60, 86400),
+                " seconds",
+            ),
+        ] {
+            if let Some(v) = t.get(key) {
+                if let Some(n) = self.ranged(v, &format!("gateway.{key}"), range, unit) {
+                    *slot = n;
+                }
+            }
+        }
     }
 
     fn sip(&mut self, t: &DeTable<'_>, cfg: &mut Config) {

@@ -814,3 +814,46 @@ fn digest_algorithms_and_trusted_certs_are_accepted_in_sip() {
         ProblemKind::InvalidValue,
     );
 }
+
+#[test]
+fn gateway_section_sets_the_sip_domain_and_call_timers() {
+    let config = load(
+        "[server]\ndomain = \"example.test\"\n[gateway]\nsip_domain = \"SIP.Example.Test\"\nring_timeout = 30\ntrickle_wait_ms = 0\nmax_call_duration = 3600\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.gateway.sip_domain.as_deref(),
+        Some("sip.example.test")
+    );
+    assert_eq!(
+        (
+            config.gateway.ring_timeout,
+            config.gateway.trickle_wait_ms,
+            config.gateway.max_call_duration
+        ),
+        (30, 0, 3600)
+    );
+    assert_eq!(
+        Config::default().gateway.sip_domain,
+        None,
+        "off unless configured"
+    );
+    one(
+        "[server]\ndomain = \"example.test\"\n[gateway]\nsip_domain = \"example.test\"\n",
+        4,
+        Some("gateway.sip_domain"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        "[gateway]\nring_timeout = 1\n",
+        2,
+        Some("gateway.ring_timeout"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        "[gateway]\nring_timout = 10\n",
+        2,
+        Some("gateway.ring_timout"),
+        ProblemKind::UnknownKey,
+    );
+}

@@ -43,6 +43,14 @@ pub async fn handle_outbound(
         }
         return;
     };
+    // SIP addresses behind the gateway: the call bridge answers (Jingle, and the results
+    // and errors to the bridge's own requests).
+    if let Some(gateway) = shared.gateway.as_ref().filter(|g| g.serves(&to)) {
+        if !gateway.send(iq.clone()) && is_request {
+            reply_error(session, &iq, StanzaErrorCondition::ResourceConstraint);
+        }
+        return;
+    }
     if !delivery::is_local(shared, &to) {
         return bounce(shared, &iq, StanzaErrorCondition::RemoteServerNotFound);
     }

@@ -2,7 +2,7 @@
 //! rosters and subscriptions, offline storage. Pure rules live in `tandem_xmpp::roster`; this
 //! module applies them against storage and the route table.
 
-mod delivery;
+pub mod delivery;
 mod iq;
 pub mod locks;
 mod message;

@@ -49,6 +49,25 @@ impl SessionHandle {
     }
 }
 
+/// Where stanzas for the SIP gateway domain go: the SIP endpoint task, which owns the calls.
+pub struct GatewayLink {
+    /// `[gateway] sip_domain`.
+    pub domain: String,
+    stanzas: tokio::sync::mpsc::Sender<Element>,
+}
+
+impl GatewayLink {
+    /// Whether `jid` is a SIP address behind the gateway (or the gateway itself).
+    pub fn serves(&self, jid: &jid::Jid) -> bool {
+        jid.domain().as_str() == self.domain
+    }
+
+    /// Hands a stanza to the bridge; false when it is gone or overloaded.
+    pub fn send(&self, stanza: Element) -> bool {
+        self.stanzas.try_send(stanza).is_ok()
+    }
+}
+
 /// State every connection task shares.
 pub struct Shared {
     pub domain: String,
@@ -57,6 +76,8 @@ pub struct Shared {
     pub tls: TlsConfigs,
     /// Serialises roster read-modify-write per user.
     pub user_locks: crate::im::locks::UserLocks,
+    /// The SIP <-> Jingle bridge, when `[gateway] sip_domain` is set and SIP listens.
+    pub gateway: Option<GatewayLink>,
     starttls_session: Arc<SessionConfig>,
     direct_tls_session: Arc<SessionConfig>,
     next_session_id: AtomicU64,
@@ -148,12 +169,20 @@ impl RunningServer {
                     .collect(),
                 auto_create: config.xmpp.sasl_external.auto_create,
             });
+        let (gateway_tx, gateway_rx) = tokio::sync::mpsc::channel(1024);
         let shared = Arc::new(Shared {
             domain: config.server.domain.clone(),
             storage: storage.clone(),
             routes: Arc::new(LocalRouteTable::default()),
             tls,
             user_locks: Default::default(),
+            gateway: match &config.gateway.sip_domain {
+                Some(domain) if !config.sip.listen.is_empty() => Some(GatewayLink {
+                    domain: domain.clone(),
+                    stanzas: gateway_tx,
+                }),
+                _ => None,
+            },
             starttls_session: session_config(
                 domain,
                 limits,
@@ -189,6 +218,8 @@ impl RunningServer {
             config,
             storage.clone(),
             shared.tls.starttls.clone(),
+            shared.clone(),
+            gateway_rx,
             shutdown_rx.clone(),
             &tracker,
         )

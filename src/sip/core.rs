@@ -38,7 +38,9 @@ pub struct Endpoint {
     /// Algorithms to challenge with, most preferred first.
     pub digest_algorithms: Vec<String>,
     pub registrar: tandem_sip::registrar::Policy,
-    layer: TransactionLayer<Message, Destination>,
+    pub(super) layer: TransactionLayer<Message, Destination>,
+    /// The SIP <-> Jingle bridge, when `[gateway] sip_domain` is set.
+    pub(super) bridge: Option<super::bridge::Bridge>,
     /// Our OPTIONS probes in flight, with the contact they probe.
     probes: std::collections::HashMap<ClientKey, String>,
 }
@@ -67,24 +69,43 @@ impl Endpoint {
             digest_algorithms,
             registrar: Default::default(),
             layer: TransactionLayer::new(timers),
+            bridge: None,
             probes: Default::default(),
         }
     }
 
-    /// Runs until shutdown.
+    /// Turns the bridge on.
+    pub fn with_bridge(mut self, bridge: super::bridge::Bridge) -> Endpoint {
+        self.bridge = Some(bridge);
+        self
+    }
+
+    /// Runs until shutdown. `stanzas`: what XMPP users send to the gateway domain.
     pub async fn run(
         mut self,
         mut inbound: mpsc::Receiver<Inbound>,
+        mut stanzas: mpsc::Receiver<tandem_xmpp::Element>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         loop {
-            let deadline = self.layer.poll_timeout();
+            let deadline = [
+                self.layer.poll_timeout(),
+                self.bridge.as_ref().and_then(|b| b.poll_timeout()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             tokio::select! {
                 message = inbound.recv() => match message {
                     Some(message) => self.handle_inbound(message).await,
                     None => return,
                 },
-                _ = sleep_until(deadline) => self.layer.handle_timeout(Instant::now()),
+                Some(stanza) = stanzas.recv() => self.bridge_stanza(stanza),
+                _ = sleep_until(deadline) => {
+                    let now = Instant::now();
+                    self.layer.handle_timeout(now);
+                    self.bridge_timeout(now);
+                }
                 _ = shutdown.changed() => return,
             }
             self.flush_events().await;
@@ -102,6 +123,11 @@ impl Endpoint {
                 LayerEvent::AckTimeout { key } => {
                     tracing::debug!(?key, "no ACK for our final response")
                 }
+                LayerEvent::AckFor2xx { ack, .. } => {
+                    if let Message::Request(ack) = ack {
+                        self.bridge_acked(ack.call_id());
+                    }
+                }
                 LayerEvent::RequestTimeout { key } => {
                     if let Some(contact) = self.probes.remove(&key) {
                         tracing::warn!(%contact, "registered phone did not answer OPTIONS");
@@ -117,10 +143,7 @@ impl Endpoint {
                         }
                     }
                 }
-                // Dialogs and calls arrive with the call bridge; nothing else to do yet.
-                LayerEvent::AckFor2xx { .. }
-                | LayerEvent::TransportError { .. }
-                | LayerEvent::Terminated { .. } => {}
+                LayerEvent::TransportError { .. } | LayerEvent::Terminated { .. } => {}
             }
         }
     }
@@ -177,7 +200,7 @@ impl Endpoint {
         // probes are the bulk of SIP traffic and need no transaction held for 64*T1. The
         // To-tag is derived from the request so a retransmission gets the same answer.
         if method == Method::Options && request.to().tag().is_none() {
-            let (status, response) = self.answer(&request, &destination, None, None).await;
+            let (status, response) = self.answer(&request, &destination, None, None, None).await;
             self.send_stateless(&request, status, response, &destination)
                 .await;
             return;
@@ -238,12 +261,16 @@ impl Endpoint {
                 }
                 return;
             }
-            // Retransmissions are answered by their transaction; ACKs for 2xx belong to dialogs,
-            // which arrive with calls.
+            // An ACK for a 2xx after its transaction ended belongs to the call's dialog.
+            RequestDisposition::StrayAck(Message::Request(ack)) => {
+                self.bridge_acked(ack.call_id());
+                return;
+            }
+            // Retransmissions are answered by their transaction.
             _ => return,
         };
         let (status, mut response) = self
-            .answer(&request, &destination_copy, cancelled, caller)
+            .answer(&request, &destination_copy, Some(&key), cancelled, caller)
             .await;
         if status == 0 {
             return;
@@ -269,6 +296,8 @@ impl Endpoint {
         &mut self,
         request: &Request,
         from: &Destination,
+        // The request's transaction; `None` when answered statelessly.
+        key: Option<&ServerKey>,
         cancelled: Option<ServerKey>,
         caller: Option<Caller>,
     ) -> (u16, Option<Response>) {
@@ -311,12 +340,20 @@ impl Endpoint {
                 match identity {
                     Caller::Refused(status, response) => (status, response),
                     Caller::Trusted | Caller::User(_) => {
-                        let mut response = self.response(request, 480);
-                        if let Some(r) = response.as_mut() {
-                            let _ =
-                                r.set_header("Warning", "399 tandem \"calls are not bridged yet\"");
+                        let Some(key) = key else {
+                            return (500, None);
+                        };
+                        match self.bridge_invite(request, key, from).await {
+                            super::bridge::InviteOutcome::Proceeding => (100, None),
+                            super::bridge::InviteOutcome::Refused(status, why) => {
+                                let mut response = self.response(request, status);
+                                if let Some(r) = response.as_mut() {
+                                    let _ =
+                                        r.set_header("Warning", &format!("399 tandem \"{why}\""));
+                                }
+                                (status, response)
+                            }
                         }
-                        (480, response)
                     }
                 }
             }
@@ -336,6 +373,7 @@ impl Endpoint {
                             self.layer
                                 .send_response(now, &invite_key, 487, Message::Response(r));
                         }
+                        self.bridge_cancelled(request.call_id());
                         (200, None)
                     }
                     // §9.2: a CANCEL that matches a transaction gets 200 even when the INVITE
@@ -345,7 +383,8 @@ impl Endpoint {
                 }
             }
             // Dialog requests without a dialog (§12.2.2).
-            Method::Bye | Method::Info | Method::Update | Method::Prack => (481, None),
+            Method::Bye => (self.bridge_bye(request), None),
+            Method::Info | Method::Update | Method::Prack => (481, None),
             Method::Ack => (0, None),
             _ => {
                 let mut response = self.response(request, 405);

@@ -1,5 +1,6 @@
 //! The SIP side of `tandem serve`: transports, and the endpoint (UAS + registrar) behind them.
 
+mod bridge;
 mod core;
 mod peer_cert;
 mod register;
@@ -15,11 +16,14 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::storage::Storage;
 
-/// Starts the SIP listeners and the endpoint task.
+/// Starts the SIP listeners and the endpoint task. `stanzas` carries what XMPP users send
+/// to the gateway domain (see [`crate::server::GatewayLink`]).
 pub async fn start(
     config: &Config,
     storage: Storage,
     tls: Arc<rustls::ServerConfig>,
+    shared: Arc<crate::server::Shared>,
+    stanzas: mpsc::Receiver<tandem_xmpp::Element>,
     shutdown: watch::Receiver<bool>,
     tracker: &TaskTracker,
 ) -> Result<()> {
@@ -35,7 +39,7 @@ pub async fn start(
         tracker,
     )
     .await?;
-    let endpoint = core::Endpoint::new(
+    let mut endpoint = core::Endpoint::new(
         config.sip_domain().to_owned(),
         storage,
         transports,
@@ -44,6 +48,13 @@ pub async fn start(
         config.sip.digest_algorithms.clone(),
         Default::default(),
     );
-    tracker.spawn(endpoint.run(inbound_rx, shutdown));
+    if let Some(sip_domain) = &config.gateway.sip_domain {
+        endpoint = endpoint.with_bridge(bridge::Bridge::new(
+            &config.gateway,
+            sip_domain.clone(),
+            shared,
+        ));
+    }
+    tracker.spawn(endpoint.run(inbound_rx, stanzas, shutdown));
     Ok(())
 }

@@ -1,8 +1,7 @@
 #![allow(dead_code)]
 //! baresip, a real SIP phone (Debian package), run headless on loopback.
 
-use std::io::Write;
-use std::net::{TcpStream, UdpSocket};
+use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,6 +12,36 @@ pub struct Baresip {
     /// The port baresip's SIP stack listens on.
     pub sip_port: u16,
     console_port: u16,
+}
+
+/// Ten seconds of a 440 Hz tone, 8 kHz mono 16-bit PCM: what baresip's aufile source reads
+/// (it refuses anything but a RIFF/WAVE file), so calls carry real audio.
+fn tone_wav() -> Vec<u8> {
+    const RATE: u32 = 8000;
+    let samples: Vec<i16> = (0..RATE * 10)
+        .map(|i| {
+            let t = i as f32 / RATE as f32;
+            ((t * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16
+        })
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    let mut wav = Vec::with_capacity(44 + data_len as usize);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&RATE.to_le_bytes());
+    wav.extend_from_slice(&(RATE * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        wav.extend_from_slice(&s.to_le_bytes());
+    }
+    wav
 }
 
 fn free_udp_port() -> u16 {
@@ -46,13 +75,16 @@ impl Baresip {
         let dir = tempfile::tempdir().unwrap();
         let sip_port = free_udp_port();
         let console_port = free_udp_port();
+        let tone = dir.path().join("tone.wav");
+        std::fs::write(&tone, tone_wav()).unwrap();
+        let tone = tone.display();
         let config = format!(
             "poll_method epoll\n\
              sip_listen 127.0.0.1:{sip_port}\n\
              sip_transports udp,tcp\n\
              net_interface 127.0.0.1\n\
              audio_player aubridge,x\n\
-             audio_source aufile,/dev/null\n\
+             audio_source aufile,{tone}\n\
              audio_alert aufile,/dev/null\n\
              rtp_ports 20000-20100\n\
              module_path /usr/lib/baresip/modules\n\
@@ -68,7 +100,9 @@ impl Baresip {
         std::fs::write(dir.path().join("accounts"), format!("{account}\n")).unwrap();
         std::fs::write(dir.path().join("contacts"), "").unwrap();
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new("baresip")
+        // Line-buffered: a phone that dies mid-test still leaves its log behind.
+        let child = Command::new("stdbuf")
+            .args(["-oL", "-eL", "baresip"])
             .arg("-f")
             .arg(dir.path())
             .stdout(log.try_clone().unwrap())
@@ -90,7 +124,8 @@ impl Baresip {
 
     /// Everything baresip printed so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+        // Lossy: baresip 1.0 prints some bytes that are not UTF-8.
+        String::from_utf8_lossy(&std::fs::read(self.log_path()).unwrap_or_default()).into_owned()
     }
 
     /// Waits until the log contains `needle`; panics with the log after `timeout`.
@@ -110,10 +145,16 @@ impl Baresip {
     }
 
     /// Sends a console command (e.g. `/dial sip:alice@example.test`) to the cons module.
+    /// Sent as one UDP datagram: over TCP, closing right after the write made baresip 1.0
+    /// echo into a closed socket and drop the command.
     pub fn command(&self, command: &str) {
-        let mut stream =
-            TcpStream::connect(("127.0.0.1", self.console_port)).expect("baresip console");
-        stream.write_all(format!("{command}\n").as_bytes()).unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("console socket");
+        socket
+            .send_to(
+                format!("{command}\n").as_bytes(),
+                ("127.0.0.1", self.console_port),
+            )
+            .expect("baresip console");
     }
 }
 

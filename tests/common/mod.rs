@@ -274,6 +274,11 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// Everything the server logged so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
     /// Waits until the server logged a line containing `needle`; returns that line.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
         let deadline = std::time::Instant::now() + timeout;

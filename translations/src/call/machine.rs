@@ -334,8 +334,16 @@ impl Call {
         let status = sip_status(reason);
         let text = j.reason.as_ref().and_then(|r| r.text.as_deref());
         match (self.phase, self.origin) {
+            // A normal hang-up is cause 200; only a failure carries its status.
             (Phase::Active, _) => self.sip(SipAction::Bye {
-                reason: reason_header(status, text.unwrap_or(reason.as_str())),
+                reason: reason_header(
+                    if reason == ReasonCondition::Success {
+                        200
+                    } else {
+                        status
+                    },
+                    text.unwrap_or(reason.as_str()),
+                ),
             }),
             (_, Origin::Sip) => self.sip(SipAction::Reject { status }),
             // The INVITE is not out yet: nothing to tell SIP.
