@@ -135,3 +135,151 @@ async fn baresip_calls_an_xmpp_user_who_answers_and_gets_its_rtp() {
     phone.wait_for("session closed", Duration::from_secs(10));
     server.wait_for_log("call ended", Duration::from_secs(5));
 }
+
+/// A server with the gateway, alice online (resource `laptop`), carol registered but
+/// offline, and bob's phone. `None` when baresip is not installed.
+async fn setup(extra: &str) -> Option<(Server, RawClient, baresip::Baresip)> {
+    let server = Server::start_with_config(&format!("{GATEWAY}{extra}"));
+    server.add_user("alice", "alicepw");
+    server.add_user("bob", "bobpw");
+    server.add_user("carol", "carolpw");
+    let mut alice = RawClient::login(server.starttls, "alice", "alicepw", Some("laptop")).await;
+    alice.send("<presence/>").await;
+    alice.sync().await;
+    let phone = bob_phone(&server)?;
+    std::thread::sleep(Duration::from_millis(500));
+    Some((server, alice, phone))
+}
+
+/// Reads alice's session-initiate and acknowledges it: (caller JID, sid).
+async fn incoming(alice: &mut RawClient) -> (String, String) {
+    alice.read_until("session-initiate").await;
+    let got = alice.read_until("</iq>").await.replace('"', "'");
+    let (id, from, sid) = (
+        attr(&got, "<iq", "id"),
+        attr(&got, "<iq", "from"),
+        attr(&got, "session-initiate", "sid"),
+    );
+    alice.received.clear();
+    alice
+        .send(&format!("<iq type='result' id='{id}' to='{from}'/>"))
+        .await;
+    (from, sid)
+}
+
+async fn jingle(alice: &mut RawClient, to: &str, sid: &str, action: &str, body: &str) {
+    alice
+        .send(&format!(
+            "<iq type='set' id='{action}' to='{to}'><jingle xmlns='urn:xmpp:jingle:1' action='{action}' sid='{sid}'>{body}</jingle></iq>"
+        ))
+        .await;
+    alice.read_until(&format!("id='{action}'")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn busy_and_decline_reach_the_phone_as_486_and_603() {
+    for (reason, status) in [("busy", "486"), ("decline", "603")] {
+        let Some((_server, mut alice, phone)) = setup("").await else {
+            return;
+        };
+        phone.command("/dial sip:alice@localhost");
+        let (from, sid) = incoming(&mut alice).await;
+        jingle(
+            &mut alice,
+            &from,
+            &sid,
+            "session-terminate",
+            &format!("<reason><{reason}/></reason>"),
+        )
+        .await;
+        phone.wait_for(status, Duration::from_secs(10));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_phone_hanging_up_ends_the_jingle_session() {
+    let Some((server, mut alice, phone)) = setup("").await else {
+        return;
+    };
+    phone.command("/dial sip:alice@localhost");
+    let (from, sid) = incoming(&mut alice).await;
+    let (media, _rtcp) = udp_pair().await;
+    let port = media.local_addr().unwrap().port();
+    jingle(
+        &mut alice,
+        &from,
+        &sid,
+        "session-accept",
+        &format!(
+            "<content creator='initiator' name='audio'>\
+               <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'><payload-type id='0' name='PCMU' clockrate='8000'/></description>\
+               <transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'>\
+                 <candidate component='1' generation='0' id='a1' ip='127.0.0.1' port='{port}'/></transport></content>"
+        ),
+    )
+    .await;
+    phone.wait_for("established", Duration::from_secs(10));
+    alice.received.clear();
+    phone.command("/hangup");
+    let got = alice.read_until("</jingle>").await.replace('"', "'");
+    assert!(got.contains("action='session-terminate'"), "{got}");
+    assert!(got.contains("<success/>"), "{got}");
+    let line = server.wait_for_log("call ended", Duration::from_secs(5));
+    assert!(line.contains("status=200"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_caller_cancelling_while_it_rings_ends_the_jingle_session() {
+    let Some((_server, mut alice, phone)) = setup("").await else {
+        return;
+    };
+    phone.command("/dial sip:alice@localhost");
+    let (from, sid) = incoming(&mut alice).await;
+    jingle(
+        &mut alice,
+        &from,
+        &sid,
+        "session-info",
+        "<ringing xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>",
+    )
+    .await;
+    phone.wait_for("180 Ringing", Duration::from_secs(10));
+    alice.received.clear();
+    phone.command("/hangup");
+    let got = alice.read_until("</jingle>").await.replace('"', "'");
+    assert!(
+        got.contains("action='session-terminate'") && got.contains("<cancel/>"),
+        "{got}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_offline_and_unanswered_callees() {
+    let Some((server, mut alice, phone)) = setup("ring_timeout = 5\n").await else {
+        return;
+    };
+    phone.command("/dial sip:nobody@localhost");
+    phone.wait_for("404", Duration::from_secs(10));
+    phone.command("/dial sip:carol@localhost");
+    phone.wait_for("480", Duration::from_secs(10));
+    // alice's client never answers: after the ring timeout the phone gets 480 and her
+    // client is told the session timed out.
+    let before = phone.log().matches("480").count();
+    phone.command("/dial sip:alice@localhost");
+    let (_from, _sid) = incoming(&mut alice).await;
+    let got = tokio::time::timeout(Duration::from_secs(10), alice.read_until("</jingle>"))
+        .await
+        .expect("session-terminate after the ring timeout")
+        .replace('"', "'");
+    assert!(got.contains("<timeout/>"), "{got}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while phone.log().matches("480").count() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 480 after the ring timeout"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let line = server.wait_for_log("reason=\"timeout\"", Duration::from_secs(5));
+    assert!(line.contains("status=480"), "{line}");
+}
