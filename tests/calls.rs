@@ -48,6 +48,28 @@ async fn udp_pair() -> (tokio::net::UdpSocket, tokio::net::UdpSocket) {
     panic!("no adjacent UDP ports free on loopback")
 }
 
+/// The phone's first packet at `media` is PCMU RTP (parsed by rtp-rs).
+async fn expect_pcmu(media: &tokio::net::UdpSocket) {
+    let mut buf = [0u8; 1500];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(10), media.recv_from(&mut buf))
+        .await
+        .expect("RTP from the phone")
+        .unwrap();
+    let packet = rtp_rs::RtpReader::new(&buf[..n]).expect("an RTP packet");
+    assert_eq!(packet.payload_type(), 0, "PCMU");
+}
+
+/// A PCMU audio content with a Raw UDP candidate at `port` on loopback.
+fn pcmu_content(port: u16) -> String {
+    format!(
+        "<content creator='initiator' name='audio'>\
+           <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'><payload-type id='0' name='PCMU' clockrate='8000'/></description>\
+           <transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'>\
+             <candidate component='1' generation='0' id='a1' ip='127.0.0.1' port='{port}'/></transport>\
+         </content>"
+    )
+}
+
 fn bob_phone(server: &Server) -> Option<baresip::Baresip> {
     baresip::Baresip::start(&format!(
         "<sip:bob@localhost>;auth_pass=bobpw;outbound=\"sip:{}\";regint=0",
@@ -57,17 +79,10 @@ fn bob_phone(server: &Server) -> Option<baresip::Baresip> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn baresip_calls_an_xmpp_user_who_answers_and_gets_its_rtp() {
-    let server = Server::start_with_config(GATEWAY);
-    server.add_user("alice", "alicepw");
-    server.add_user("bob", "bobpw");
-    let mut alice = RawClient::login(server.starttls, "alice", "alicepw", Some("laptop")).await;
-    alice.send("<presence/>").await;
-    alice.sync().await;
+    let (server, mut alice) = server_with_alice("").await;
     let Some(phone) = bob_phone(&server) else {
         return;
     };
-    // The console accepts commands once baresip is up.
-    std::thread::sleep(Duration::from_millis(500));
     phone.command("/dial sip:alice@localhost");
 
     alice.read_until("session-initiate").await;
@@ -90,6 +105,7 @@ async fn baresip_calls_an_xmpp_user_who_answers_and_gets_its_rtp() {
     // (RFC 3550 §11); a closed RTCP port makes baresip drop the call on the ICMP error.
     let (media, _rtcp) = udp_pair().await;
     let port = media.local_addr().unwrap().port();
+    let content = pcmu_content(port);
     alice
         .send(&format!(
             "<iq type='set' id='ring' to='{from}'><jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='{sid}'>\
@@ -100,11 +116,7 @@ async fn baresip_calls_an_xmpp_user_who_answers_and_gets_its_rtp() {
     alice
         .send(&format!(
             "<iq type='set' id='accept' to='{from}'><jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='{sid}' responder='alice@localhost/laptop'>\
-               <content creator='initiator' name='audio'>\
-                 <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'><payload-type id='0' name='PCMU' clockrate='8000'/></description>\
-                 <transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'>\
-                   <candidate component='1' generation='0' id='a1' ip='127.0.0.1' port='{port}'/></transport>\
-               </content></jingle></iq>"
+               {content}</jingle></iq>"
         ))
         .await;
     let reply = alice.read_until("id='accept'").await;
@@ -114,13 +126,7 @@ async fn baresip_calls_an_xmpp_user_who_answers_and_gets_its_rtp() {
     );
     phone.wait_for("established", Duration::from_secs(10));
 
-    let mut buf = [0u8; 1500];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(10), media.recv_from(&mut buf))
-        .await
-        .expect("RTP from the phone")
-        .unwrap();
-    let packet = rtp_rs::RtpReader::new(&buf[..n]).expect("an RTP packet");
-    assert_eq!(packet.payload_type(), 0, "PCMU");
+    expect_pcmu(&media).await;
 
     // Alice hangs up: the phone gets a BYE.
     alice.received.clear();
@@ -136,9 +142,8 @@ async fn baresip_calls_an_xmpp_user_who_answers_and_gets_its_rtp() {
     server.wait_for_log("call ended", Duration::from_secs(5));
 }
 
-/// A server with the gateway, alice online (resource `laptop`), carol registered but
-/// offline, and bob's phone. `None` when baresip is not installed.
-async fn setup(extra: &str) -> Option<(Server, RawClient, baresip::Baresip)> {
+/// A server with the gateway, alice online (resource `laptop`), bob and carol as accounts.
+async fn server_with_alice(extra: &str) -> (Server, RawClient) {
     let server = Server::start_with_config(&format!("{GATEWAY}{extra}"));
     server.add_user("alice", "alicepw");
     server.add_user("bob", "bobpw");
@@ -146,8 +151,14 @@ async fn setup(extra: &str) -> Option<(Server, RawClient, baresip::Baresip)> {
     let mut alice = RawClient::login(server.starttls, "alice", "alicepw", Some("laptop")).await;
     alice.send("<presence/>").await;
     alice.sync().await;
+    (server, alice)
+}
+
+/// [`server_with_alice`] and bob's phone (calling out through tandem). `None` when
+/// baresip is not installed.
+async fn setup(extra: &str) -> Option<(Server, RawClient, baresip::Baresip)> {
+    let (server, alice) = server_with_alice(extra).await;
     let phone = bob_phone(&server)?;
-    std::thread::sleep(Duration::from_millis(500));
     Some((server, alice, phone))
 }
 
@@ -210,12 +221,7 @@ async fn the_phone_hanging_up_ends_the_jingle_session() {
         &from,
         &sid,
         "session-accept",
-        &format!(
-            "<content creator='initiator' name='audio'>\
-               <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'><payload-type id='0' name='PCMU' clockrate='8000'/></description>\
-               <transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'>\
-                 <candidate component='1' generation='0' id='a1' ip='127.0.0.1' port='{port}'/></transport></content>"
-        ),
+        &pcmu_content(port),
     )
     .await;
     phone.wait_for("established", Duration::from_secs(10));
@@ -282,4 +288,69 @@ async fn unknown_offline_and_unanswered_callees() {
     }
     let line = server.wait_for_log("reason=\"timeout\"", Duration::from_secs(5));
     assert!(line.contains("status=480"), "{line}");
+}
+
+/// Alice calls the SIP address `bob@sip.localhost`; bob is a local account whose phone
+/// (baresip, auto-answer) is registered, so the INVITE goes to that phone. RTP flows from
+/// the phone to the Raw UDP candidate in alice's session-initiate, and each side hangs up.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_xmpp_user_calls_a_registered_phone_which_answers() {
+    let (server, mut alice) = server_with_alice("").await;
+    let Some(phone) = baresip::Baresip::start(&format!(
+        "<sip:bob@localhost>;auth_pass=bobpw;outbound=\"sip:{}\";regint=600;answermode=auto",
+        server.sip_udp
+    )) else {
+        return;
+    };
+    phone.wait_for("200 OK", Duration::from_secs(10));
+
+    let (media, _rtcp) = udp_pair().await;
+    let port = media.local_addr().unwrap().port();
+    let to = "bob@sip.localhost";
+    let sid = "call1";
+    let content = pcmu_content(port);
+    alice
+        .send(&format!(
+            "<iq type='set' id='init' to='{to}'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='{sid}' initiator='alice@localhost/laptop'>\
+               {content}</jingle></iq>"
+        ))
+        .await;
+    let reply = alice.read_until("id='init'").await.replace('"', "'");
+    assert!(reply.contains("type='result'"), "{reply}");
+    // The phone answers fast: its session-accept may arrive with the result, so the buffer
+    // is kept and searched from the accept on.
+    alice.read_until("session-accept").await;
+    let got = alice.read_until("</jingle></iq>").await.replace('"', "'");
+    let accept = got[got[..got.find("session-accept").unwrap()]
+        .rfind("<iq")
+        .unwrap()..]
+        .to_string();
+    assert!(accept.contains(&format!("from='{to}'")), "{accept}");
+    assert!(
+        accept.contains("urn:xmpp:jingle:transports:raw-udp:1"),
+        "{accept}"
+    );
+    let id = attr(&accept, "<iq", "id");
+    alice
+        .send(&format!("<iq type='result' id='{id}' to='{to}'/>"))
+        .await;
+    phone.wait_for("established", Duration::from_secs(10));
+
+    expect_pcmu(&media).await;
+
+    alice.received.clear();
+    jingle(
+        &mut alice,
+        to,
+        sid,
+        "session-terminate",
+        "<reason><success/></reason>",
+    )
+    .await;
+    phone.wait_for("session closed", Duration::from_secs(10));
+    let line = server.wait_for_log("call ended", Duration::from_secs(5));
+    assert!(
+        line.contains("origin=Jingle") && line.contains("status=200"),
+        "{line}"
+    );
 }

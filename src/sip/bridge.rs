@@ -2,8 +2,9 @@
 //! (which owns the transaction layer) and from stanzas XMPP users send to the gateway
 //! domain. The call decides; this module turns its outputs into SIP messages and iqs.
 //!
-//! This step bridges calls from SIP to XMPP users (a phone or trunk calls `alice`); calls
-//! from XMPP to SIP arrive in a later step.
+//! Both ways: a phone or trunk calls a local user (`alice`), and a local user's session-initiate
+//! to `number@<gateway domain>` becomes an INVITE to that user's registered phone, or to
+//! `sip:number@<sip domain>` through `[sip] outbound_proxy`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use tandem_xmpp::Element;
 
 use super::core::{random_token, Endpoint};
 use super::transport::Destination;
-use crate::config::GatewayConfig;
+use crate::config::Config;
 use crate::im::delivery;
 use crate::server::Shared;
 
@@ -33,36 +34,46 @@ const JINGLE_ERRORS_NS: &str = "urn:xmpp:jingle:errors:1";
 /// The bridge's state inside the SIP endpoint.
 pub struct Bridge {
     sip_domain: String,
+    /// `[sip] domain`: the host part of the SIP URIs tandem writes.
+    server_sip_domain: String,
+    outbound_proxy: Option<String>,
     shared: Arc<Shared>,
     config: CallConfig,
     legs: HashMap<String, Leg>,
     by_call_id: HashMap<String, String>,
 }
 
-/// One call from a SIP caller to an XMPP user.
+/// One bridged call, either way.
 struct Leg {
     call: Call,
+    /// The INVITE: the phone's (SIP caller), or ours (XMPP caller).
     invite: Request,
-    invite_key: ServerKey,
+    /// The phone's INVITE transaction, when the call came from SIP.
+    server_key: Option<ServerKey>,
+    /// Our INVITE transaction, when the call came from XMPP.
+    client_key: Option<ClientKey>,
     destination: Destination,
     local_tag: String,
     dialog: Option<Dialog>,
-    /// The caller as the XMPP user sees it: `number@<gateway domain>/<call>`.
-    caller: String,
-    callee: FullJid,
+    /// The SIP party as the XMPP user sees it: `number@<gateway domain>[/<call>]`.
+    gateway_jid: String,
+    xmpp_party: FullJid,
     /// The id of our session-initiate iq: an error to it means the callee refused.
     initiate_id: Option<String>,
 }
 
 impl Bridge {
-    pub fn new(config: &GatewayConfig, sip_domain: String, shared: Arc<Shared>) -> Bridge {
+    pub fn new(config: &Config, sip_domain: String, shared: Arc<Shared>) -> Bridge {
+        let gateway = &config.gateway;
         Bridge {
             sip_domain,
+            server_sip_domain: config.sip_domain().to_owned(),
+            outbound_proxy: config.sip.outbound_proxy.clone(),
             shared,
             config: CallConfig {
-                ring_timeout: Duration::from_secs(config.ring_timeout as u64),
-                trickle_wait: Duration::from_millis(config.trickle_wait_ms as u64),
-                max_duration: Duration::from_secs(config.max_call_duration as u64),
+                ring_timeout: Duration::from_secs(gateway.ring_timeout as u64),
+                trickle_wait: Duration::from_millis(gateway.trickle_wait_ms as u64),
+                max_duration: Duration::from_secs(gateway.max_call_duration as u64),
                 sip_trickle: false,
             },
             legs: HashMap::new(),
@@ -167,12 +178,13 @@ impl Endpoint {
         let leg = Leg {
             call,
             invite: request.clone(),
-            invite_key: key.clone(),
+            server_key: Some(key.clone()),
+            client_key: None,
             destination: from.clone(),
             local_tag: random_token(),
             dialog: None,
-            caller,
-            callee,
+            gateway_jid: caller,
+            xmpp_party: callee,
             initiate_id: None,
         };
         let bridge = self.bridge.as_mut().expect("checked above");
@@ -249,7 +261,7 @@ impl Endpoint {
     }
 
     /// A stanza an XMPP user sent to the gateway domain.
-    pub(super) fn bridge_stanza(&mut self, stanza: Element) {
+    pub(super) async fn bridge_stanza(&mut self, stanza: Element) {
         let Some(bridge) = self.bridge.as_ref() else {
             return;
         };
@@ -260,7 +272,10 @@ impl Endpoint {
         let from = stanza.attr("from").and_then(|f| FullJid::new(f).ok());
         match stanza.attr("type") {
             Some("set") => {
-                let outcome = self.bridge_jingle_set(&stanza, from.as_ref());
+                let outcome = match self.outgoing_initiate(&stanza, from.as_ref()) {
+                    Some(initiate) => self.bridge_outgoing(&stanza, from.clone(), initiate).await,
+                    None => self.bridge_jingle_set(&stanza, from.as_ref()),
+                };
                 let reply = match outcome {
                     Ok(()) => Some(iq_result(&stanza, None)),
                     Err(refusal) => jingle_error(&stanza, &refusal),
@@ -299,23 +314,224 @@ impl Endpoint {
         }
     }
 
+    /// A session-initiate for a session we do not have yet: a new call to SIP.
+    fn outgoing_initiate(&self, stanza: &Element, from: Option<&FullJid>) -> Option<Jingle> {
+        from?;
+        let j = parse_jingle(stanza).ok()?;
+        let known = self.bridge.as_ref()?.legs.contains_key(&j.sid);
+        (j.action == Action::SessionInitiate && !known).then_some(j)
+    }
+
+    /// An XMPP user calls a SIP address: her registered phone if `number` is a local account
+    /// with bindings, else `sip:number@<sip domain>` through the outbound proxy.
+    async fn bridge_outgoing(
+        &mut self,
+        stanza: &Element,
+        from: Option<FullJid>,
+        initiate: Jingle,
+    ) -> Result<(), JingleRefusal> {
+        // Only local, authenticated users reach this point: the c2s core stamps `from`.
+        let from = from.ok_or(JingleRefusal::OutOfOrder)?;
+        let to = stanza.attr("to").unwrap_or_default().to_owned();
+        let bridge = self
+            .bridge
+            .as_ref()
+            .expect("stanzas only arrive with a bridge");
+        let bare_to = to.split('/').next().unwrap_or_default();
+        let user = tandem_translations::address::jid_to_sip(bare_to)
+            .ok()
+            .and_then(|uri| {
+                tandem_sip::message::Uri::parse(&uri)
+                    .and_then(|u| u.user_decoded().map(|u| u.into_owned()))
+            })
+            .ok_or(JingleRefusal::NoRoute)?;
+        let (request_uri, destination) = match self.registered_phone(&user).await {
+            Some(found) => found,
+            None => {
+                let Some(proxy) = bridge.outbound_proxy.clone() else {
+                    return Err(JingleRefusal::NoRoute);
+                };
+                let uri = format!("sip:{user}@{}", bridge.server_sip_domain);
+                (
+                    uri,
+                    self.resolve(&proxy).await.ok_or(JingleRefusal::NoRoute)?,
+                )
+            }
+        };
+        let bridge = self.bridge.as_ref().expect("checked");
+        let call = Call::from_jingle(Instant::now(), bridge.config, initiate.clone())?;
+        let sid = initiate.sid.clone();
+        let caller_uri = format!(
+            "sip:{}@{}",
+            from.node().map(|n| n.as_str()).unwrap_or("anonymous"),
+            bridge.server_sip_domain
+        );
+        let callee_uri = format!("sip:{user}@{}", bridge.server_sip_domain);
+        tracing::info!(%sid, caller = %from, %request_uri, "bridging a Jingle call to SIP");
+        // The INVITE itself is built when the call has gathered its candidates.
+        let placeholder = Request::builder(Method::Invite, &request_uri)
+            .header("From", &format!("<{caller_uri}>;tag={}", random_token()))
+            .header("To", &format!("<{callee_uri}>"))
+            .header(
+                "Call-ID",
+                &format!("{}@{}", random_token(), bridge.server_sip_domain),
+            )
+            .header("CSeq", "1 INVITE")
+            .header("Via", "SIP/2.0/UDP 0.0.0.0:9;branch=z9hG4bKpending")
+            .header("Max-Forwards", "70")
+            .build()
+            .map_err(|e| JingleRefusal::BadRequest(e.to_string()))?;
+        let leg = Leg {
+            call,
+            invite: placeholder,
+            server_key: None,
+            client_key: None,
+            destination,
+            local_tag: String::new(),
+            dialog: None,
+            gateway_jid: to,
+            xmpp_party: from,
+            initiate_id: None,
+        };
+        let bridge = self.bridge.as_mut().expect("checked");
+        bridge
+            .by_call_id
+            .insert(leg.invite.call_id().to_owned(), sid.clone());
+        bridge.legs.insert(sid.clone(), leg);
+        self.drive(&sid);
+        Ok(())
+    }
+
+    /// The best registered, unexpired binding of a local account: its contact, and where its
+    /// REGISTER came from (the way back to a phone behind NAT).
+    async fn registered_phone(&self, user: &str) -> Option<(String, Destination)> {
+        let aor = format!("sip:{user}@{}", self.domain);
+        let now = super::core::unix_now();
+        let bindings = self.storage.bindings(&aor).await.ok()?;
+        let best = bindings
+            .into_iter()
+            .filter(|b| b.expires_at > now)
+            .max_by(|a, b| a.q.unwrap_or(1.0).total_cmp(&b.q.unwrap_or(1.0)))?;
+        let addr = best.source.strip_prefix("udp:")?.parse().ok()?;
+        Some((
+            best.contact,
+            Destination {
+                flow: super::transport::Flow::Udp(0),
+                addr,
+            },
+        ))
+    }
+
+    /// `sip:host[:port]` -> a UDP destination.
+    async fn resolve(&self, uri: &str) -> Option<Destination> {
+        let parsed = tandem_sip::message::Uri::parse(uri)?;
+        let host = parsed.host().trim_start_matches('[').trim_end_matches(']');
+        let port = parsed.port().unwrap_or(5060);
+        let addr = tokio::net::lookup_host((host, port)).await.ok()?.next()?;
+        Some(Destination {
+            flow: super::transport::Flow::Udp(0),
+            addr,
+        })
+    }
+
+    /// A response to one of our requests.
+    pub(super) fn bridge_response(&mut self, key: &ClientKey, response: Response) {
+        let Some(sid) = self.bridge.as_ref().and_then(|b| {
+            b.legs
+                .iter()
+                .find(|(_, l)| l.client_key.as_ref() == Some(key))
+                .map(|(sid, _)| sid.clone())
+        }) else {
+            return;
+        };
+        let status = response.status();
+        let event = match status {
+            100 => return,
+            101..=199 => SipEvent::Provisional { status },
+            200..=299 => {
+                let answer = std::str::from_utf8(response.body())
+                    .ok()
+                    .and_then(|t| SessionDescription::parse(t).ok());
+                if !self.confirm_dialog(&sid, &response) {
+                    return; // a retransmitted 2xx: re-ACKed, nothing new
+                }
+                match answer {
+                    Some(sdp) => SipEvent::Answered { sdp },
+                    None => {
+                        self.send_bye(
+                            &sid,
+                            &tandem_translations::errors::reason_header(
+                                488,
+                                "no usable SDP answer",
+                            ),
+                        );
+                        SipEvent::Rejected { status: 488 }
+                    }
+                }
+            }
+            _ => SipEvent::Rejected { status },
+        };
+        if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
+            leg.call.handle_sip(Instant::now(), event);
+        }
+        self.drive(&sid);
+    }
+
+    /// Creates the UAC dialog from our INVITE's 2xx and ACKs it (RFC 3261 §13.2.2.4). False
+    /// for a retransmission of the 2xx, which is only ACKed again.
+    fn confirm_dialog(&mut self, sid: &str, response: &Response) -> bool {
+        let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
+            return false;
+        };
+        let first = leg.dialog.is_none();
+        if first {
+            let record_route: Vec<String> = response
+                .record_routes()
+                .map(|r| r.as_str().to_owned())
+                .collect();
+            let remote_contact = response
+                .contacts()
+                .find_map(|c| match c {
+                    tandem_sip::message::Contact::Address(a) => Some(a.uri().as_str().to_owned()),
+                    tandem_sip::message::Contact::Wildcard => None,
+                })
+                .unwrap_or_else(|| leg.invite.uri().as_str().to_owned());
+            leg.dialog = Some(Dialog::uac(&DialogSeed {
+                call_id: leg.invite.call_id(),
+                from_tag: leg.invite.from().tag().unwrap_or_default(),
+                to_tag: response.to().tag().unwrap_or_default(),
+                from_uri: leg.invite.from().uri().as_str(),
+                to_uri: leg.invite.to().uri().as_str(),
+                cseq: leg.invite.cseq().seq,
+                remote_contact: &remote_contact,
+                record_route: &record_route,
+                status: response.status(),
+                secure: false,
+            }));
+        }
+        let dialog = leg.dialog.as_mut().expect("just made");
+        let target = dialog.next_request("ACK");
+        let Some(local) = self.transports.local_addr(&leg.destination.flow) else {
+            return first;
+        };
+        let (_, builder) = in_dialog_request(dialog, Method::Ack, &target, local, "UDP");
+        if let Ok(ack) = builder.build() {
+            // The ACK for a 2xx is the TU's own request, outside any transaction (§17.1.1.3).
+            let transports = self.transports.clone();
+            let destination = leg.destination.clone();
+            tokio::spawn(async move {
+                transports.send(&destination, ack.to_bytes()).await;
+            });
+        }
+        first
+    }
+
     fn bridge_jingle_set(
         &mut self,
         stanza: &Element,
         from: Option<&FullJid>,
     ) -> Result<(), JingleRefusal> {
-        let Some(child) = stanza.get_child("jingle", JINGLE_NS) else {
-            return Err(JingleRefusal::BadRequest("not a Jingle request".into()));
-        };
-        let mut xml = String::new();
-        child.write_to(&mut xml, "");
-        let j = match jingle::parse(&xml) {
-            Ok(JinglePayload::Jingle(j)) => j,
-            Ok(JinglePayload::Message(_)) => {
-                return Err(JingleRefusal::BadRequest("not a Jingle request".into()))
-            }
-            Err(e) => return Err(JingleRefusal::BadRequest(e.to_string())),
-        };
+        let j = parse_jingle(stanza)?;
         let sid = j.sid.clone();
         let leg = self
             .bridge
@@ -323,7 +539,7 @@ impl Endpoint {
             .and_then(|b| b.legs.get_mut(&sid))
             .ok_or(JingleRefusal::UnknownSession)?;
         // Only the callee's resource speaks for the session.
-        if from != Some(&leg.callee) {
+        if from != Some(&leg.xmpp_party) {
             return Err(JingleRefusal::UnknownSession);
         }
         let result = leg.call.handle_jingle(Instant::now(), &j);
@@ -372,12 +588,12 @@ impl Endpoint {
         }
         let xml = format!(
             "<iq type='set' id='{id}' from='{}' to='{}'>{}</iq>",
-            xml_attr(&leg.caller),
-            xml_attr(&leg.callee.to_string()),
+            xml_attr(&leg.gateway_jid),
+            xml_attr(&leg.xmpp_party.to_string()),
             j.to_xml()
         );
         let delivered = match tandem_xmpp::stream::parse_stanza(&xml) {
-            Ok(iq) => delivery::to_full(&shared, &leg.callee, iq),
+            Ok(iq) => delivery::to_full(&shared, &leg.xmpp_party, iq),
             Err(e) => {
                 tracing::error!(error = %e, "a Jingle element we wrote does not parse");
                 false
@@ -410,12 +626,14 @@ impl Endpoint {
                 if let Some(contact) = &contact {
                     let _ = response.set_header("Contact", contact);
                 }
-                self.layer.send_response(
-                    now,
-                    &leg.invite_key,
-                    status,
-                    tandem_sip::message::Message::Response(response),
-                );
+                if let Some(key) = &leg.server_key {
+                    self.layer.send_response(
+                        now,
+                        key,
+                        status,
+                        tandem_sip::message::Message::Response(response),
+                    );
+                }
             }
             SipAction::Accept { sdp } => {
                 let Ok(mut response) = Response::from_request(
@@ -458,16 +676,103 @@ impl Endpoint {
                     status: 200,
                     secure: false,
                 }));
-                self.layer.send_response(
-                    now,
-                    &leg.invite_key,
-                    200,
-                    tandem_sip::message::Message::Response(response),
-                );
+                if let Some(key) = &leg.server_key {
+                    self.layer.send_response(
+                        now,
+                        key,
+                        200,
+                        tandem_sip::message::Message::Response(response),
+                    );
+                }
             }
             SipAction::Bye { reason } => self.send_bye(sid, &reason),
+            SipAction::Invite { sdp } => self.send_invite(sid, sdp),
+            SipAction::Cancel { reason } => self.send_cancel(sid, &reason),
             other => tracing::warn!(?other, "SIP action not bridged yet"),
         }
+    }
+
+    /// Our INVITE for a Jingle caller, now that its candidates are gathered.
+    fn send_invite(&mut self, sid: &str, sdp: SessionDescription) {
+        let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
+            return;
+        };
+        let Some(local) = self.transports.local_addr(&leg.destination.flow) else {
+            return;
+        };
+        let branch = fresh_branch();
+        let from = leg.invite.from().as_str().to_owned();
+        let contact = format!(
+            "<sip:{}@{local};transport=udp>",
+            leg.invite.from().uri().user().unwrap_or("tandem")
+        );
+        let request = Request::builder(Method::Invite, leg.invite.uri().as_str())
+            .header("Via", &format!("SIP/2.0/UDP {local};branch={branch};rport"))
+            .header("Max-Forwards", "70")
+            .header("From", &from)
+            .header("To", leg.invite.to().as_str())
+            .header("Call-ID", leg.invite.call_id())
+            .header("CSeq", "1 INVITE")
+            .header("Contact", &contact)
+            .header("Allow", super::core::ALLOW)
+            .body("application/sdp", sdp.to_string().into_bytes())
+            .build();
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => return tracing::warn!(error = %e, "cannot build INVITE"),
+        };
+        leg.local_tag = leg.invite.from().tag().unwrap_or_default().to_owned();
+        leg.invite = request.clone();
+        let key = ClientKey {
+            branch,
+            method: "INVITE".into(),
+        };
+        leg.client_key = Some(key.clone());
+        let destination = leg.destination.clone();
+        self.send_client_request(key, request, destination);
+    }
+
+    /// CANCEL our INVITE (RFC 3261 §9.1: same Request-URI, Call-ID, From, To, Via branch).
+    fn send_cancel(&mut self, sid: &str, reason: &str) {
+        let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
+            return;
+        };
+        let Some(key) = leg.client_key.clone() else {
+            return;
+        };
+        let invite = &leg.invite;
+        let request = Request::builder(Method::Cancel, invite.uri().as_str())
+            .header("Via", invite.top_via().as_str())
+            .header("Max-Forwards", "70")
+            .header("From", invite.from().as_str())
+            .header("To", invite.to().as_str())
+            .header("Call-ID", invite.call_id())
+            .header("CSeq", &format!("{} CANCEL", invite.cseq().seq))
+            .header("Reason", reason)
+            .build();
+        let Ok(request) = request else {
+            return;
+        };
+        let destination = leg.destination.clone();
+        self.send_client_request(
+            ClientKey {
+                branch: key.branch,
+                method: "CANCEL".into(),
+            },
+            request,
+            destination,
+        );
+    }
+
+    fn send_client_request(&mut self, key: ClientKey, request: Request, to: Destination) {
+        let reliable = to.flow.is_reliable();
+        self.layer.send_request(
+            Instant::now(),
+            key,
+            tandem_sip::message::Message::Request(request),
+            to,
+            reliable,
+        );
     }
 
     fn send_bye(&mut self, sid: &str, reason: &str) {
@@ -481,48 +786,64 @@ impl Endpoint {
             return;
         };
         let target = dialog.next_request("BYE");
-        let mut random = [0u8; 12];
-        let _ = getrandom::fill(&mut random);
-        let branch = tandem_sip::transaction::key::new_branch(random);
         let via_transport = transport_param(&leg.destination).to_ascii_uppercase();
-        let mut builder = Request::builder(Method::Bye, &target.request_uri)
-            .header(
-                "Via",
-                &format!("SIP/2.0/{via_transport} {local};branch={branch};rport"),
-            )
-            .header("Max-Forwards", "70")
-            .header(
-                "From",
-                &format!("<{}>;tag={}", dialog.local_uri, dialog.id.local_tag),
-            )
-            .header(
-                "To",
-                &format!("<{}>;tag={}", dialog.remote_uri, dialog.id.remote_tag),
-            )
-            .header("Call-ID", &dialog.id.call_id)
-            .header("CSeq", &format!("{} BYE", target.cseq))
-            .header("Reason", reason);
-        for route in &target.route {
-            builder = builder.header("Route", route);
-        }
+        let (branch, builder) =
+            in_dialog_request(dialog, Method::Bye, &target, local, &via_transport);
+        let builder = builder.header("Reason", reason);
         dialog.terminate();
         let request = match builder.build() {
             Ok(r) => r,
             Err(e) => return tracing::warn!(error = %e, "cannot build BYE"),
         };
         let destination = leg.destination.clone();
-        let reliable = destination.flow.is_reliable();
-        self.layer.send_request(
-            Instant::now(),
+        self.send_client_request(
             ClientKey {
                 branch,
                 method: "BYE".into(),
             },
-            tandem_sip::message::Message::Request(request),
+            request,
             destination,
-            reliable,
         );
     }
+}
+
+/// An in-dialog request (RFC 3261 §12.2.1.1) with a fresh branch, which it returns.
+fn in_dialog_request(
+    dialog: &Dialog,
+    method: Method,
+    target: &tandem_sip::dialog::RequestTarget,
+    local: std::net::SocketAddr,
+    via_transport: &str,
+) -> (String, tandem_sip::message::RequestBuilder) {
+    let branch = fresh_branch();
+    let cseq = format!("{} {}", target.cseq, method.as_str());
+    let mut builder = Request::builder(method, &target.request_uri)
+        .header(
+            "Via",
+            &format!("SIP/2.0/{via_transport} {local};branch={branch};rport"),
+        )
+        .header("Max-Forwards", "70")
+        .header(
+            "From",
+            &format!("<{}>;tag={}", dialog.local_uri, dialog.id.local_tag),
+        )
+        .header(
+            "To",
+            &format!("<{}>;tag={}", dialog.remote_uri, dialog.id.remote_tag),
+        )
+        .header("Call-ID", &dialog.id.call_id)
+        .header("CSeq", &cseq);
+    for route in &target.route {
+        builder = builder.header("Route", route);
+    }
+    (branch, builder)
+}
+
+/// A new RFC 3261 branch (`z9hG4bK` + randomness) for a request we originate.
+fn fresh_branch() -> String {
+    let mut random = [0u8; 12];
+    let _ = getrandom::fill(&mut random);
+    tandem_sip::transaction::key::new_branch(random)
 }
 
 fn transport_param(destination: &Destination) -> &'static str {
@@ -530,6 +851,22 @@ fn transport_param(destination: &Destination) -> &'static str {
         "tls" => "tls",
         "tcp" => "tcp",
         _ => "udp",
+    }
+}
+
+/// The `<jingle>` payload of an iq.
+fn parse_jingle(stanza: &Element) -> Result<Jingle, JingleRefusal> {
+    let Some(child) = stanza.get_child("jingle", JINGLE_NS) else {
+        return Err(JingleRefusal::BadRequest("not a Jingle request".into()));
+    };
+    let mut xml = String::new();
+    child.write_to(&mut xml, "");
+    match jingle::parse(&xml) {
+        Ok(JinglePayload::Jingle(j)) => Ok(j),
+        Ok(JinglePayload::Message(_)) => {
+            Err(JingleRefusal::BadRequest("not a Jingle request".into()))
+        }
+        Err(e) => Err(JingleRefusal::BadRequest(e.to_string())),
     }
 }
 
@@ -545,6 +882,7 @@ fn jingle_error(request: &Element, refusal: &JingleRefusal) -> Option<Element> {
         ),
         JingleRefusal::TieBreak => (StanzaErrorCondition::Conflict, Some("tie-break")),
         JingleRefusal::BadRequest(_) => (StanzaErrorCondition::BadRequest, None),
+        JingleRefusal::NoRoute => (StanzaErrorCondition::ItemNotFound, None),
     };
     let mut reply = error_reply(request, condition, None)?;
     if let (Some(name), Some(error)) = (

@@ -100,7 +100,7 @@ impl Endpoint {
                     Some(message) => self.handle_inbound(message).await,
                     None => return,
                 },
-                Some(stanza) = stanzas.recv() => self.bridge_stanza(stanza),
+                Some(stanza) = stanzas.recv() => self.bridge_stanza(stanza).await,
                 _ = sleep_until(deadline) => {
                     let now = Instant::now();
                     self.layer.handle_timeout(now);
@@ -137,6 +137,10 @@ impl Endpoint {
                     let Message::Response(response) = response else {
                         continue;
                     };
+                    if !self.probes.contains_key(&key) {
+                        self.bridge_response(&key, response);
+                        continue;
+                    }
                     if response.status() >= 200 {
                         if let Some(contact) = self.probes.remove(&key) {
                             tracing::info!(%contact, status = response.status(), "registered phone answered OPTIONS");

@@ -49,11 +49,7 @@ pub async fn start(
         Default::default(),
     );
     if let Some(sip_domain) = &config.gateway.sip_domain {
-        endpoint = endpoint.with_bridge(bridge::Bridge::new(
-            &config.gateway,
-            sip_domain.clone(),
-            shared,
-        ));
+        endpoint = endpoint.with_bridge(bridge::Bridge::new(config, sip_domain.clone(), shared));
     }
     tracker.spawn(endpoint.run(inbound_rx, stanzas, shutdown));
     Ok(())

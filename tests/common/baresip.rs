@@ -110,12 +110,15 @@ impl Baresip {
             .stdin(Stdio::null())
             .spawn()
             .expect("starting baresip");
-        Some(Baresip {
+        let phone = Baresip {
             dir,
             child,
             sip_port,
             console_port,
-        })
+        };
+        // Console commands sent before this line are lost (slow starts under parallel tests).
+        phone.wait_for("baresip is ready", Duration::from_secs(10));
+        Some(phone)
     }
 
     fn log_path(&self) -> PathBuf {

@@ -75,6 +75,9 @@ pub enum JingleRefusal {
     /// A description tandem cannot put on the SIP leg.
     #[error("bad-request: {0}")]
     BadRequest(String),
+    /// No SIP destination for the address called (no registered phone, no outbound proxy).
+    #[error("item-not-found: no route to this SIP address")]
+    NoRoute,
 }
 
 /// One CDR line's worth: who, when, how it ended.
