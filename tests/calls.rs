@@ -140,6 +140,27 @@ async fn baresip_calls_an_xmpp_user_who_answers_and_gets_its_rtp() {
     // baresip reports a BYE from the other side as ECONNRESET.
     phone.wait_for("session closed", Duration::from_secs(10));
     server.wait_for_log("call ended", Duration::from_secs(5));
+    // One CDR line for the call, with its times and how it ended.
+    let cdr = std::fs::read_to_string(server.dir.join("cdr.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(cdr.lines().next().unwrap()).unwrap();
+    assert_eq!(line["direction"], "sip-to-xmpp", "{line}");
+    assert_eq!(line["callee"], "alice@localhost/laptop", "{line}");
+    assert!(
+        line["caller"].as_str().unwrap().starts_with("sip:bob@"),
+        "{line}"
+    );
+    assert_eq!(line["jingle_sid"], sid.as_str(), "{line}");
+    assert_eq!(
+        (line["reason"].as_str(), line["status"].as_u64()),
+        (Some("success"), Some(200))
+    );
+    for time in ["setup", "ringing", "answer", "end"] {
+        assert!(
+            line[time].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{time}: {line}"
+        );
+    }
+    assert!(!line["sip_call_id"].as_str().unwrap().is_empty(), "{line}");
 }
 
 /// A server with the gateway, alice online (resource `laptop`), bob and carol as accounts.

@@ -8,7 +8,7 @@ pub mod locks;
 mod message;
 mod presence;
 mod roster;
-mod time;
+pub mod time;
 
 use std::collections::HashSet;
 

@@ -15,13 +15,14 @@ use tandem_sip::dialog::{Dialog, DialogSeed};
 use tandem_sip::message::{default_reason, Method, Request, Response};
 use tandem_sip::transaction::{ClientKey, ServerKey};
 use tandem_translations::call::{
-    Call, CallConfig, CallRecord, JingleRefusal, Output, SipAction, SipEvent,
+    Call, CallConfig, CallRecord, JingleRefusal, Origin, Output, SipAction, SipEvent,
 };
 use tandem_translations::jingle::{self, Action, Jingle, JinglePayload, Reason, ReasonCondition};
 use tandem_translations::sdp::SessionDescription;
 use tandem_xmpp::stanza::{error_reply, iq_result, StanzaErrorCondition};
 use tandem_xmpp::Element;
 
+use super::cdr::{line as cdr_line, CallClock, CdrWriter};
 use super::core::{random_token, Endpoint};
 use super::transport::Destination;
 use crate::config::Config;
@@ -37,6 +38,7 @@ pub struct Bridge {
     /// `[sip] domain`: the host part of the SIP URIs tandem writes.
     server_sip_domain: String,
     outbound_proxy: Option<String>,
+    cdr: CdrWriter,
     shared: Arc<Shared>,
     config: CallConfig,
     legs: HashMap<String, Leg>,
@@ -60,6 +62,8 @@ struct Leg {
     xmpp_party: FullJid,
     /// The id of our session-initiate iq: an error to it means the callee refused.
     initiate_id: Option<String>,
+    /// When the call started, to write its CDR in wall-clock time.
+    clock: CallClock,
 }
 
 impl Bridge {
@@ -69,6 +73,7 @@ impl Bridge {
             sip_domain,
             server_sip_domain: config.sip_domain().to_owned(),
             outbound_proxy: config.sip.outbound_proxy.clone(),
+            cdr: CdrWriter::new(&config.server.data_dir),
             shared,
             config: CallConfig {
                 ring_timeout: Duration::from_secs(gateway.ring_timeout as u64),
@@ -186,6 +191,7 @@ impl Endpoint {
             gateway_jid: caller,
             xmpp_party: callee,
             initiate_id: None,
+            clock: CallClock::now(),
         };
         let bridge = self.bridge.as_mut().expect("checked above");
         bridge
@@ -392,6 +398,7 @@ impl Endpoint {
             gateway_jid: to,
             xmpp_party: from,
             initiate_id: None,
+            clock: CallClock::now(),
         };
         let bridge = self.bridge.as_mut().expect("checked");
         bridge
@@ -566,6 +573,7 @@ impl Endpoint {
                     if let Some(bridge) = self.bridge.as_mut() {
                         if let Some(leg) = bridge.legs.remove(sid) {
                             bridge.by_call_id.remove(leg.invite.call_id());
+                            write_cdr(&bridge.cdr, &leg, &record);
                         }
                     }
                     return;
@@ -894,7 +902,22 @@ fn jingle_error(request: &Element, refusal: &JingleRefusal) -> Option<Element> {
     Some(reply)
 }
 
-/// The CDR line for now: a structured log event (the JSON file comes with the CDR step).
+fn write_cdr(cdr: &CdrWriter, leg: &Leg, record: &CallRecord) {
+    let xmpp = leg.xmpp_party.to_string();
+    let (caller, callee) = match record.origin {
+        Origin::Sip => (leg.invite.from().uri().as_str(), xmpp.as_str()),
+        Origin::Jingle => (xmpp.as_str(), leg.invite.uri().as_str()),
+    };
+    cdr.write(&cdr_line(
+        record,
+        &leg.clock,
+        caller,
+        callee,
+        leg.invite.call_id(),
+    ));
+}
+
+/// Also a structured log event, for operators reading logs.
 fn log_call(record: &CallRecord) {
     let ms = |t: Option<Instant>| t.map(|t| t.duration_since(record.setup).as_millis());
     tracing::info!(

@@ -1,6 +1,7 @@
 //! The SIP side of `tandem serve`: transports, and the endpoint (UAS + registrar) behind them.
 
 mod bridge;
+mod cdr;
 mod core;
 mod peer_cert;
 mod register;
