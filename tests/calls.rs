@@ -375,3 +375,36 @@ async fn an_xmpp_user_calls_a_registered_phone_which_answers() {
         "{line}"
     );
 }
+
+/// The gateway domain says what it does, and nothing it does not (no JMI yet).
+#[tokio::test]
+async fn the_gateway_domain_answers_disco_info_with_its_jingle_features() {
+    let (_server, mut alice) = server_with_alice("").await;
+    for to in ["sip.localhost", "+15551234@sip.localhost"] {
+        alice
+            .send(&format!(
+                "<iq type='get' id='d1' to='{to}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+            ))
+            .await;
+        let got = alice.read_until("</iq>").await.replace('"', "'");
+        alice.received.clear();
+        assert!(got.contains("type='result'"), "{got}");
+        assert!(got.contains("category='gateway'"), "{got}");
+        for feature in [
+            "urn:xmpp:jingle:1",
+            "urn:xmpp:jingle:apps:rtp:audio",
+            "urn:xmpp:jingle:transports:raw-udp:1",
+            "urn:xmpp:jingle:transports:ice-udp:1",
+            "urn:ietf:rfc:3264",
+        ] {
+            assert!(
+                got.contains(&format!("var='{feature}'")),
+                "{feature}: {got}"
+            );
+        }
+        assert!(
+            !got.contains("jingle-message"),
+            "JMI is not bridged yet: {got}"
+        );
+    }
+}

@@ -31,6 +31,22 @@ use crate::server::Shared;
 
 const JINGLE_NS: &str = "urn:xmpp:jingle:1";
 const JINGLE_ERRORS_NS: &str = "urn:xmpp:jingle:errors:1";
+const DISCO_INFO_NS: &str = "http://jabber.org/protocol/disco#info";
+
+/// What the gateway domain really does (XEP-0030), nothing ahead of the code: Jingle RTP
+/// audio/video over ICE-UDP (with DTLS fingerprints) or Raw UDP, and full offers rather than
+/// trickle towards SIP (`urn:ietf:rfc:3264`, XEP-0176 §support-sdp).
+const GATEWAY_FEATURES: &[&str] = &[
+    DISCO_INFO_NS,
+    JINGLE_NS,
+    "urn:xmpp:jingle:apps:rtp:1",
+    "urn:xmpp:jingle:apps:rtp:audio",
+    "urn:xmpp:jingle:apps:rtp:video",
+    "urn:xmpp:jingle:transports:ice-udp:1",
+    "urn:xmpp:jingle:transports:raw-udp:1",
+    "urn:xmpp:jingle:apps:dtls:0",
+    "urn:ietf:rfc:3264",
+];
 
 /// The bridge's state inside the SIP endpoint.
 pub struct Bridge {
@@ -309,10 +325,11 @@ impl Endpoint {
                 }
             }
             Some("get") => {
-                if let (Some(reply), Some(from)) = (
-                    error_reply(&stanza, StanzaErrorCondition::ServiceUnavailable, None),
-                    from,
-                ) {
+                let reply = match disco_info(&stanza) {
+                    Some(info) => Some(info),
+                    None => error_reply(&stanza, StanzaErrorCondition::ServiceUnavailable, None),
+                };
+                if let (Some(reply), Some(from)) = (reply, from) {
                     delivery::to_full(&shared, &from, reply);
                 }
             }
@@ -860,6 +877,24 @@ fn transport_param(destination: &Destination) -> &'static str {
         "tcp" => "tcp",
         _ => "udp",
     }
+}
+
+/// disco#info for the gateway domain or any SIP address behind it (no node).
+fn disco_info(request: &Element) -> Option<Element> {
+    let query = request.get_child("query", DISCO_INFO_NS)?;
+    if query.attr("node").is_some() {
+        return None;
+    }
+    let mut info = Element::new("query", DISCO_INFO_NS).with_child(
+        Element::new("identity", DISCO_INFO_NS)
+            .with_attr("category", "gateway")
+            .with_attr("type", "sip")
+            .with_attr("name", "Tandem SIP gateway"),
+    );
+    for feature in GATEWAY_FEATURES {
+        info.push_child(Element::new("feature", DISCO_INFO_NS).with_attr("var", *feature));
+    }
+    Some(iq_result(request, Some(info)))
 }
 
 /// The `<jingle>` payload of an iq.
