@@ -28,6 +28,13 @@ pub struct Config {
     pub log: LogConfig,
     pub sip: SipConfig,
     pub gateway: GatewayConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: where Prometheus scrapes `GET /metrics`; off when `listen` is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricsConfig {
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[gateway]`: the SIP <-> Jingle bridge.
@@ -277,6 +284,7 @@ impl Default for Config {
             },
             sip: SipConfig::default(),
             gateway: GatewayConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ mod cert;
 mod cli;
 mod config;
 mod im;
+mod metrics;
 mod net;
 mod server;
 mod sip;

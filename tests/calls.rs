@@ -208,10 +208,34 @@ async fn jingle(alice: &mut RawClient, to: &str, sid: &str, action: &str, body: 
     alice.read_until(&format!("id='{action}'")).await;
 }
 
+/// `GET /metrics` from the server's `[metrics]` listener (see its "metrics listening" line).
+async fn scrape(server: &Server) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let line = server.wait_for_log("metrics listening", Duration::from_secs(5));
+    let addr = line
+        .split("addr=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    text
+}
+
+const METRICS: &str = "[metrics]\nlisten = \"127.0.0.1:0\"\n";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn busy_and_decline_reach_the_phone_as_486_and_603() {
     for (reason, status) in [("busy", "486"), ("decline", "603")] {
-        let Some((_server, mut alice, phone)) = setup("").await else {
+        let Some((server, mut alice, phone)) = setup(METRICS).await else {
             return;
         };
         phone.command("/dial sip:alice@localhost");
@@ -225,12 +249,21 @@ async fn busy_and_decline_reach_the_phone_as_486_and_603() {
         )
         .await;
         phone.wait_for(status, Duration::from_secs(10));
+        server.wait_for_log("call ended", Duration::from_secs(5));
+        let metrics = scrape(&server).await;
+        for line in [
+            "tandem_calls_active 0".to_string(),
+            format!("tandem_call_failures_total{{reason=\"{reason}\"}} 1"),
+            "tandem_call_attempts_total{direction=\"sip-to-xmpp\"} 1".to_string(),
+        ] {
+            assert!(metrics.contains(&line), "{line} missing from\n{metrics}");
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_phone_hanging_up_ends_the_jingle_session() {
-    let Some((server, mut alice, phone)) = setup("").await else {
+    let Some((server, mut alice, phone)) = setup(METRICS).await else {
         return;
     };
     phone.command("/dial sip:alice@localhost");
@@ -253,6 +286,14 @@ async fn the_phone_hanging_up_ends_the_jingle_session() {
     assert!(got.contains("<success/>"), "{got}");
     let line = server.wait_for_log("call ended", Duration::from_secs(5));
     assert!(line.contains("status=200"), "{line}");
+    let metrics = scrape(&server).await;
+    for line in [
+        "tandem_calls_active 0",
+        "tandem_call_setups_total{direction=\"sip-to-xmpp\"} 1",
+        "tandem_call_setup_seconds_count 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -44,6 +44,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "digest_algorithms",
         ],
     ),
+    ("metrics", &["listen"]),
     (
         "gateway",
         &[
@@ -245,6 +246,21 @@ impl<'t> Walker<'t> {
 
         if let Some(t) = self.section(root, "sip") {
             self.sip(t, &mut cfg);
+        }
+
+        if let Some(t) = self.section(root, "metrics") {
+            if let Some(v) = t.get("listen") {
+                if let Some(s) = self.string(v, "metrics.listen") {
+                    match s.parse::<SocketAddr>() {
+                        Ok(addr) => cfg.metrics.listen = Some(addr),
+                        Err(_) => self.invalid(
+                            v,
+                            "metrics.listen",
+                            format!("\"{s}\" is not an address {ADDR_EXPECTED}"),
+                        ),
+                    }
+                }
+            }
         }
 
         if let Some(t) = self.section(root, "gateway") {

@@ -857,3 +857,23 @@ fn gateway_section_sets_the_sip_domain_and_call_timers() {
         ProblemKind::UnknownKey,
     );
 }
+
+#[test]
+fn metrics_listen_is_an_address() {
+    let config = load("[metrics]\nlisten = \"127.0.0.1:9090\"\n").unwrap();
+    assert_eq!(
+        config.metrics.listen,
+        Some("127.0.0.1:9090".parse().unwrap())
+    );
+    assert_eq!(
+        Config::default().metrics.listen,
+        None,
+        "off unless configured"
+    );
+    one(
+        "[metrics]\nlisten = \"localhost\"\n",
+        2,
+        Some("metrics.listen"),
+        ProblemKind::InvalidValue,
+    );
+}

@@ -78,6 +78,7 @@ pub struct Shared {
     pub user_locks: crate::im::locks::UserLocks,
     /// The SIP <-> Jingle bridge, when `[gateway] sip_domain` is set and SIP listens.
     pub gateway: Option<GatewayLink>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     starttls_session: Arc<SessionConfig>,
     direct_tls_session: Arc<SessionConfig>,
     next_session_id: AtomicU64,
@@ -183,6 +184,7 @@ impl RunningServer {
                 }),
                 _ => None,
             },
+            metrics: crate::metrics::Metrics::new(),
             starttls_session: session_config(
                 domain,
                 limits,
@@ -213,6 +215,17 @@ impl RunningServer {
                     tracker.clone(),
                 ));
             }
+        }
+        if let Some(addr) = config.metrics.listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding metrics listener {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+            tracker.spawn(crate::metrics::serve(
+                listener,
+                shared.metrics.clone(),
+                shutdown_rx.clone(),
+            ));
         }
         crate::sip::start(
             config,

@@ -27,6 +27,7 @@ use super::core::{random_token, Endpoint};
 use super::transport::Destination;
 use crate::config::Config;
 use crate::im::delivery;
+use crate::metrics::CallMetrics;
 use crate::server::Shared;
 
 const JINGLE_NS: &str = "urn:xmpp:jingle:1";
@@ -80,6 +81,17 @@ struct Leg {
     initiate_id: Option<String>,
     /// When the call started, to write its CDR in wall-clock time.
     clock: CallClock,
+    /// The answer has been counted in the metrics.
+    answer_counted: bool,
+}
+
+impl Leg {
+    fn direction(&self) -> &'static str {
+        match self.call.origin() {
+            Origin::Sip => "sip-to-xmpp",
+            Origin::Jingle => "xmpp-to-sip",
+        }
+    }
 }
 
 impl Bridge {
@@ -99,6 +111,45 @@ impl Bridge {
             },
             legs: HashMap::new(),
             by_call_id: HashMap::new(),
+        }
+    }
+
+    fn count_start(&self, leg: &Leg) {
+        let calls = &self.shared.metrics.calls;
+        calls.active.inc();
+        calls
+            .attempts
+            .get_or_create(&CallMetrics::direction(leg.direction()))
+            .inc();
+    }
+
+    /// Counts the answer once, with its setup time.
+    fn count_answer(&mut self, sid: &str) {
+        let calls = self.shared.metrics.calls.clone();
+        let Some(leg) = self.legs.get_mut(sid) else {
+            return;
+        };
+        if leg.answer_counted || !leg.call.is_answered() {
+            return;
+        }
+        leg.answer_counted = true;
+        calls
+            .setups
+            .get_or_create(&CallMetrics::direction(leg.direction()))
+            .inc();
+        calls
+            .setup_seconds
+            .observe(leg.clock.elapsed().as_secs_f64());
+    }
+
+    fn count_end(&self, record: &CallRecord) {
+        let calls = &self.shared.metrics.calls;
+        calls.active.dec();
+        if record.answer.is_none() {
+            calls
+                .failures
+                .get_or_create(&CallMetrics::reason(record.reason.as_str()))
+                .inc();
         }
     }
 
@@ -208,8 +259,10 @@ impl Endpoint {
             xmpp_party: callee,
             initiate_id: None,
             clock: CallClock::now(),
+            answer_counted: false,
         };
         let bridge = self.bridge.as_mut().expect("checked above");
+        bridge.count_start(&leg);
         bridge
             .by_call_id
             .insert(request.call_id().to_owned(), sid.clone());
@@ -416,8 +469,10 @@ impl Endpoint {
             xmpp_party: from,
             initiate_id: None,
             clock: CallClock::now(),
+            answer_counted: false,
         };
         let bridge = self.bridge.as_mut().expect("checked");
+        bridge.count_start(&leg);
         bridge
             .by_call_id
             .insert(leg.invite.call_id().to_owned(), sid.clone());
@@ -574,6 +629,9 @@ impl Endpoint {
     /// Carry out everything the call asked for.
     fn drive(&mut self, sid: &str) {
         loop {
+            if let Some(bridge) = self.bridge.as_mut() {
+                bridge.count_answer(sid);
+            }
             let Some(output) = self
                 .bridge
                 .as_mut()
@@ -588,6 +646,7 @@ impl Endpoint {
                 Output::Ended(record) => {
                     log_call(&record);
                     if let Some(bridge) = self.bridge.as_mut() {
+                        bridge.count_end(&record);
                         if let Some(leg) = bridge.legs.remove(sid) {
                             bridge.by_call_id.remove(leg.invite.call_id());
                             write_cdr(&bridge.cdr, &leg, &record);

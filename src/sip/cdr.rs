@@ -42,6 +42,11 @@ impl CallClock {
         }
     }
 
+    /// Time since the call started.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.monotonic.elapsed()
+    }
+
     fn wall(&self, at: Instant) -> String {
         rfc3339_millis(self.wall + at.saturating_duration_since(self.monotonic))
     }

@@ -138,6 +138,11 @@ impl Call {
         self.origin
     }
 
+    /// Both legs answered (whatever happened since).
+    pub fn is_answered(&self) -> bool {
+        self.answer.is_some()
+    }
+
     /// Both legs are over.
     pub fn is_ended(&self) -> bool {
         self.phase == Phase::Ended
