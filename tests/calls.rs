@@ -261,15 +261,23 @@ async fn busy_and_decline_reach_the_phone_as_486_and_603() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_phone_hanging_up_ends_the_jingle_session() {
-    let Some((server, mut alice, phone)) = setup(METRICS).await else {
-        return;
-    };
+/// bob's phone called alice and she answered with a Raw UDP candidate.
+struct AnsweredCall {
+    server: Server,
+    alice: RawClient,
+    phone: baresip::Baresip,
+    /// The caller's JID at the gateway.
+    from: String,
+    sid: String,
+    _media: (tokio::net::UdpSocket, tokio::net::UdpSocket),
+}
+
+async fn answered_call(extra: &str) -> Option<AnsweredCall> {
+    let (server, mut alice, phone) = setup(extra).await?;
     phone.command("/dial sip:alice@localhost");
     let (from, sid) = incoming(&mut alice).await;
-    let (media, _rtcp) = udp_pair().await;
-    let port = media.local_addr().unwrap().port();
+    let media = udp_pair().await;
+    let port = media.0.local_addr().unwrap().port();
     jingle(
         &mut alice,
         &from,
@@ -279,6 +287,27 @@ async fn the_phone_hanging_up_ends_the_jingle_session() {
     )
     .await;
     phone.wait_for("established", Duration::from_secs(10));
+    Some(AnsweredCall {
+        server,
+        alice,
+        phone,
+        from,
+        sid,
+        _media: media,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_phone_hanging_up_ends_the_jingle_session() {
+    let Some(call) = answered_call(METRICS).await else {
+        return;
+    };
+    let AnsweredCall {
+        server,
+        mut alice,
+        phone,
+        ..
+    } = call;
     alice.received.clear();
     phone.command("/hangup");
     let got = alice.read_until("</jingle>").await.replace('"', "'");
@@ -448,4 +477,82 @@ async fn the_gateway_domain_answers_disco_info_with_its_jingle_features() {
             "JMI is not bridged yet: {got}"
         );
     }
+}
+
+/// Waits for a Jingle `action` from the gateway, acknowledging every request on the way
+/// (the phone's re-INVITE may also change codecs: description-info comes too). Returns the
+/// `<iq>` carrying that action.
+async fn next_action(alice: &mut RawClient, from: &str, action: &str) -> String {
+    let needle = format!("action='{action}'");
+    loop {
+        let got = alice.read_until("</iq>").await.replace('"', "'");
+        let end = got.find("</iq>").unwrap() + "</iq>".len();
+        let iq = got[..end].to_string();
+        alice.received = alice.received[end..].to_string();
+        if iq.contains("type='set'") {
+            let id = attr(&iq, "<iq", "id");
+            alice
+                .send(&format!("<iq type='result' id='{id}' to='{from}'/>"))
+                .await;
+        }
+        if iq.contains(&needle) {
+            return iq;
+        }
+    }
+}
+
+/// Hold and resume both ways on an answered call: the phone's re-INVITE (sendonly, then
+/// sendrecv) reaches alice as content-modify, and alice's session-info hold/active become
+/// re-INVITEs the phone answers (a second change is accepted only once the first re-INVITE
+/// was answered, so `active` succeeding proves the round trip).
+#[tokio::test(flavor = "multi_thread")]
+async fn hold_and_resume_both_ways() {
+    let Some(call) = answered_call("").await else {
+        return;
+    };
+    let AnsweredCall {
+        mut alice,
+        phone,
+        from,
+        sid,
+        ..
+    } = call;
+
+    alice.received.clear();
+    phone.command("/hold");
+    let modify = next_action(&mut alice, &from, "content-modify").await;
+    assert!(
+        modify.contains("senders='initiator'"),
+        "the phone (initiator) only sends: {modify}"
+    );
+    phone.command("/resume");
+    let modify = next_action(&mut alice, &from, "content-modify").await;
+    assert!(!modify.contains("senders="), "both send again: {modify}");
+
+    jingle(
+        &mut alice,
+        &from,
+        &sid,
+        "session-info",
+        "<hold xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>",
+    )
+    .await;
+    let mut resumed = false;
+    for _ in 0..50 {
+        alice.received.clear();
+        alice
+            .send(&format!(
+                "<iq type='set' id='active' to='{from}'><jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='{sid}'>\
+                   <active xmlns='urn:xmpp:jingle:apps:rtp:info:1'/></jingle></iq>"
+            ))
+            .await;
+        let reply = alice.read_until("id='active'").await.replace('"', "'");
+        if reply.contains("type='result'") {
+            resumed = true;
+            break;
+        }
+        assert!(reply.contains("tie-break"), "{reply}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resumed, "the phone never answered the hold re-INVITE");
 }

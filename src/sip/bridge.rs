@@ -79,6 +79,10 @@ struct Leg {
     xmpp_party: FullJid,
     /// The id of our session-initiate iq: an error to it means the callee refused.
     initiate_id: Option<String>,
+    /// Our re-INVITE in flight.
+    reinvite_client: Option<ClientKey>,
+    /// The peer's re-INVITE we owe an answer.
+    reinvite_server: Option<(ServerKey, Request)>,
     /// When the call started, to write its CDR in wall-clock time.
     clock: CallClock,
     /// The answer has been counted in the metrics.
@@ -258,6 +262,8 @@ impl Endpoint {
             gateway_jid: caller,
             xmpp_party: callee,
             initiate_id: None,
+            reinvite_client: None,
+            reinvite_server: None,
             clock: CallClock::now(),
             answer_counted: false,
         };
@@ -468,6 +474,8 @@ impl Endpoint {
             gateway_jid: to,
             xmpp_party: from,
             initiate_id: None,
+            reinvite_client: None,
+            reinvite_server: None,
             clock: CallClock::now(),
             answer_counted: false,
         };
@@ -515,23 +523,38 @@ impl Endpoint {
 
     /// A response to one of our requests.
     pub(super) fn bridge_response(&mut self, key: &ClientKey, response: Response) {
-        let Some(sid) = self.bridge.as_ref().and_then(|b| {
-            b.legs
-                .iter()
-                .find(|(_, l)| l.client_key.as_ref() == Some(key))
-                .map(|(sid, _)| sid.clone())
+        let Some((sid, reinvite)) = self.bridge.as_ref().and_then(|b| {
+            b.legs.iter().find_map(|(sid, l)| {
+                if l.client_key.as_ref() == Some(key) {
+                    Some((sid.clone(), false))
+                } else if l.reinvite_client.as_ref() == Some(key) {
+                    Some((sid.clone(), true))
+                } else {
+                    None
+                }
+            })
         }) else {
             return;
         };
         let status = response.status();
-        let event = match status {
-            100 => return,
-            101..=199 => SipEvent::Provisional { status },
-            200..=299 => {
-                let answer = std::str::from_utf8(response.body())
-                    .ok()
-                    .and_then(|t| SessionDescription::parse(t).ok());
-                if !self.confirm_dialog(&sid, &response) {
+        let answer = std::str::from_utf8(response.body())
+            .ok()
+            .and_then(|t| SessionDescription::parse(t).ok());
+        let event = match (reinvite, status) {
+            (_, 100) | (true, 101..=199) => return,
+            (true, 200..=299) => {
+                self.send_ack(&sid);
+                match answer {
+                    Some(sdp) => SipEvent::ReInviteAnswered { sdp },
+                    None => SipEvent::ReInviteRejected { status: 488 },
+                }
+            }
+            (true, _) => SipEvent::ReInviteRejected { status },
+            (false, 101..=199) => SipEvent::Provisional { status },
+            (false, 200..=299) => {
+                let first = self.create_uac_dialog(&sid, &response);
+                self.send_ack(&sid);
+                if !first {
                     return; // a retransmitted 2xx: re-ACKed, nothing new
                 }
                 match answer {
@@ -548,7 +571,7 @@ impl Endpoint {
                     }
                 }
             }
-            _ => SipEvent::Rejected { status },
+            (false, _) => SipEvent::Rejected { status },
         };
         if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
             leg.call.handle_sip(Instant::now(), event);
@@ -556,53 +579,104 @@ impl Endpoint {
         self.drive(&sid);
     }
 
-    /// Creates the UAC dialog from our INVITE's 2xx and ACKs it (RFC 3261 §13.2.2.4). False
-    /// for a retransmission of the 2xx, which is only ACKed again.
-    fn confirm_dialog(&mut self, sid: &str, response: &Response) -> bool {
+    /// A re-INVITE in a bridged call's dialog (RFC 3261 §14.2): its offer goes to the call,
+    /// which answers through [`SipAction::AcceptReInvite`] / `RejectReInvite`. 481 outside
+    /// any bridged dialog, 500 for a CSeq going backwards (§12.2.2), 488 without an offer.
+    pub(super) fn bridge_reinvite(&mut self, request: &Request, key: &ServerKey) -> u16 {
+        let Some(sid) = self.sid_for(request.call_id()) else {
+            return 481;
+        };
+        let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) else {
+            return 481;
+        };
+        let Some(dialog) = leg.dialog.as_mut().filter(|d| {
+            request.from().tag() == Some(d.id.remote_tag.as_str())
+                && request.to().tag() == Some(d.id.local_tag.as_str())
+        }) else {
+            return 481;
+        };
+        let contact = request.contacts().find_map(|c| match c {
+            tandem_sip::message::Contact::Address(a) => Some(a.uri().as_str().to_owned()),
+            tandem_sip::message::Contact::Wildcard => None,
+        });
+        if let Err(e) =
+            dialog.handle_remote_request("INVITE", request.cseq().seq, contact.as_deref())
+        {
+            return match e {
+                tandem_sip::dialog::DialogError::CseqOutOfOrder => 500,
+                tandem_sip::dialog::DialogError::Terminated => 481,
+            };
+        }
+        let Some(offer) = std::str::from_utf8(request.body())
+            .ok()
+            .and_then(|t| SessionDescription::parse(t).ok())
+        else {
+            return 488;
+        };
+        leg.reinvite_server = Some((key.clone(), request.clone()));
+        leg.call
+            .handle_sip(Instant::now(), SipEvent::ReInvite { sdp: offer });
+        self.drive(&sid);
+        // Answered by the call already (or 100 until it does).
+        100
+    }
+
+    /// Creates the UAC dialog from our INVITE's 2xx (RFC 3261 §13.2.2.4). False when it exists
+    /// already: the 2xx is a retransmission.
+    fn create_uac_dialog(&mut self, sid: &str, response: &Response) -> bool {
         let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
             return false;
         };
-        let first = leg.dialog.is_none();
-        if first {
-            let record_route: Vec<String> = response
-                .record_routes()
-                .map(|r| r.as_str().to_owned())
-                .collect();
-            let remote_contact = response
-                .contacts()
-                .find_map(|c| match c {
-                    tandem_sip::message::Contact::Address(a) => Some(a.uri().as_str().to_owned()),
-                    tandem_sip::message::Contact::Wildcard => None,
-                })
-                .unwrap_or_else(|| leg.invite.uri().as_str().to_owned());
-            leg.dialog = Some(Dialog::uac(&DialogSeed {
-                call_id: leg.invite.call_id(),
-                from_tag: leg.invite.from().tag().unwrap_or_default(),
-                to_tag: response.to().tag().unwrap_or_default(),
-                from_uri: leg.invite.from().uri().as_str(),
-                to_uri: leg.invite.to().uri().as_str(),
-                cseq: leg.invite.cseq().seq,
-                remote_contact: &remote_contact,
-                record_route: &record_route,
-                status: response.status(),
-                secure: false,
-            }));
+        if leg.dialog.is_some() {
+            return false;
         }
-        let dialog = leg.dialog.as_mut().expect("just made");
+        let record_route: Vec<String> = response
+            .record_routes()
+            .map(|r| r.as_str().to_owned())
+            .collect();
+        let remote_contact = response
+            .contacts()
+            .find_map(|c| match c {
+                tandem_sip::message::Contact::Address(a) => Some(a.uri().as_str().to_owned()),
+                tandem_sip::message::Contact::Wildcard => None,
+            })
+            .unwrap_or_else(|| leg.invite.uri().as_str().to_owned());
+        leg.dialog = Some(Dialog::uac(&DialogSeed {
+            call_id: leg.invite.call_id(),
+            from_tag: leg.invite.from().tag().unwrap_or_default(),
+            to_tag: response.to().tag().unwrap_or_default(),
+            from_uri: leg.invite.from().uri().as_str(),
+            to_uri: leg.invite.to().uri().as_str(),
+            cseq: leg.invite.cseq().seq,
+            remote_contact: &remote_contact,
+            record_route: &record_route,
+            status: response.status(),
+            secure: false,
+        }));
+        true
+    }
+
+    /// ACKs the 2xx to our last INVITE or re-INVITE in the dialog: the TU's own request,
+    /// outside any transaction (§13.2.2.4, §17.1.1.3), sent again for each retransmitted 2xx.
+    fn send_ack(&mut self, sid: &str) {
+        let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
+            return;
+        };
+        let Some(dialog) = leg.dialog.as_mut() else {
+            return;
+        };
         let target = dialog.next_request("ACK");
         let Some(local) = self.transports.local_addr(&leg.destination.flow) else {
-            return first;
+            return;
         };
         let (_, builder) = in_dialog_request(dialog, Method::Ack, &target, local, "UDP");
         if let Ok(ack) = builder.build() {
-            // The ACK for a 2xx is the TU's own request, outside any transaction (§17.1.1.3).
             let transports = self.transports.clone();
             let destination = leg.destination.clone();
             tokio::spawn(async move {
                 transports.send(&destination, ack.to_bytes()).await;
             });
         }
-        first
     }
 
     fn bridge_jingle_set(
@@ -771,6 +845,9 @@ impl Endpoint {
             }
             SipAction::Bye { reason } => self.send_bye(sid, &reason),
             SipAction::Invite { sdp } => self.send_invite(sid, sdp),
+            SipAction::ReInvite { sdp } => self.send_reinvite(sid, sdp),
+            SipAction::AcceptReInvite { sdp } => self.answer_reinvite(sid, 200, Some(sdp)),
+            SipAction::RejectReInvite { status } => self.answer_reinvite(sid, status, None),
             SipAction::Cancel { reason } => self.send_cancel(sid, &reason),
             other => tracing::warn!(?other, "SIP action not bridged yet"),
         }
@@ -814,6 +891,89 @@ impl Endpoint {
         leg.client_key = Some(key.clone());
         let destination = leg.destination.clone();
         self.send_client_request(key, request, destination);
+    }
+
+    /// A new request in a call's dialog: its branch, the builder with every dialog header,
+    /// and where it goes. `None` without a dialog.
+    fn dialog_request(
+        &mut self,
+        sid: &str,
+        method: Method,
+    ) -> Option<(
+        String,
+        tandem_sip::message::RequestBuilder,
+        std::net::SocketAddr,
+    )> {
+        let leg = self.bridge.as_mut()?.legs.get_mut(sid)?;
+        let dialog = leg.dialog.as_mut()?;
+        let local = self.transports.local_addr(&leg.destination.flow)?;
+        let target = dialog.next_request(method.as_str());
+        let via_transport = transport_param(&leg.destination).to_ascii_uppercase();
+        let (branch, builder) = in_dialog_request(dialog, method, &target, local, &via_transport);
+        Some((branch, builder, local))
+    }
+
+    /// A re-INVITE with our new offer (hold, resume, new candidates), in the dialog.
+    fn send_reinvite(&mut self, sid: &str, sdp: SessionDescription) {
+        let Some((branch, builder, local)) = self.dialog_request(sid, Method::Invite) else {
+            return;
+        };
+        let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
+            return;
+        };
+        let contact = format!(
+            "<sip:tandem@{local};transport={}>",
+            transport_param(&leg.destination)
+        );
+        let request = builder
+            .header("Contact", &contact)
+            .header("Allow", super::core::ALLOW)
+            .body("application/sdp", sdp.to_string().into_bytes())
+            .build();
+        let Ok(request) = request else {
+            return;
+        };
+        let key = ClientKey {
+            branch,
+            method: "INVITE".into(),
+        };
+        leg.reinvite_client = Some(key.clone());
+        let destination = leg.destination.clone();
+        self.send_client_request(key, request, destination);
+    }
+
+    /// The response to the peer's re-INVITE.
+    fn answer_reinvite(&mut self, sid: &str, status: u16, sdp: Option<SessionDescription>) {
+        let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
+            return;
+        };
+        let Some((key, request)) = leg.reinvite_server.take() else {
+            return;
+        };
+        let Ok(mut response) = Response::from_request(
+            &request,
+            status,
+            default_reason(status),
+            Some(&leg.local_tag),
+        ) else {
+            return;
+        };
+        if let Some(local) = self.transports.local_addr(&leg.destination.flow) {
+            let contact = format!(
+                "<sip:tandem@{local};transport={}>",
+                transport_param(&leg.destination)
+            );
+            let _ = response.set_header("Contact", &contact);
+        }
+        if let Some(sdp) = sdp {
+            let _ = response.set_body(sdp.to_string().into_bytes(), Some("application/sdp"));
+        }
+        self.layer.send_response(
+            Instant::now(),
+            &key,
+            status,
+            tandem_sip::message::Message::Response(response),
+        );
     }
 
     /// CANCEL our INVITE (RFC 3261 §9.1: same Request-URI, Call-ID, From, To, Via branch).
@@ -860,21 +1020,16 @@ impl Endpoint {
     }
 
     fn send_bye(&mut self, sid: &str, reason: &str) {
+        let Some((branch, builder, _)) = self.dialog_request(sid, Method::Bye) else {
+            return;
+        };
         let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
             return;
         };
-        let Some(dialog) = leg.dialog.as_mut() else {
-            return;
-        };
-        let Some(local) = self.transports.local_addr(&leg.destination.flow) else {
-            return;
-        };
-        let target = dialog.next_request("BYE");
-        let via_transport = transport_param(&leg.destination).to_ascii_uppercase();
-        let (branch, builder) =
-            in_dialog_request(dialog, Method::Bye, &target, local, &via_transport);
         let builder = builder.header("Reason", reason);
-        dialog.terminate();
+        if let Some(dialog) = leg.dialog.as_mut() {
+            dialog.terminate();
+        }
         let request = match builder.build() {
             Ok(r) => r,
             Err(e) => return tracing::warn!(error = %e, "cannot build BYE"),

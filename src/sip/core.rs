@@ -334,9 +334,16 @@ impl Endpoint {
             Method::Options => (200, self.options_ok(request)),
             Method::Register => register::handle(self, request, from).await,
             Method::Invite => {
-                // Calls are bridged in a later step; what matters now is who may reach them.
-                // New INVITEs were checked before their transaction existed; re-INVITEs
-                // belong to dialogs, which come with calls.
+                let Some(key) = key else {
+                    return (500, None);
+                };
+                // A re-INVITE belongs to its call's dialog (the dialog's tags are its
+                // credentials), never to a new call.
+                if request.to().tag().is_some() {
+                    let status = self.bridge_reinvite(request, key);
+                    return (if status == 100 { 0 } else { status }, None);
+                }
+                // New INVITEs were checked before their transaction existed.
                 let identity = match caller {
                     Some(identity) => identity,
                     None => self.caller_identity(request, from).await,
@@ -344,9 +351,6 @@ impl Endpoint {
                 match identity {
                     Caller::Refused(status, response) => (status, response),
                     Caller::Trusted | Caller::User(_) => {
-                        let Some(key) = key else {
-                            return (500, None);
-                        };
                         match self.bridge_invite(request, key, from).await {
                             super::bridge::InviteOutcome::Proceeding => (100, None),
                             super::bridge::InviteOutcome::Refused(status, why) => {
