@@ -556,3 +556,118 @@ async fn hold_and_resume_both_ways() {
     }
     assert!(resumed, "the phone never answered the hold re-INVITE");
 }
+
+/// A hand-written SIP caller from a trusted address (no digest): a raw UDP dialog that sends
+/// an RFC 8840 INFO with a trickled candidate once the call is answered.
+struct RawSipCaller {
+    socket: std::net::UdpSocket,
+    tandem: std::net::SocketAddr,
+    call_id: String,
+}
+
+impl RawSipCaller {
+    fn new(tandem: std::net::SocketAddr) -> RawSipCaller {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        RawSipCaller {
+            socket,
+            tandem,
+            call_id: format!("raw-{}", std::process::id()),
+        }
+    }
+
+    fn send(&self, method: &str, cseq: u32, to_tag: Option<&str>, extra: &str, body: &str) {
+        let local = self.socket.local_addr().unwrap();
+        let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+        let message = format!(
+            "{method} sip:alice@localhost SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{method}{cseq};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:carrier@localhost>;tag=rawtag\r\nTo: <sip:alice@localhost>{to_tag}\r\n\
+             Call-ID: {}\r\nCSeq: {cseq} {method}\r\nContact: <sip:carrier@{local}>\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            self.call_id,
+            body.len()
+        );
+        self.socket
+            .send_to(message.as_bytes(), self.tandem)
+            .unwrap();
+    }
+
+    /// The next response with this status prefix (e.g. "SIP/2.0 200"), skipping others.
+    fn expect(&self, status: &str) -> String {
+        let mut buf = vec![0u8; 65535];
+        loop {
+            let (n, _) = self.socket.recv_from(&mut buf).expect("a SIP response");
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.starts_with(status) {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trickle_ice_info_from_sip_becomes_a_transport_info() {
+    let server = Server::start_with("trusted_peers = [\"127.0.0.1\"]\n", GATEWAY);
+    server.add_user("alice", "alicepw");
+    let mut alice = RawClient::login(server.starttls, "alice", "alicepw", Some("laptop")).await;
+    alice.send("<presence/>").await;
+    alice.sync().await;
+    let caller = RawSipCaller::new(server.sip_udp);
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio 9 RTP/AVP 0\r\na=mid:0\r\na=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg\r\n";
+    caller.send(
+        "INVITE",
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        offer,
+    );
+    let (from, sid) = incoming(&mut alice).await;
+    let port = 40000;
+    jingle(
+        &mut alice,
+        &from,
+        &sid,
+        "session-accept",
+        &pcmu_content(port),
+    )
+    .await;
+    let ok = caller.expect("SIP/2.0 200");
+    let to_tag = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split(";tag=").nth(1))
+        .unwrap()
+        .trim()
+        .to_string();
+    caller.send("ACK", 1, Some(&to_tag), "", "");
+
+    alice.received.clear();
+    let fragment = "a=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg\r\nm=audio 9 RTP/AVP 0\r\na=mid:0\r\n\
+                    a=candidate:1 1 udp 2130706431 192.0.2.9 6000 typ host\r\na=end-of-candidates\r\n";
+    caller.send(
+        "INFO",
+        2,
+        Some(&to_tag),
+        "Info-Package: trickle-ice\r\nContent-Type: application/trickle-ice-sdpfrag\r\n",
+        fragment,
+    );
+    caller.expect("SIP/2.0 200");
+    let got = alice.read_until("</iq>").await.replace('"', "'");
+    assert!(got.contains("action='transport-info'"), "{got}");
+    assert!(
+        got.contains("ip='192.0.2.9'") && got.contains("port='6000'"),
+        "{got}"
+    );
+    assert!(got.contains("<gathering-complete/>"), "{got}");
+    // An INFO outside the dialog is refused.
+    caller.send(
+        "INFO",
+        3,
+        Some("not-our-tag"),
+        "Content-Type: application/trickle-ice-sdpfrag\r\n",
+        fragment,
+    );
+    caller.expect("SIP/2.0 481");
+}

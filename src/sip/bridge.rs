@@ -308,6 +308,41 @@ impl Endpoint {
         200
     }
 
+    /// An INFO in a bridged call's dialog. RFC 8840 trickle-ice fragments reach the call
+    /// (415 for another Info-Package body, 400 for a bad fragment, 481 outside a dialog).
+    pub(super) fn bridge_info(&mut self, request: &Request) -> u16 {
+        let Some(sid) = self.sid_for(request.call_id()) else {
+            return 481;
+        };
+        let in_dialog = self
+            .bridge
+            .as_ref()
+            .and_then(|b| b.legs.get(&sid))
+            .is_some_and(|l| {
+                l.dialog.as_ref().is_some_and(|d| {
+                    request.from().tag() == Some(d.id.remote_tag.as_str())
+                        && request.to().tag() == Some(d.id.local_tag.as_str())
+                })
+            });
+        if !in_dialog {
+            return 481;
+        }
+        let is_sdpfrag = request
+            .content_type()
+            .is_some_and(|t| t.is("application", "trickle-ice-sdpfrag"));
+        if !is_sdpfrag {
+            return 415;
+        }
+        let fragment = std::str::from_utf8(request.body())
+            .ok()
+            .and_then(|t| tandem_translations::sdp::SdpFragment::parse(t).ok());
+        let Some(fragment) = fragment else {
+            return 400;
+        };
+        self.bridge_sip_event(request.call_id(), SipEvent::Info { fragment });
+        200
+    }
+
     fn sid_for(&self, call_id: &str) -> Option<String> {
         self.bridge.as_ref()?.by_call_id.get(call_id).cloned()
     }

@@ -392,7 +392,8 @@ impl Endpoint {
             }
             // Dialog requests without a dialog (§12.2.2).
             Method::Bye => (self.bridge_bye(request), None),
-            Method::Info | Method::Update | Method::Prack => (481, None),
+            Method::Info => (self.bridge_info(request), None),
+            Method::Update | Method::Prack => (481, None),
             Method::Ack => (0, None),
             _ => {
                 let mut response = self.response(request, 405);
