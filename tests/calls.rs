@@ -165,7 +165,12 @@ async fn baresip_calls_an_xmpp_user_who_answers_and_gets_its_rtp() {
 
 /// A server with the gateway, alice online (resource `laptop`), bob and carol as accounts.
 async fn server_with_alice(extra: &str) -> (Server, RawClient) {
-    let server = Server::start_with_config(&format!("{GATEWAY}{extra}"));
+    server_with_alice_sip("", extra).await
+}
+
+/// [`server_with_alice`] with `sip` added to the `[sip]` section.
+async fn server_with_alice_sip(sip: &str, extra: &str) -> (Server, RawClient) {
+    let server = Server::start_with(sip, &format!("{GATEWAY}{extra}"));
     server.add_user("alice", "alicepw");
     server.add_user("bob", "bobpw");
     server.add_user("carol", "carolpw");
@@ -608,11 +613,7 @@ impl RawSipCaller {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trickle_ice_info_from_sip_becomes_a_transport_info() {
-    let server = Server::start_with("trusted_peers = [\"127.0.0.1\"]\n", GATEWAY);
-    server.add_user("alice", "alicepw");
-    let mut alice = RawClient::login(server.starttls, "alice", "alicepw", Some("laptop")).await;
-    alice.send("<presence/>").await;
-    alice.sync().await;
+    let (server, mut alice) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
     let caller = RawSipCaller::new(server.sip_udp);
     let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                  m=audio 9 RTP/AVP 0\r\na=mid:0\r\na=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg\r\n";

@@ -289,15 +289,7 @@ impl Endpoint {
 
     /// A BYE: 200 if it ends a bridged call, else 481 (RFC 3261 §15.1.2).
     pub(super) fn bridge_bye(&mut self, request: &Request) -> u16 {
-        let Some(sid) = self.sid_for(request.call_id()) else {
-            return 481;
-        };
-        let leg = &self.bridge.as_ref().expect("sid found").legs[&sid];
-        let in_dialog = leg.dialog.as_ref().is_some_and(|d| {
-            request.from().tag() == Some(d.id.remote_tag.as_str())
-                && request.to().tag() == Some(d.id.local_tag.as_str())
-        });
-        if !in_dialog {
+        if self.dialog_call(request).is_none() {
             return 481;
         }
         let cause = request
@@ -311,20 +303,7 @@ impl Endpoint {
     /// An INFO in a bridged call's dialog. RFC 8840 trickle-ice fragments reach the call
     /// (415 for another Info-Package body, 400 for a bad fragment, 481 outside a dialog).
     pub(super) fn bridge_info(&mut self, request: &Request) -> u16 {
-        let Some(sid) = self.sid_for(request.call_id()) else {
-            return 481;
-        };
-        let in_dialog = self
-            .bridge
-            .as_ref()
-            .and_then(|b| b.legs.get(&sid))
-            .is_some_and(|l| {
-                l.dialog.as_ref().is_some_and(|d| {
-                    request.from().tag() == Some(d.id.remote_tag.as_str())
-                        && request.to().tag() == Some(d.id.local_tag.as_str())
-                })
-            });
-        if !in_dialog {
+        if self.dialog_call(request).is_none() {
             return 481;
         }
         let is_sdpfrag = request
@@ -341,6 +320,17 @@ impl Endpoint {
         };
         self.bridge_sip_event(request.call_id(), SipEvent::Info { fragment });
         200
+    }
+
+    /// The call whose established dialog an in-dialog request belongs to (Call-ID and both
+    /// tags, RFC 3261 §12.2.2).
+    fn dialog_call(&self, request: &Request) -> Option<String> {
+        let sid = self.sid_for(request.call_id())?;
+        let leg = self.bridge.as_ref()?.legs.get(&sid)?;
+        let d = leg.dialog.as_ref()?;
+        let matches = request.from().tag() == Some(d.id.remote_tag.as_str())
+            && request.to().tag() == Some(d.id.local_tag.as_str());
+        matches.then_some(sid)
     }
 
     fn sid_for(&self, call_id: &str) -> Option<String> {
