@@ -190,18 +190,46 @@ async fn setup(extra: &str) -> Option<(Server, RawClient, baresip::Baresip)> {
 
 /// Reads alice's session-initiate and acknowledges it: (caller JID, sid).
 async fn incoming(alice: &mut RawClient) -> (String, String) {
+    answer_caps(alice, false).await;
     alice.read_until("session-initiate").await;
     let got = alice.read_until("</iq>").await.replace('"', "'");
+    let start = got[..got.find("session-initiate").unwrap()]
+        .rfind("<iq")
+        .unwrap();
+    let got = &got[start..];
     let (id, from, sid) = (
-        attr(&got, "<iq", "id"),
-        attr(&got, "<iq", "from"),
-        attr(&got, "session-initiate", "sid"),
+        attr(got, "<iq", "id"),
+        attr(got, "<iq", "from"),
+        attr(got, "session-initiate", "sid"),
     );
     alice.received.clear();
     alice
         .send(&format!("<iq type='result' id='{id}' to='{from}'/>"))
         .await;
     (from, sid)
+}
+
+/// Answers the gateway's disco#info query as a client that speaks Jingle, and XEP-0353 when
+/// `jmi`. Leaves whatever came after the query in the buffer.
+async fn answer_caps(alice: &mut RawClient, jmi: bool) {
+    alice.read_until("disco#info").await;
+    let got = alice.read_until("</iq>").await.replace('"', "'");
+    let start = got[..got.find("disco#info").unwrap()].rfind("<iq").unwrap();
+    let end = start + got[start..].find("</iq>").unwrap() + "</iq>".len();
+    let query = &got[start..end];
+    let (id, from) = (attr(query, "<iq", "id"), attr(query, "<iq", "from"));
+    alice.received = alice.received[end..].to_string();
+    let jmi = if jmi {
+        "<feature var='urn:xmpp:jingle-message:0'/>"
+    } else {
+        ""
+    };
+    alice
+        .send(&format!(
+            "<iq type='result' id='{id}' to='{from}'><query xmlns='http://jabber.org/protocol/disco#info'>\
+               <feature var='urn:xmpp:jingle:1'/><feature var='urn:xmpp:jingle:apps:rtp:audio'/>{jmi}</query></iq>"
+        ))
+        .await;
 }
 
 async fn jingle(alice: &mut RawClient, to: &str, sid: &str, action: &str, body: &str) {
@@ -277,21 +305,26 @@ struct AnsweredCall {
     _media: (tokio::net::UdpSocket, tokio::net::UdpSocket),
 }
 
+/// Alice accepts with a Raw UDP candidate on fresh sockets (returned: keep them open) and
+/// the phone reports the call established.
+async fn accept(
+    alice: &mut RawClient,
+    phone: &baresip::Baresip,
+    from: &str,
+    sid: &str,
+) -> (tokio::net::UdpSocket, tokio::net::UdpSocket) {
+    let media = udp_pair().await;
+    let port = media.0.local_addr().unwrap().port();
+    jingle(alice, from, sid, "session-accept", &pcmu_content(port)).await;
+    phone.wait_for("established", Duration::from_secs(10));
+    media
+}
+
 async fn answered_call(extra: &str) -> Option<AnsweredCall> {
     let (server, mut alice, phone) = setup(extra).await?;
     phone.command("/dial sip:alice@localhost");
     let (from, sid) = incoming(&mut alice).await;
-    let media = udp_pair().await;
-    let port = media.0.local_addr().unwrap().port();
-    jingle(
-        &mut alice,
-        &from,
-        &sid,
-        "session-accept",
-        &pcmu_content(port),
-    )
-    .await;
-    phone.wait_for("established", Duration::from_secs(10));
+    let media = accept(&mut alice, &phone, &from, &sid).await;
     Some(AnsweredCall {
         server,
         alice,
@@ -671,4 +704,90 @@ async fn a_trickle_ice_info_from_sip_becomes_a_transport_info() {
         fragment,
     );
     caller.expect("SIP/2.0 481");
+}
+
+/// The phone dials alice, whose device says it speaks XEP-0353: the proposal message, the
+/// caller's JID and the proposal id.
+async fn proposed(alice: &mut RawClient, phone: &baresip::Baresip) -> (String, String, String) {
+    phone.command("/dial sip:alice@localhost");
+    answer_caps(alice, true).await;
+    alice.read_until("<propose").await;
+    let got = alice.read_until("</message>").await.replace('"', "'");
+    let message = got[got.rfind("<message").unwrap()..].to_string();
+    let from = attr(&message, "<message", "from");
+    let id = attr(&message, "<propose", "id");
+    (message, from, id)
+}
+
+/// XEP-0353: alice's device says it speaks JMI, so the call rings with a proposal; her
+/// ringing reaches the phone as 180, her proceed brings the session-initiate to that device.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jmi_device_is_proposed_to_and_proceeds() {
+    let Some((_server, mut alice, phone)) = setup("").await else {
+        return;
+    };
+    let (message, from, id) = proposed(&mut alice, &phone).await;
+    let message = message.as_str();
+    let got = alice.received.replace('"', "'");
+    assert!(message.contains("media='audio'"), "{message}");
+    assert!(
+        message.contains("to='alice@localhost'"),
+        "to the bare JID: {message}"
+    );
+    assert!(
+        !got.contains("session-initiate"),
+        "no session before proceed: {got}"
+    );
+    alice.received.clear();
+    alice
+        .send(&format!(
+            "<message to='{from}' type='chat'><ringing xmlns='urn:xmpp:jingle-message:0' id='{id}'/></message>"
+        ))
+        .await;
+    phone.wait_for("180 Ringing", Duration::from_secs(10));
+    alice
+        .send(&format!(
+            "<message to='{from}' type='chat'><proceed xmlns='urn:xmpp:jingle-message:0' id='{id}'/></message>"
+        ))
+        .await;
+    alice.read_until("session-initiate").await;
+    let got = alice.read_until("</iq>").await.replace('"', "'");
+    assert!(
+        got.contains(&format!("sid='{id}'")),
+        "the proposal's id is the sid: {got}"
+    );
+    assert!(got.contains("responder='alice@localhost/laptop'"), "{got}");
+    let iq_id = attr(&got[got.find("<iq").unwrap()..], "<iq", "id");
+    alice.received.clear();
+    alice
+        .send(&format!("<iq type='result' id='{iq_id}' to='{from}'/>"))
+        .await;
+    let _media = accept(&mut alice, &phone, &from, &id).await;
+}
+
+/// A JMI reject (busy) reaches the phone as 486; the caller hanging up before anyone
+/// proceeds retracts the proposal.
+#[tokio::test(flavor = "multi_thread")]
+async fn jmi_reject_and_retract() {
+    let Some((_server, mut alice, phone)) = setup("").await else {
+        return;
+    };
+    let (_, from, id) = proposed(&mut alice, &phone).await;
+    alice.received.clear();
+    alice
+        .send(&format!(
+            "<message to='{from}' type='chat'><reject xmlns='urn:xmpp:jingle-message:0' id='{id}'>\
+               <reason xmlns='urn:xmpp:jingle:1'><busy/></reason></reject></message>"
+        ))
+        .await;
+    phone.wait_for("486", Duration::from_secs(10));
+
+    phone.command("/dial sip:alice@localhost");
+    answer_caps(&mut alice, true).await;
+    alice.read_until("<propose").await;
+    alice.received.clear();
+    phone.command("/hangup");
+    alice.read_until("<retract").await;
+    let got = alice.read_until("</message>").await.replace('"', "'");
+    assert!(got.contains("<cancel/>"), "{got}");
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use tandem_translations::call::{Call, CallConfig, Output, SipEvent};
-use tandem_translations::jingle::{parse, Jingle, JinglePayload};
+use tandem_translations::jingle::{parse, Jingle, JingleMessage, JinglePayload, JmiKind};
 use tandem_translations::sdp::{SdpFragment, SessionDescription};
 
 const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.55\r\ns=-\r\nc=IN IP4 192.0.2.55\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
@@ -28,14 +28,20 @@ fuzz_target!(|data: &[u8]| {
     let mut now = t0;
     let config = CallConfig { sip_trickle: first & 2 != 0, ..CallConfig::default() };
     let sdp = |t: &str| SessionDescription::parse(t).unwrap();
-    let mut call = if first & 1 == 0 {
+    let mut call = if first & 4 != 0 {
+        Call::from_sip_proposed(now, config, "s", "a@sip.example.test", &sdp(OFFER)).unwrap()
+    } else if first & 1 == 0 {
         Call::from_sip(now, config, "s", "a@sip.example.test", "alice@example.test", &sdp(OFFER)).unwrap()
     } else {
         Call::from_jingle(now, config, jingle("session-initiate", "s", ICE)).unwrap()
     };
     let mut ended = 0;
     for &b in steps {
-        match b % 24 {
+        let jmi = |kind: JmiKind| JingleMessage::new(kind, "s");
+        match b % 27 {
+            24 => _ = call.handle_jmi(now, "alice@example.test/a", &jmi(JmiKind::Ringing)),
+            25 => _ = call.handle_jmi(now, "alice@example.test/a", &jmi(JmiKind::Proceed)),
+            26 => _ = call.handle_jmi(now, "alice@example.test/b", &jmi(JmiKind::Reject)),
             0 => _ = call.handle_jingle(now, &jingle("session-info", "s", "<ringing xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>")),
             1 => _ = call.handle_jingle(now, &jingle("session-accept", "s", RAW)),
             2 => _ = call.handle_jingle(now, &jingle("session-terminate", "s", "<reason><busy/></reason>")),

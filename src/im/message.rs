@@ -42,6 +42,16 @@ pub async fn route(shared: &Shared, stanza: Element) {
             None => return,
         },
     };
+    // Jingle Message Initiation (XEP-0353) to a SIP address: the call bridge's.
+    if let Some(gateway) = shared.gateway.as_ref().filter(|g| g.serves(&to)) {
+        let is_jmi = stanza
+            .children()
+            .any(|c| c.ns() == "urn:xmpp:jingle-message:0");
+        if !(is_jmi && gateway.send(stanza.clone())) && kind != MessageType::Error {
+            bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable);
+        }
+        return;
+    }
     if !delivery::is_local(shared, &to) {
         return bounce(shared, &stanza, StanzaErrorCondition::RemoteServerNotFound);
     }

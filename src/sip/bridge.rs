@@ -33,6 +33,7 @@ use crate::server::Shared;
 const JINGLE_NS: &str = "urn:xmpp:jingle:1";
 const JINGLE_ERRORS_NS: &str = "urn:xmpp:jingle:errors:1";
 const DISCO_INFO_NS: &str = "http://jabber.org/protocol/disco#info";
+const JMI_NS: &str = "urn:xmpp:jingle-message:0";
 
 /// What the gateway domain really does (XEP-0030), nothing ahead of the code: Jingle RTP
 /// audio/video over ICE-UDP (with DTLS fingerprints) or Raw UDP, and full offers rather than
@@ -59,7 +60,27 @@ pub struct Bridge {
     shared: Arc<Shared>,
     config: CallConfig,
     legs: HashMap<String, Leg>,
+    probes: HashMap<String, Probe>,
     by_call_id: HashMap<String, String>,
+}
+
+/// How long a SIP call waits for the callee's devices to say whether they speak XEP-0353.
+const CAPS_WAIT: Duration = Duration::from_millis(500);
+
+/// A SIP call waiting for the callee's devices' capabilities before it rings them.
+struct Probe {
+    request: Request,
+    key: ServerKey,
+    destination: Destination,
+    offer: SessionDescription,
+    caller: String,
+    /// Available resources, highest priority first.
+    resources: Vec<FullJid>,
+    /// disco#info queries not answered yet.
+    pending: Vec<String>,
+    /// Resources that advertise `urn:xmpp:jingle-message:0`.
+    jmi: Vec<FullJid>,
+    deadline: Instant,
 }
 
 /// One bridged call, either way.
@@ -77,6 +98,8 @@ struct Leg {
     /// The SIP party as the XMPP user sees it: `number@<gateway domain>[/<call>]`.
     gateway_jid: String,
     xmpp_party: FullJid,
+    /// The callee's devices a JMI proposal went to (empty: direct Jingle).
+    jmi_devices: Vec<FullJid>,
     /// The id of our session-initiate iq: an error to it means the callee refused.
     initiate_id: Option<String>,
     /// Our re-INVITE in flight.
@@ -114,6 +137,7 @@ impl Bridge {
                 sip_trickle: false,
             },
             legs: HashMap::new(),
+            probes: HashMap::new(),
             by_call_id: HashMap::new(),
         }
     }
@@ -157,12 +181,10 @@ impl Bridge {
         }
     }
 
-    /// The earliest deadline of any call.
+    /// The earliest deadline of any call or capability wait.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.legs
-            .values()
-            .filter_map(|l| l.call.poll_timeout())
-            .min()
+        let calls = self.legs.values().filter_map(|l| l.call.poll_timeout());
+        calls.chain(self.probes.values().map(|p| p.deadline)).min()
     }
 }
 
@@ -235,50 +257,128 @@ impl Endpoint {
             Ok(jid) => format!("{jid}/{sid}"),
             Err(_) => format!("anonymous@{}/{sid}", bridge.sip_domain),
         };
-        let now = Instant::now();
-        let call = match Call::from_sip(
-            now,
-            bridge.config,
-            &sid,
-            &caller,
-            &callee.to_string(),
-            &offer,
-        ) {
+        // Which devices speak XEP-0353? Ask each available resource (disco#info, from the
+        // caller's JID so the answers come back to the bridge); the call starts when all
+        // answered or after a short wait, whichever comes first.
+        let mut resources = delivery::available(&bridge.shared, &bare);
+        resources.sort_by_key(|r| std::cmp::Reverse(r.priority));
+        let resources: Vec<FullJid> = resources.into_iter().map(|r| r.jid).collect();
+        let mut pending = Vec::new();
+        for (i, resource) in resources.iter().enumerate() {
+            let id = format!("{sid}-caps-{i}");
+            let xml = format!(
+                "<iq type='get' id='{id}' from='{}' to='{}'><query xmlns='{DISCO_INFO_NS}'/></iq>",
+                xml_attr(&caller),
+                xml_attr(&resource.to_string())
+            );
+            if let Ok(iq) = tandem_xmpp::stream::parse_stanza(&xml) {
+                if delivery::to_full(&bridge.shared, resource, iq) {
+                    pending.push(id);
+                }
+            }
+        }
+        tracing::info!(%sid, %caller, %callee, call_id = request.call_id(), "bridging a SIP call");
+        let probe = Probe {
+            request: request.clone(),
+            key: key.clone(),
+            destination: from.clone(),
+            offer,
+            caller,
+            resources,
+            pending,
+            jmi: Vec::new(),
+            deadline: Instant::now() + CAPS_WAIT,
+        };
+        let bridge = self.bridge.as_mut().expect("checked above");
+        bridge
+            .by_call_id
+            .insert(request.call_id().to_owned(), sid.clone());
+        bridge.probes.insert(sid.clone(), probe);
+        self.finish_probe_if_done(&sid, Instant::now());
+        InviteOutcome::Proceeding
+    }
+
+    /// Starts the call once every device answered its capability query (or the wait ran
+    /// out): a JMI proposal to the devices that speak XEP-0353, else a direct
+    /// session-initiate to the highest-priority device.
+    fn finish_probe_if_done(&mut self, sid: &str, now: Instant) {
+        let Some(bridge) = self.bridge.as_mut() else {
+            return;
+        };
+        let done = bridge
+            .probes
+            .get(sid)
+            .is_some_and(|p| p.pending.is_empty() || p.deadline <= now);
+        if !done {
+            return;
+        }
+        let probe = bridge.probes.remove(sid).expect("checked");
+        let Some(first) = probe.resources.first().cloned() else {
+            return;
+        };
+        let call = if probe.jmi.is_empty() {
+            Call::from_sip(
+                now,
+                bridge.config,
+                sid,
+                &probe.caller,
+                &first.to_string(),
+                &probe.offer,
+            )
+        } else {
+            Call::from_sip_proposed(now, bridge.config, sid, &probe.caller, &probe.offer)
+        };
+        let call = match call {
             Ok(call) => call,
             Err(e) => {
-                tracing::info!(error = %e, "SDP offer has no Jingle translation");
-                return InviteOutcome::Refused(488, "the SDP offer cannot be bridged");
+                // Checked when the INVITE arrived; kept as a refusal rather than a panic.
+                tracing::warn!(error = %e, "SDP offer has no Jingle translation");
+                if let Ok(r) =
+                    Response::from_request(&probe.request, 488, default_reason(488), None)
+                {
+                    self.layer.send_response(
+                        now,
+                        &probe.key,
+                        488,
+                        tandem_sip::message::Message::Response(r),
+                    );
+                }
+                return;
             }
         };
-        tracing::info!(%sid, %caller, %callee, call_id = request.call_id(), "bridging a SIP call");
         let leg = Leg {
             call,
-            invite: request.clone(),
-            server_key: Some(key.clone()),
+            invite: probe.request,
+            server_key: Some(probe.key),
             client_key: None,
-            destination: from.clone(),
+            destination: probe.destination,
             local_tag: random_token(),
             dialog: None,
-            gateway_jid: caller,
-            xmpp_party: callee,
+            gateway_jid: probe.caller,
+            xmpp_party: probe.jmi.first().cloned().unwrap_or(first),
+            jmi_devices: probe.jmi,
             initiate_id: None,
             reinvite_client: None,
             reinvite_server: None,
             clock: CallClock::now(),
             answer_counted: false,
         };
-        let bridge = self.bridge.as_mut().expect("checked above");
         bridge.count_start(&leg);
-        bridge
-            .by_call_id
-            .insert(request.call_id().to_owned(), sid.clone());
-        bridge.legs.insert(sid.clone(), leg);
-        self.drive(&sid);
-        InviteOutcome::Proceeding
+        bridge.legs.insert(sid.to_owned(), leg);
+        self.drive(sid);
     }
 
     /// The caller cancelled a bridged INVITE (already answered 200/487 by the caller).
     pub(super) fn bridge_cancelled(&mut self, call_id: &str) {
+        if let Some(sid) = self.sid_for(call_id) {
+            if let Some(bridge) = self.bridge.as_mut() {
+                if bridge.probes.remove(&sid).is_some() {
+                    // Nobody was rung yet: nothing to tell the XMPP side.
+                    bridge.by_call_id.remove(call_id);
+                    return;
+                }
+            }
+        }
         self.bridge_sip_event(call_id, SipEvent::Cancelled);
     }
 
@@ -352,6 +452,18 @@ impl Endpoint {
         let Some(bridge) = self.bridge.as_mut() else {
             return;
         };
+        let waited: Vec<String> = bridge
+            .probes
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(sid, _)| sid.clone())
+            .collect();
+        for sid in waited {
+            self.finish_probe_if_done(&sid, now);
+        }
+        let Some(bridge) = self.bridge.as_mut() else {
+            return;
+        };
         let due: Vec<String> = bridge
             .legs
             .iter()
@@ -371,11 +483,24 @@ impl Endpoint {
         let Some(bridge) = self.bridge.as_ref() else {
             return;
         };
+        let shared = bridge.shared.clone();
+        let from = stanza.attr("from").and_then(|f| FullJid::new(f).ok());
+        if stanza.name() == "message" {
+            if let Some(from) = from {
+                self.bridge_jmi(&stanza, &from);
+            }
+            return;
+        }
         if stanza.name() != "iq" {
             return;
         }
-        let shared = bridge.shared.clone();
-        let from = stanza.attr("from").and_then(|f| FullJid::new(f).ok());
+        if matches!(stanza.attr("type"), Some("result") | Some("error")) {
+            if let Some(from) = &from {
+                if self.caps_answer(&stanza, from) {
+                    return;
+                }
+            }
+        }
         match stanza.attr("type") {
             Some("set") => {
                 let outcome = match self.outgoing_initiate(&stanza, from.as_ref()) {
@@ -419,6 +544,62 @@ impl Endpoint {
             }
             _ => {}
         }
+    }
+
+    /// A device's answer to our capability query; true if it was one.
+    fn caps_answer(&mut self, stanza: &Element, from: &FullJid) -> bool {
+        let id = stanza.attr("id").unwrap_or_default();
+        let Some(sid) = id.split("-caps-").next().filter(|_| id.contains("-caps-")) else {
+            return false;
+        };
+        let Some(probe) = self.bridge.as_mut().and_then(|b| b.probes.get_mut(sid)) else {
+            return true; // a late answer for a call that started or ended
+        };
+        let Some(at) = probe.pending.iter().position(|p| p == id) else {
+            return true;
+        };
+        probe.pending.remove(at);
+        let speaks_jmi = stanza.attr("type") == Some("result")
+            && stanza.get_child("query", DISCO_INFO_NS).is_some_and(|q| {
+                q.children()
+                    .any(|f| f.name() == "feature" && f.attr("var") == Some(JMI_NS))
+            });
+        if speaks_jmi {
+            probe.jmi.push(from.clone());
+        }
+        let sid = sid.to_owned();
+        self.finish_probe_if_done(&sid, Instant::now());
+        true
+    }
+
+    /// A XEP-0353 message from one of the callee's devices.
+    fn bridge_jmi(&mut self, stanza: &Element, from: &FullJid) {
+        let Some(child) = stanza.children().find(|c| c.ns() == JMI_NS) else {
+            return;
+        };
+        let mut xml = String::new();
+        child.write_to(&mut xml, "");
+        let Ok(message) = tandem_translations::jingle::JingleMessage::from_xml(&xml) else {
+            return;
+        };
+        let sid = message.id.clone();
+        let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) else {
+            return;
+        };
+        if !leg.jmi_devices.contains(from) {
+            return;
+        }
+        let outcome = leg
+            .call
+            .handle_jmi(Instant::now(), &from.to_string(), &message);
+        if outcome.is_ok() && message.kind == tandem_translations::jingle::JmiKind::Proceed {
+            // The session-initiate goes to the device that proceeded.
+            leg.xmpp_party = from.clone();
+        }
+        if let Err(refusal) = outcome {
+            tracing::debug!(%sid, %from, %refusal, "JMI message refused");
+        }
+        self.drive(&sid);
     }
 
     /// A session-initiate for a session we do not have yet: a new call to SIP.
@@ -498,6 +679,7 @@ impl Endpoint {
             dialog: None,
             gateway_jid: to,
             xmpp_party: from,
+            jmi_devices: Vec::new(),
             initiate_id: None,
             reinvite_client: None,
             reinvite_server: None,
@@ -741,6 +923,7 @@ impl Endpoint {
             };
             match output {
                 Output::Jingle(j) => self.send_jingle(sid, j),
+                Output::Message(m) => self.send_jmi(sid, &m),
                 Output::Sip(action) => self.send_sip(sid, action),
                 Output::Ended(record) => {
                     log_call(&record);
@@ -753,6 +936,28 @@ impl Endpoint {
                     }
                     return;
                 }
+            }
+        }
+    }
+
+    /// A XEP-0353 message to each device the proposal went to, addressed to the bare JID.
+    fn send_jmi(&mut self, sid: &str, m: &tandem_translations::jingle::JingleMessage) {
+        let Some(bridge) = self.bridge.as_ref() else {
+            return;
+        };
+        let Some(leg) = bridge.legs.get(sid) else {
+            return;
+        };
+        for device in &leg.jmi_devices {
+            let xml = format!(
+                "<message type='chat' id='{}' from='{}' to='{}'>{}<store xmlns='urn:xmpp:hints'/></message>",
+                random_token(),
+                xml_attr(&leg.gateway_jid),
+                xml_attr(&device.to_bare().to_string()),
+                m.to_xml()
+            );
+            if let Ok(message) = tandem_xmpp::stream::parse_stanza(&xml) {
+                delivery::to_full(&bridge.shared, device, message);
             }
         }
     }

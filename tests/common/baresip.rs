@@ -117,7 +117,7 @@ impl Baresip {
             console_port,
         };
         // Console commands sent before this line are lost (slow starts under parallel tests).
-        phone.wait_for("baresip is ready", Duration::from_secs(10));
+        phone.wait_for("baresip is ready", Duration::from_secs(30));
         Some(phone)
     }
 

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use super::Origin;
-use crate::jingle::{Jingle, ReasonCondition};
+use crate::jingle::{Jingle, JingleMessage, ReasonCondition};
 use crate::sdp::{SdpFragment, SessionDescription};
 
 /// Something the SIP leg did, already parsed and matched to this call's dialog by the edge.
@@ -102,6 +102,8 @@ pub enum Output {
     Sip(SipAction),
     /// Send this Jingle element (an iq set) to the XMPP peer.
     Jingle(Jingle),
+    /// Send this XEP-0353 message to the callee's bare JID (propose, retract).
+    Message(JingleMessage),
     /// The call is over; both legs have been told.
     Ended(CallRecord),
 }

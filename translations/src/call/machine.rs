@@ -8,8 +8,8 @@ use super::{CallConfig, Origin};
 use crate::errors::{jingle_reason_to_sip_status, reason_header, sip_status_to_jingle_reason};
 use crate::errors::{JingleReason, Target};
 use crate::jingle::{
-    Action, Content, Jingle, Reason, ReasonCondition, Senders, SessionInfo, SessionInfoKind,
-    Transport,
+    Action, Content, Description, Jingle, JingleMessage, JmiKind, Reason, ReasonCondition, Senders,
+    SessionInfo, SessionInfoKind, Transport,
 };
 use crate::mapping::{
     jingle_changes, jingle_to_sdp, sdp_to_jingle, sdpfrag_from_transport_info,
@@ -43,6 +43,8 @@ pub struct Call {
     sip_view: Option<Jingle>,
     /// The SIP side's latest SDP (names sdpfrag sections without `a=mid` by position).
     sip_sdp: Option<SessionDescription>,
+    /// A SIP caller's session-initiate, held back until a callee device proceeds (XEP-0353).
+    proposed: Option<Jingle>,
     /// The SDP last sent to SIP, and its o= version.
     local_sdp: Option<SessionDescription>,
     sdp_version: u64,
@@ -84,6 +86,74 @@ impl Call {
         Ok(call)
     }
 
+    /// [`Call::from_sip`] for a callee whose devices speak Jingle Message Initiation
+    /// (XEP-0353): a `<propose/>` goes to her bare JID first; the session-initiate goes to
+    /// the device that proceeds ([`Call::handle_jmi`]), with `responder` set to it then.
+    pub fn from_sip_proposed(
+        now: Instant,
+        config: CallConfig,
+        sid: &str,
+        initiator: &str,
+        offer: &SessionDescription,
+    ) -> Result<Call, MappingError> {
+        let mut call = Call::from_sip(now, config, sid, initiator, "", offer)?;
+        let Some(Output::Jingle(initiate)) = call.outputs.pop_back() else {
+            unreachable!("from_sip queues exactly the session-initiate")
+        };
+        let mut propose = JingleMessage::new(JmiKind::Propose, sid);
+        // XEP-0353 §3.1: the descriptions say what kind of call rings (audio, video).
+        for content in &initiate.contents {
+            if let Some(Description::Rtp(d)) = &content.description {
+                let kind_only = crate::jingle::RtpDescription {
+                    media: d.media.clone(),
+                    ..Default::default()
+                };
+                propose
+                    .descriptions
+                    .push(Description::Rtp(Box::new(kind_only)));
+            }
+        }
+        call.proposed = Some(initiate);
+        call.outputs.push_back(Output::Message(propose));
+        Ok(call)
+    }
+
+    /// A XEP-0353 message from one of the callee's devices (`from`: its full JID).
+    pub fn handle_jmi(
+        &mut self,
+        now: Instant,
+        from: &str,
+        message: &JingleMessage,
+    ) -> Result<(), JingleRefusal> {
+        if message.id != self.sid || self.phase == Phase::Ended {
+            return Err(JingleRefusal::UnknownSession);
+        }
+        match message.kind {
+            JmiKind::Ringing if self.phase == Phase::Alerting && self.ringing.is_none() => {
+                self.ringing = Some(now);
+                self.sip(SipAction::Provisional { status: 180 });
+            }
+            JmiKind::Ringing => {}
+            JmiKind::Proceed => {
+                let mut initiate = self.proposed.take().ok_or(JingleRefusal::OutOfOrder)?;
+                initiate.responder = Some(from.to_string());
+                self.jingle(initiate);
+            }
+            JmiKind::Reject if self.proposed.is_some() => {
+                let reason = message
+                    .reason
+                    .as_ref()
+                    .map_or(ReasonCondition::Decline, |r| r.condition);
+                let status = sip_status(reason);
+                self.proposed = None;
+                self.sip(SipAction::Reject { status });
+                self.end(now, reason, status);
+            }
+            _ => return Err(JingleRefusal::OutOfOrder),
+        }
+        Ok(())
+    }
+
     /// An XMPP caller's session-initiate: the INVITE goes out once its candidates are
     /// gathered (end-of-candidates on every ICE transport, or the trickle wait).
     pub fn from_jingle(
@@ -114,6 +184,7 @@ impl Call {
             xmpp_view: None,
             sip_view: None,
             sip_sdp: None,
+            proposed: None,
             local_sdp: None,
             sdp_version: 0,
             gather_until: None,
@@ -243,7 +314,7 @@ impl Call {
                 self.end(now, reason, status);
             }
             SipEvent::Cancelled => {
-                self.jingle(terminate(&self.sid, ReasonCondition::Cancel));
+                self.tell_callee_it_is_over(ReasonCondition::Cancel);
                 self.end(now, ReasonCondition::Cancel, 487);
             }
             SipEvent::Acked => {}
@@ -589,7 +660,7 @@ impl Call {
         if self.phase != Phase::Alerting {
             return;
         }
-        self.jingle(terminate(&self.sid, ReasonCondition::Timeout));
+        self.tell_callee_it_is_over(ReasonCondition::Timeout);
         self.sip_abandon(480, "No answer");
         self.end(now, ReasonCondition::Timeout, 480);
     }
@@ -602,6 +673,18 @@ impl Call {
                 reason: reason_header(status, text),
             }),
             _ => {}
+        }
+    }
+
+    /// Before a device proceeded, the devices were only proposed to: retract the proposal
+    /// (XEP-0353 §3.3); afterwards the Jingle session ends.
+    fn tell_callee_it_is_over(&mut self, reason: ReasonCondition) {
+        if self.proposed.take().is_some() {
+            let mut retract = JingleMessage::new(JmiKind::Retract, self.sid.clone());
+            retract.reason = Some(Reason::new(reason));
+            self.outputs.push_back(Output::Message(retract));
+        } else {
+            self.jingle(terminate(&self.sid, reason));
         }
     }
 

@@ -594,3 +594,120 @@ fn the_maximum_duration_hangs_up_both_legs_and_a_lost_client_hangs_up_sip() {
     assert!(matches!(sip_actions(&out)[..], [SipAction::Bye { .. }]));
     assert_eq!(record(&out).reason, ReasonCondition::Gone);
 }
+
+fn jmi(kind: &str, body: &str) -> crate::jingle::JingleMessage {
+    crate::jingle::JingleMessage::from_xml(&format!(
+        "<{kind} xmlns='urn:xmpp:jingle-message:0' id='{SID}'>{body}</{kind}>"
+    ))
+    .unwrap()
+}
+
+fn proposed_call(now: Instant) -> Call {
+    Call::from_sip_proposed(
+        now,
+        CallConfig::default(),
+        SID,
+        "a@sip.example.test/sid1",
+        &parse_sdp(PHONE_OFFER),
+    )
+    .unwrap()
+}
+
+fn messages(outputs: &[Output]) -> Vec<&crate::jingle::JingleMessage> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn jmi_propose_then_ringing_then_proceed_starts_the_jingle_session_with_that_device() {
+    let t0 = Instant::now();
+    let mut call = proposed_call(t0);
+    let out = drain(&mut call);
+    let propose = messages(&out)[0];
+    assert_eq!(propose.kind, crate::jingle::JmiKind::Propose);
+    assert_eq!(propose.id, SID);
+    let xml = propose.to_xml();
+    assert!(xml.contains("media=\"audio\""), "{xml}");
+    assert!(
+        !xml.contains("payload-type"),
+        "the propose says only the kind: {xml}"
+    );
+    assert!(
+        jingles(&out).is_empty(),
+        "no session-initiate before a device proceeds"
+    );
+
+    call.handle_jmi(t0, "alice@example.test/phone", &jmi("ringing", ""))
+        .unwrap();
+    assert_eq!(
+        sip_actions(&drain(&mut call)),
+        [&SipAction::Provisional { status: 180 }]
+    );
+    call.handle_jmi(t0, "alice@example.test/phone", &jmi("proceed", ""))
+        .unwrap();
+    let out = drain(&mut call);
+    let initiate = jingles(&out)[0];
+    assert_eq!(initiate.action, Action::SessionInitiate);
+    assert_eq!(
+        initiate.responder.as_deref(),
+        Some("alice@example.test/phone")
+    );
+    // Another device proceeding too is out of order: the session has its responder.
+    assert_eq!(
+        call.handle_jmi(t0, "alice@example.test/laptop", &jmi("proceed", "")),
+        Err(JingleRefusal::OutOfOrder)
+    );
+    let accept = action(
+        SID,
+        "session-accept",
+        &raw_udp_content("198.51.100.9", 7000),
+    );
+    call.handle_jingle(t0, &accept).unwrap();
+    assert!(matches!(
+        sip_actions(&drain(&mut call))[..],
+        [SipAction::Accept { .. }]
+    ));
+}
+
+#[test]
+fn jmi_endings_before_a_device_proceeds() {
+    let t0 = Instant::now();
+    // The callee rejects: decline by default, busy when she says so.
+    for (body, status) in [
+        ("", 603),
+        ("<reason xmlns='urn:xmpp:jingle:1'><busy/></reason>", 486),
+    ] {
+        let mut call = proposed_call(t0);
+        drain(&mut call);
+        call.handle_jmi(t0, "alice@example.test/phone", &jmi("reject", body))
+            .unwrap();
+        let out = drain(&mut call);
+        assert_eq!(sip_actions(&out), [&SipAction::Reject { status }]);
+        assert_eq!(record(&out).status, status);
+    }
+    // The caller cancels, or nobody proceeds in time: the proposal is retracted.
+    let mut call = proposed_call(t0);
+    drain(&mut call);
+    call.handle_sip(t0, SipEvent::Cancelled);
+    let out = drain(&mut call);
+    assert_eq!(messages(&out)[0].kind, crate::jingle::JmiKind::Retract);
+    assert!(jingles(&out).is_empty());
+    let mut call = proposed_call(t0);
+    drain(&mut call);
+    call.handle_timeout(t0 + Duration::from_secs(60));
+    let out = drain(&mut call);
+    assert_eq!(messages(&out)[0].kind, crate::jingle::JmiKind::Retract);
+    assert_eq!(sip_actions(&out), [&SipAction::Reject { status: 480 }]);
+    // A message for another session is not ours.
+    let mut call = proposed_call(t0);
+    let other = crate::jingle::JingleMessage::new(crate::jingle::JmiKind::Proceed, "other");
+    assert_eq!(
+        call.handle_jmi(t0, "alice@example.test/phone", &other),
+        Err(JingleRefusal::UnknownSession)
+    );
+}
