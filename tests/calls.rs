@@ -419,19 +419,25 @@ async fn unknown_offline_and_unanswered_callees() {
     assert!(line.contains("status=480"), "{line}");
 }
 
+/// [`server_with_alice`] and bob's phone registered at tandem, answering automatically.
+async fn with_registered_bob() -> Option<(Server, RawClient, baresip::Baresip)> {
+    let (server, alice) = server_with_alice("").await;
+    let phone = baresip::Baresip::start(&format!(
+        "<sip:bob@localhost>;auth_pass=bobpw;outbound=\"sip:{}\";regint=600;answermode=auto",
+        server.sip_udp
+    ))?;
+    phone.wait_for("200 OK", Duration::from_secs(10));
+    Some((server, alice, phone))
+}
+
 /// Alice calls the SIP address `bob@sip.localhost`; bob is a local account whose phone
 /// (baresip, auto-answer) is registered, so the INVITE goes to that phone. RTP flows from
 /// the phone to the Raw UDP candidate in alice's session-initiate, and each side hangs up.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_xmpp_user_calls_a_registered_phone_which_answers() {
-    let (server, mut alice) = server_with_alice("").await;
-    let Some(phone) = baresip::Baresip::start(&format!(
-        "<sip:bob@localhost>;auth_pass=bobpw;outbound=\"sip:{}\";regint=600;answermode=auto",
-        server.sip_udp
-    )) else {
+    let Some((server, mut alice, phone)) = with_registered_bob().await else {
         return;
     };
-    phone.wait_for("200 OK", Duration::from_secs(10));
 
     let (media, _rtcp) = udp_pair().await;
     let port = media.local_addr().unwrap().port();
@@ -484,7 +490,7 @@ async fn an_xmpp_user_calls_a_registered_phone_which_answers() {
     );
 }
 
-/// The gateway domain says what it does, and nothing it does not (no JMI yet).
+/// The gateway domain says what it does: Jingle RTP over ICE-UDP or Raw UDP, full offers, JMI.
 #[tokio::test]
 async fn the_gateway_domain_answers_disco_info_with_its_jingle_features() {
     let (_server, mut alice) = server_with_alice("").await;
@@ -504,16 +510,13 @@ async fn the_gateway_domain_answers_disco_info_with_its_jingle_features() {
             "urn:xmpp:jingle:transports:raw-udp:1",
             "urn:xmpp:jingle:transports:ice-udp:1",
             "urn:ietf:rfc:3264",
+            "urn:xmpp:jingle-message:0",
         ] {
             assert!(
                 got.contains(&format!("var='{feature}'")),
                 "{feature}: {got}"
             );
         }
-        assert!(
-            !got.contains("jingle-message"),
-            "JMI is not bridged yet: {got}"
-        );
     }
 }
 
@@ -790,4 +793,37 @@ async fn jmi_reject_and_retract() {
     alice.read_until("<retract").await;
     let got = alice.read_until("</message>").await.replace('"', "'");
     assert!(got.contains("<cancel/>"), "{got}");
+}
+
+/// XEP-0353 towards SIP: alice proposes a call to `bob@sip.localhost`; the gateway proceeds
+/// on the phone's behalf, and alice's session-initiate with that id rings bob's phone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_xmpp_user_proposes_a_call_to_a_sip_address() {
+    let Some((_server, mut alice, phone)) = with_registered_bob().await else {
+        return;
+    };
+    let to = "bob@sip.localhost";
+    alice
+        .send(&format!(
+            "<message to='{to}' type='chat' id='p1'><propose xmlns='urn:xmpp:jingle-message:0' id='jmi1'>\
+               <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'/></propose></message>"
+        ))
+        .await;
+    alice.read_until("<proceed").await;
+    let got = alice.read_until("</message>").await.replace('"', "'");
+    assert!(
+        got.contains("id='jmi1'") && got.contains(&format!("from='{to}'")),
+        "{got}"
+    );
+    alice.received.clear();
+    let media = udp_pair().await;
+    let content = pcmu_content(media.0.local_addr().unwrap().port());
+    alice
+        .send(&format!(
+            "<iq type='set' id='init' to='{to}'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='jmi1' initiator='alice@localhost/laptop'>{content}</jingle></iq>"
+        ))
+        .await;
+    alice.read_until("session-accept").await;
+    phone.wait_for("established", Duration::from_secs(10));
+    expect_pcmu(&media.0).await;
 }

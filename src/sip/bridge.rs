@@ -36,8 +36,8 @@ const DISCO_INFO_NS: &str = "http://jabber.org/protocol/disco#info";
 const JMI_NS: &str = "urn:xmpp:jingle-message:0";
 
 /// What the gateway domain really does (XEP-0030), nothing ahead of the code: Jingle RTP
-/// audio/video over ICE-UDP (with DTLS fingerprints) or Raw UDP, and full offers rather than
-/// trickle towards SIP (`urn:ietf:rfc:3264`, XEP-0176 §support-sdp).
+/// audio/video over ICE-UDP (with DTLS fingerprints) or Raw UDP, full offers rather than
+/// trickle towards SIP (`urn:ietf:rfc:3264`, XEP-0176 §support-sdp), and XEP-0353 proposals.
 const GATEWAY_FEATURES: &[&str] = &[
     DISCO_INFO_NS,
     JINGLE_NS,
@@ -48,6 +48,7 @@ const GATEWAY_FEATURES: &[&str] = &[
     "urn:xmpp:jingle:transports:raw-udp:1",
     "urn:xmpp:jingle:apps:dtls:0",
     "urn:ietf:rfc:3264",
+    JMI_NS,
 ];
 
 /// The bridge's state inside the SIP endpoint.
@@ -583,6 +584,16 @@ impl Endpoint {
             return;
         };
         let sid = message.id.clone();
+        let known = self
+            .bridge
+            .as_ref()
+            .is_some_and(|b| b.legs.contains_key(&sid));
+        if !known {
+            if message.kind == tandem_translations::jingle::JmiKind::Propose {
+                self.proceed_for_sip(stanza, from, &sid);
+            }
+            return;
+        }
         let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) else {
             return;
         };
@@ -600,6 +611,27 @@ impl Endpoint {
             tracing::debug!(%sid, %from, %refusal, "JMI message refused");
         }
         self.drive(&sid);
+    }
+
+    /// An XMPP user proposes a call to a SIP address (XEP-0353). A SIP peer can only be
+    /// rung with an offer, which the session-initiate carries: the gateway proceeds at once
+    /// on the SIP side's behalf, and the call starts with the session-initiate that follows
+    /// (SIP ringing then arrives as session-info ringing).
+    fn proceed_for_sip(&mut self, stanza: &Element, from: &FullJid, id: &str) {
+        let Some(bridge) = self.bridge.as_ref() else {
+            return;
+        };
+        let to = stanza.attr("to").unwrap_or_default();
+        let xml = format!(
+            "<message type='chat' id='{}' from='{}' to='{}'><proceed xmlns='{JMI_NS}' id='{}'/></message>",
+            random_token(),
+            xml_attr(to),
+            xml_attr(&from.to_string()),
+            xml_attr(id)
+        );
+        if let Ok(proceed) = tandem_xmpp::stream::parse_stanza(&xml) {
+            delivery::to_full(&bridge.shared, from, proceed);
+        }
     }
 
     /// A session-initiate for a session we do not have yet: a new call to SIP.
