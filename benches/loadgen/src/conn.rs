@@ -147,7 +147,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmppConn<S> {
         Ok(())
     }
 
-    async fn next_stanza(&mut self) -> Result<Element> {
+    pub async fn next_stanza(&mut self) -> Result<Element> {
         self.reader.next_stanza(&mut self.io).await
     }
 

@@ -5,6 +5,7 @@
 //! (PLAIN / SCRAM-SHA-1 / SCRAM-SHA-256, server signature verified), stream restart,
 //! resource bind, session if the server requires it, initial presence where relevant.
 
+mod calls;
 mod conn;
 mod scram;
 mod xml;
@@ -114,6 +115,27 @@ enum Cmd {
         #[arg(long)]
         presence: bool,
     },
+    /// SIP calls into tandem's gateway (from a trusted address) towards users
+    /// {prefix}{first}..{first+callees}, who auto-answer over Jingle.
+    Calls {
+        /// tandem's SIP UDP address.
+        #[arg(long, default_value = "127.0.0.1:5060")]
+        sip: SocketAddr,
+        #[arg(long, default_value_t = 50)]
+        callees: usize,
+        /// Calls to place.
+        #[arg(long, default_value_t = 5000)]
+        count: usize,
+        /// Calls in setup at once.
+        #[arg(long, default_value_t = 50)]
+        concurrency: usize,
+        /// Keep every call up (no BYE), to measure memory per active call.
+        #[arg(long)]
+        hold: bool,
+        /// tandem's pid, to read its RSS before and after (with --hold).
+        #[arg(long)]
+        pid: Option<u32>,
+    },
     /// User i sends chat messages to user i+pairs; end-to-end latency from a timestamp in the body.
     Messages {
         #[arg(long, default_value_t = 50)]
@@ -135,7 +157,7 @@ enum Cmd {
 
 /// Human output: stdout, or stderr when --json owns stdout.
 #[derive(Clone, Copy)]
-struct Out {
+pub(crate) struct Out {
     json: bool,
 }
 
@@ -164,7 +186,7 @@ struct LatStats {
 }
 
 /// Latency summary in milliseconds from samples in microseconds (nearest-rank percentiles).
-fn lat_stats(mut v: Vec<u64>) -> LatStats {
+pub(crate) fn lat_stats(mut v: Vec<u64>) -> LatStats {
     if v.is_empty() {
         return LatStats::default();
     }
@@ -282,6 +304,28 @@ async fn run(cli: Cli) -> Result<()> {
                 out,
             )
             .await?
+        }
+        Cmd::Calls {
+            sip,
+            callees,
+            count,
+            concurrency,
+            hold,
+            pid,
+        } => {
+            if callees == 0 {
+                bail!("--callees must be > 0");
+            }
+            let config = calls::CallsConfig {
+                sip,
+                callees,
+                count,
+                concurrency,
+                hold,
+                pid,
+                first_user: c.first_user,
+            };
+            calls::calls(setup, config, out).await?
         }
         Cmd::Messages {
             pairs,
