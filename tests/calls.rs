@@ -827,3 +827,21 @@ async fn an_xmpp_user_proposes_a_call_to_a_sip_address() {
     phone.wait_for("established", Duration::from_secs(10));
     expect_pcmu(&media.0).await;
 }
+
+/// An XMPP client that disconnects mid-call: the phone gets a BYE.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_disconnecting_mid_call_hangs_up_the_phone() {
+    let Some(call) = answered_call("").await else {
+        return;
+    };
+    let AnsweredCall {
+        server,
+        alice,
+        phone,
+        ..
+    } = call;
+    drop(alice);
+    phone.wait_for("session closed", Duration::from_secs(10));
+    let line = server.wait_for_log("call ended", Duration::from_secs(5));
+    assert!(line.contains("reason=\"gone\""), "{line}");
+}

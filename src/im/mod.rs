@@ -90,6 +90,15 @@ pub async fn session_ended(shared: &Shared, im: &mut ImSession, handle: &Session
     if im.available || !im.directed.is_empty() {
         presence::broadcast_unavailable(shared, im, None).await;
     }
+    // Calls this resource was in end on the SIP side too (a BYE, or the INVITE refused).
+    if still_ours {
+        if let Some(gateway) = &shared.gateway {
+            let gone = Element::new("presence", tandem_xmpp::stream::writer::CLIENT_NS)
+                .with_attr("type", "unavailable")
+                .with_attr("from", im.jid.to_string());
+            gateway.send(gone);
+        }
+    }
 }
 
 /// A stanza queued for a session that closed before writing it: route it again so messages

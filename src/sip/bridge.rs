@@ -492,6 +492,12 @@ impl Endpoint {
             }
             return;
         }
+        if stanza.name() == "presence" {
+            if let (Some("unavailable"), Some(from)) = (stanza.attr("type"), from) {
+                self.xmpp_party_gone(&from);
+            }
+            return;
+        }
         if stanza.name() != "iq" {
             return;
         }
@@ -544,6 +550,25 @@ impl Endpoint {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A resource's session ended: the calls it was in end on the SIP side too.
+    fn xmpp_party_gone(&mut self, gone: &FullJid) {
+        let Some(bridge) = self.bridge.as_mut() else {
+            return;
+        };
+        let sids: Vec<String> = bridge
+            .legs
+            .iter()
+            .filter(|(_, l)| &l.xmpp_party == gone)
+            .map(|(sid, _)| sid.clone())
+            .collect();
+        for sid in sids {
+            if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
+                leg.call.handle_xmpp_gone(Instant::now());
+            }
+            self.drive(&sid);
         }
     }
 
