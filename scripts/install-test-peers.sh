@@ -4,6 +4,7 @@
 #   baresip     - a real SIP phone (registers with digest, answers OPTIONS and calls)
 #   sipsak      - one-shot SIP OPTIONS/REGISTER probes over UDP and TCP
 #   python3-slixmpp - a third-party XMPP client for certificate logins (SASL EXTERNAL)
+#   kamailio    - a real SIP proxy, the trunk behind [sip] outbound_proxy in the call tests
 # Safe to run again; does nothing for what is already there. Needs root (apt-get).
 set -euo pipefail
 
@@ -12,6 +13,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
 command -v sipsak >/dev/null 2>&1 || need+=(sipsak)
 /usr/bin/python3 -c 'import slixmpp' >/dev/null 2>&1 || need+=(python3-slixmpp)
+command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

@@ -6,6 +6,8 @@ mod common;
 
 #[path = "common/baresip.rs"]
 mod baresip;
+#[path = "common/kamailio.rs"]
+mod kamailio;
 
 use std::time::Duration;
 
@@ -844,4 +846,48 @@ async fn a_client_disconnecting_mid_call_hangs_up_the_phone() {
     phone.wait_for("session closed", Duration::from_secs(10));
     let line = server.wait_for_log("call ended", Duration::from_secs(5));
     assert!(line.contains("reason=\"gone\""), "{line}");
+}
+
+/// Through a real trunk: alice calls `carol@sip.localhost`, who has no registered phone, so
+/// the INVITE goes to `[sip] outbound_proxy` - kamailio - which relays it to a phone
+/// (baresip, auto-answer). Media flows, and alice's hang-up reaches the phone through the
+/// trunk's Record-Route.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_through_a_kamailio_trunk_via_the_outbound_proxy() {
+    let Some(phone) = baresip::Baresip::start("<sip:carol@127.0.0.1>;regint=0;answermode=auto")
+    else {
+        return;
+    };
+    let Some(trunk) = kamailio::Kamailio::start(phone.sip_port) else {
+        return;
+    };
+    let (server, mut alice) = server_with_alice_sip(
+        &format!("outbound_proxy = \"sip:127.0.0.1:{}\"\n", trunk.port),
+        "",
+    )
+    .await;
+    let to = "carol@sip.localhost";
+    let media = udp_pair().await;
+    let content = pcmu_content(media.0.local_addr().unwrap().port());
+    alice
+        .send(&format!(
+            "<iq type='set' id='init' to='{to}'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='trunk1' initiator='alice@localhost/laptop'>{content}</jingle></iq>"
+        ))
+        .await;
+    trunk.wait_for("trunk: INVITE sip:carol@", Duration::from_secs(10));
+    alice.read_until("session-accept").await;
+    phone.wait_for("established", Duration::from_secs(10));
+    expect_pcmu(&media.0).await;
+    alice.received.clear();
+    jingle(
+        &mut alice,
+        to,
+        "trunk1",
+        "session-terminate",
+        "<reason><success/></reason>",
+    )
+    .await;
+    phone.wait_for("session closed", Duration::from_secs(10));
+    let line = server.wait_for_log("call ended", Duration::from_secs(5));
+    assert!(line.contains("origin=Jingle"), "{line}");
 }

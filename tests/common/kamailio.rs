@@ -1,0 +1,117 @@
+#![allow(dead_code)]
+//! kamailio (Debian package) as a SIP trunk on loopback: a stateful, record-routing proxy
+//! that sends every new call to one next hop (a phone) and routes in-dialog requests by
+//! their Route headers.
+
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Kamailio {
+    dir: tempfile::TempDir,
+    child: Child,
+    /// Where the trunk listens (UDP).
+    pub port: u16,
+}
+
+impl Kamailio {
+    /// Starts a trunk that forwards new INVITEs to `127.0.0.1:next_hop_port`. `None` when
+    /// kamailio is not installed; with `TANDEM_REQUIRE_PEERS=1` that is a failure.
+    pub fn start(next_hop_port: u16) -> Option<Kamailio> {
+        if Command::new("kamailio")
+            .arg("-v")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("TANDEM_REQUIRE_PEERS").is_none(),
+                "kamailio is required: run scripts/install-test-peers.sh"
+            );
+            eprintln!("skipping: kamailio is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = format!(
+            "#!KAMAILIO\n\
+             listen=udp:127.0.0.1:{port}\n\
+             children=2\n\
+             debug=2\n\
+             disable_tcp=yes\n\
+             mpath=\"/usr/lib/x86_64-linux-gnu/kamailio/modules/\"\n\
+             loadmodule \"tm.so\"\n\
+             loadmodule \"sl.so\"\n\
+             loadmodule \"rr.so\"\n\
+             loadmodule \"pv.so\"\n\
+             loadmodule \"maxfwd.so\"\n\
+             loadmodule \"siputils.so\"\n\
+             loadmodule \"xlog.so\"\n\
+             loadmodule \"textops.so\"\n\
+             request_route {{\n\
+               if (!mf_process_maxfwd_header(\"10\")) {{ sl_send_reply(\"483\", \"Too Many Hops\"); exit; }}\n\
+               if (has_totag()) {{\n\
+                 if (loose_route()) {{ t_relay(); exit; }}\n\
+                 if (is_method(\"ACK\")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}\n\
+                 sl_send_reply(\"404\", \"Not here\"); exit;\n\
+               }}\n\
+               if (is_method(\"CANCEL\")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}\n\
+               xlog(\"L_INFO\", \"trunk: $rm $ru from $si:$sp\\n\");\n\
+               record_route();\n\
+               $du = \"sip:127.0.0.1:{next_hop_port}\";\n\
+               t_relay();\n\
+             }}\n"
+        );
+        let cfg = dir.path().join("kamailio.cfg");
+        std::fs::write(&cfg, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("log")).unwrap();
+        let child = Command::new("kamailio")
+            .arg("-f")
+            .arg(&cfg)
+            .args(["-DD", "-E", "-e", "-w"])
+            .arg(dir.path())
+            .args(["-P"])
+            .arg(dir.path().join("kamailio.pid"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting kamailio");
+        let trunk = Kamailio { dir, child, port };
+        trunk.wait_for("Listening on", Duration::from_secs(10));
+        // The listing comes before the workers start; give them a moment.
+        std::thread::sleep(Duration::from_millis(300));
+        Some(trunk)
+    }
+
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.dir.path().join("log")).unwrap_or_default())
+            .into_owned()
+    }
+
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kamailio never logged {needle:?}; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
