@@ -891,3 +891,41 @@ async fn a_call_through_a_kamailio_trunk_via_the_outbound_proxy() {
     let line = server.wait_for_log("call ended", Duration::from_secs(5));
     assert!(line.contains("origin=Jingle"), "{line}");
 }
+
+/// RFC 4028: a session interval below 90 s is refused with 422 and Min-SE; an acceptable one
+/// comes back in the 200 with the caller as refresher (tandem hangs up when refreshes stop,
+/// checked in the call's unit tests).
+#[tokio::test(flavor = "multi_thread")]
+async fn session_timers_are_negotiated_with_the_caller_as_refresher() {
+    let (server, mut alice) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
+    let caller = RawSipCaller::new(server.sip_udp);
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    caller.send(
+        "INVITE",
+        1,
+        None,
+        "Supported: timer\r\nSession-Expires: 60\r\nContent-Type: application/sdp\r\n",
+        offer,
+    );
+    let refused = caller.expect("SIP/2.0 422");
+    assert!(refused.contains("Min-SE: 90"), "{refused}");
+    caller.send(
+        "INVITE",
+        2,
+        None,
+        "Supported: timer\r\nSession-Expires: 1800;refresher=uac\r\nContent-Type: application/sdp\r\n",
+        offer,
+    );
+    let (from, sid) = incoming(&mut alice).await;
+    jingle(
+        &mut alice,
+        &from,
+        &sid,
+        "session-accept",
+        &pcmu_content(40000),
+    )
+    .await;
+    let ok = caller.expect("SIP/2.0 200");
+    assert!(ok.contains("Session-Expires: 1800;refresher=uac"), "{ok}");
+    assert!(ok.contains("Require: timer"), "{ok}");
+}

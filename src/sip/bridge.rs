@@ -82,6 +82,8 @@ struct Probe {
     /// Resources that advertise `urn:xmpp:jingle-message:0`.
     jmi: Vec<FullJid>,
     deadline: Instant,
+    /// The caller's RFC 4028 session interval, if it asked for one.
+    session_expires: Option<Duration>,
 }
 
 /// One bridged call, either way.
@@ -195,6 +197,20 @@ pub enum InviteOutcome {
     Proceeding,
     /// Refused with this status (404 unknown user, 480 offline, 488 bad SDP, ...).
     Refused(u16, &'static str),
+    /// RFC 4028 §6: the Session-Expires asked for is below what we accept: 422 with Min-SE.
+    IntervalTooBrief { min_se: u64 },
+}
+
+/// RFC 4028 §4: the smallest session interval allowed (and ours).
+const MIN_SE: u64 = 90;
+
+/// The interval of a `Session-Expires` (compact `x`) header, if the request has one.
+fn session_expires(request: &Request) -> Option<u64> {
+    let value = request
+        .headers()
+        .get("Session-Expires")
+        .or_else(|| request.headers().get("x"))?;
+    value.split(';').next()?.trim().parse().ok()
 }
 
 impl Endpoint {
@@ -245,6 +261,10 @@ impl Endpoint {
                 return InviteOutcome::Refused(488, "the SDP offer is not valid");
             }
         };
+        let interval = session_expires(request);
+        if interval.is_some_and(|i| i < MIN_SE) {
+            return InviteOutcome::IntervalTooBrief { min_se: MIN_SE };
+        }
         let sid = random_token();
         let caller_user = request
             .from()
@@ -289,6 +309,7 @@ impl Endpoint {
             pending,
             jmi: Vec::new(),
             deadline: Instant::now() + CAPS_WAIT,
+            session_expires: interval.map(Duration::from_secs),
         };
         let bridge = self.bridge.as_mut().expect("checked above");
         bridge
@@ -330,7 +351,12 @@ impl Endpoint {
             Call::from_sip_proposed(now, bridge.config, sid, &probe.caller, &probe.offer)
         };
         let call = match call {
-            Ok(call) => call,
+            Ok(mut call) => {
+                if let Some(interval) = probe.session_expires {
+                    call.set_session_expires(interval);
+                }
+                call
+            }
             Err(e) => {
                 // Checked when the INVITE arrived; kept as a refusal rather than a panic.
                 tracing::warn!(error = %e, "SDP offer has no Jingle translation");
@@ -1093,6 +1119,14 @@ impl Endpoint {
                     let _ = response.set_header("Contact", contact);
                 }
                 let _ = response.set_header("Allow", super::core::ALLOW);
+                if let Some(interval) = leg.call.session_expires() {
+                    // RFC 4028 §9: the caller refreshes; tandem watches for the refreshes.
+                    let _ = response.set_header(
+                        "Session-Expires",
+                        &format!("{};refresher=uac", interval.as_secs()),
+                    );
+                    let _ = response.set_header("Require", "timer");
+                }
                 let _ = response.set_body(sdp.to_string().into_bytes(), Some("application/sdp"));
                 let record_route: Vec<String> = leg
                     .invite

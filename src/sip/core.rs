@@ -23,8 +23,8 @@ use crate::storage::Storage;
 
 /// Methods this endpoint implements, for Allow (RFC 3261 §20.5).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
-/// Extensions we understand in Require (none yet beyond the base spec).
-const SUPPORTED: &[&str] = &[];
+/// Extensions we understand in Require: RFC 4028 session timers (as the refreshee).
+const SUPPORTED: &[&str] = &["timer"];
 
 /// Everything the endpoint needs besides its transaction state.
 pub struct Endpoint {
@@ -353,6 +353,13 @@ impl Endpoint {
                     Caller::Trusted | Caller::User(_) => {
                         match self.bridge_invite(request, key, from).await {
                             super::bridge::InviteOutcome::Proceeding => (100, None),
+                            super::bridge::InviteOutcome::IntervalTooBrief { min_se } => {
+                                let mut response = self.response(request, 422);
+                                if let Some(r) = response.as_mut() {
+                                    let _ = r.set_header("Min-SE", &min_se.to_string());
+                                }
+                                (422, response)
+                            }
                             super::bridge::InviteOutcome::Refused(status, why) => {
                                 let mut response = self.response(request, status);
                                 if let Some(r) = response.as_mut() {

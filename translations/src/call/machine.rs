@@ -1,7 +1,7 @@
 //! The call state machine. See the module docs of [`super`] for the shape.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::events::{CallRecord, JingleRefusal, Output, SipAction, SipEvent};
 use super::{CallConfig, Origin};
@@ -51,6 +51,9 @@ pub struct Call {
     gather_until: Option<Instant>,
     ring_deadline: Option<Instant>,
     end_deadline: Option<Instant>,
+    /// RFC 4028 session interval the SIP caller asked for (it refreshes; we watch).
+    session_expires: Option<Duration>,
+    expiry_deadline: Option<Instant>,
     reinvite_in_flight: bool,
     /// Candidates arrived that SIP has not seen and cannot take by INFO: re-offer once the
     /// call is answered and no re-INVITE is in flight.
@@ -190,12 +193,33 @@ impl Call {
             gather_until: None,
             ring_deadline: None,
             end_deadline: None,
+            session_expires: None,
+            expiry_deadline: None,
             reinvite_in_flight: false,
             reoffer_needed: false,
             setup: now,
             ringing: None,
             answer: None,
             outputs: VecDeque::new(),
+        }
+    }
+
+    /// RFC 4028: the SIP caller asked for session refreshes every `interval` and refreshes
+    /// them itself (`refresher=uac`, written into the 200 by the edge). If no refresh arrives
+    /// in time the call is hung up (§10: before expiry, less min(32 s, interval / 3)).
+    pub fn set_session_expires(&mut self, interval: Duration) {
+        self.session_expires = Some(interval);
+    }
+
+    /// The session interval agreed with the SIP caller, for the 200's Session-Expires.
+    pub fn session_expires(&self) -> Option<Duration> {
+        self.session_expires
+    }
+
+    fn arm_session_expiry(&mut self, now: Instant) {
+        if let Some(interval) = self.session_expires {
+            let margin = (interval / 3).min(Duration::from_secs(32));
+            self.expiry_deadline = Some(now + interval - margin);
         }
     }
 
@@ -226,10 +250,15 @@ impl Call {
 
     /// When [`Call::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.gather_until, self.ring_deadline, self.end_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.gather_until,
+            self.ring_deadline,
+            self.end_deadline,
+            self.expiry_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fire whatever deadline has passed.
@@ -241,6 +270,15 @@ impl Call {
         if self.ring_deadline.is_some_and(|t| t <= now) {
             self.ring_deadline = None;
             self.unanswered(now);
+        }
+        if self.expiry_deadline.is_some_and(|t| t <= now) {
+            self.expiry_deadline = None;
+            self.end_deadline = None;
+            self.jingle(terminate(&self.sid, ReasonCondition::ConnectivityError));
+            self.sip(SipAction::Bye {
+                reason: reason_header(408, "Session timer expired"),
+            });
+            self.end(now, ReasonCondition::ConnectivityError, 408);
         }
         if self.end_deadline.is_some_and(|t| t <= now) {
             self.end_deadline = None;
@@ -325,7 +363,7 @@ impl Call {
                 self.jingle(terminate(&self.sid, reason));
                 self.end(now, reason, 200);
             }
-            SipEvent::ReInvite { sdp } => self.sip_reinvite(sdp),
+            SipEvent::ReInvite { sdp } => self.sip_reinvite(now, sdp),
             SipEvent::ReInviteAnswered { sdp } => {
                 self.reinvite_in_flight = false;
                 if let Ok(t) =
@@ -531,7 +569,7 @@ impl Call {
         }
     }
 
-    fn sip_reinvite(&mut self, offer: SessionDescription) {
+    fn sip_reinvite(&mut self, now: Instant, offer: SessionDescription) {
         if self.phase != Phase::Active {
             self.sip(SipAction::RejectReInvite { status: 491 });
             return;
@@ -568,6 +606,8 @@ impl Call {
         match answer {
             Some(sdp) => {
                 self.local_sdp = Some(sdp.clone());
+                // A re-INVITE is a session refresh (RFC 4028 §10).
+                self.arm_session_expiry(now);
                 self.sip(SipAction::AcceptReInvite { sdp });
             }
             None => self.sip(SipAction::RejectReInvite { status: 500 }),
@@ -632,6 +672,7 @@ impl Call {
         self.phase = Phase::Active;
         self.answer = Some(now);
         self.end_deadline = Some(now + self.config.max_duration);
+        self.arm_session_expiry(now);
     }
 
     /// A new offer from the XMPP side's current description (hold, senders, candidates).
@@ -693,6 +734,7 @@ impl Call {
         self.gather_until = None;
         self.ring_deadline = None;
         self.end_deadline = None;
+        self.expiry_deadline = None;
         self.outputs.push_back(Output::Ended(CallRecord {
             origin: self.origin,
             sid: self.sid.clone(),

@@ -94,6 +94,17 @@ fn reason(j: &Jingle) -> ReasonCondition {
     j.reason.as_ref().unwrap().condition
 }
 
+/// The Jingle callee accepts with a Raw UDP candidate; outputs are drained.
+fn accept_raw_udp(call: &mut Call, now: Instant) {
+    let accept = action(
+        SID,
+        "session-accept",
+        &raw_udp_content("198.51.100.9", 7000),
+    );
+    call.handle_jingle(now, &accept).unwrap();
+    drain(call);
+}
+
 /// A SIP caller's call, rung and answered by a Jingle client with Raw UDP.
 fn answered_sip_call(now: Instant) -> Call {
     let mut call = Call::from_sip(
@@ -571,16 +582,7 @@ fn the_maximum_duration_hangs_up_both_legs_and_a_lost_client_hangs_up_sip() {
         &parse_sdp(PHONE_OFFER),
     )
     .unwrap();
-    call.handle_jingle(
-        t0,
-        &action(
-            SID,
-            "session-accept",
-            &raw_udp_content("198.51.100.9", 7000),
-        ),
-    )
-    .unwrap();
-    drain(&mut call);
+    accept_raw_udp(&mut call, t0);
     assert_eq!(call.poll_timeout(), Some(t0 + Duration::from_secs(3600)));
     call.handle_timeout(t0 + Duration::from_secs(3600));
     let out = drain(&mut call);
@@ -710,4 +712,41 @@ fn jmi_endings_before_a_device_proceeds() {
         call.handle_jmi(t0, "alice@example.test/phone", &other),
         Err(JingleRefusal::UnknownSession)
     );
+}
+
+#[test]
+fn session_timer_refreshes_keep_the_call_and_a_missing_one_ends_it() {
+    let t0 = Instant::now();
+    let mut call = Call::from_sip(
+        t0,
+        CallConfig::default(),
+        SID,
+        "a@sip.example.test",
+        "alice@example.test/phone",
+        &parse_sdp(PHONE_OFFER),
+    )
+    .unwrap();
+    call.set_session_expires(Duration::from_secs(90));
+    accept_raw_udp(&mut call, t0);
+    // RFC 4028 §10: hang up before expiry, less min(32 s, 90 s / 3) = 30 s.
+    assert_eq!(call.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+    let refresh_at = t0 + Duration::from_secs(45);
+    call.handle_sip(
+        refresh_at,
+        SipEvent::ReInvite {
+            sdp: parse_sdp(PHONE_OFFER),
+        },
+    );
+    drain(&mut call);
+    assert_eq!(
+        call.poll_timeout(),
+        Some(refresh_at + Duration::from_secs(60))
+    );
+    call.handle_timeout(refresh_at + Duration::from_secs(60));
+    let out = drain(&mut call);
+    let [SipAction::Bye { reason }] = sip_actions(&out)[..] else {
+        panic!("BYE expected: {out:?}")
+    };
+    assert!(reason.contains("cause=408"), "{reason}");
+    assert_eq!(record(&out).status, 408);
 }
