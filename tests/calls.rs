@@ -182,6 +182,38 @@ async fn server_with_alice_sip(sip: &str, extra: &str) -> (Server, RawClient) {
     (server, alice)
 }
 
+/// Alice's session-initiate to `to` with a PCMU Raw UDP content at `media`.
+async fn initiate(alice: &mut RawClient, to: &str, sid: &str, media: &tokio::net::UdpSocket) {
+    let content = pcmu_content(media.local_addr().unwrap().port());
+    alice
+        .send(&format!(
+            "<iq type='set' id='init' to='{to}'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='{sid}' initiator='alice@localhost/laptop'>{content}</jingle></iq>"
+        ))
+        .await;
+}
+
+/// The phone answered alice's call: its RTP reaches her, then she hangs up and it hears so.
+async fn talk_and_hang_up(
+    alice: &mut RawClient,
+    phone: &baresip::Baresip,
+    to: &str,
+    sid: &str,
+    media: &tokio::net::UdpSocket,
+) {
+    phone.wait_for("established", Duration::from_secs(10));
+    expect_pcmu(media).await;
+    alice.received.clear();
+    jingle(
+        alice,
+        to,
+        sid,
+        "session-terminate",
+        "<reason><success/></reason>",
+    )
+    .await;
+    phone.wait_for("session closed", Duration::from_secs(10));
+}
+
 /// [`server_with_alice`] and bob's phone (calling out through tandem). `None` when
 /// baresip is not installed.
 async fn setup(extra: &str) -> Option<(Server, RawClient, baresip::Baresip)> {
@@ -471,20 +503,7 @@ async fn an_xmpp_user_calls_a_registered_phone_which_answers() {
     alice
         .send(&format!("<iq type='result' id='{id}' to='{to}'/>"))
         .await;
-    phone.wait_for("established", Duration::from_secs(10));
-
-    expect_pcmu(&media).await;
-
-    alice.received.clear();
-    jingle(
-        &mut alice,
-        to,
-        sid,
-        "session-terminate",
-        "<reason><success/></reason>",
-    )
-    .await;
-    phone.wait_for("session closed", Duration::from_secs(10));
+    talk_and_hang_up(&mut alice, &phone, to, sid, &media).await;
     let line = server.wait_for_log("call ended", Duration::from_secs(5));
     assert!(
         line.contains("origin=Jingle") && line.contains("status=200"),
@@ -868,26 +887,10 @@ async fn a_call_through_a_kamailio_trunk_via_the_outbound_proxy() {
     .await;
     let to = "carol@sip.localhost";
     let media = udp_pair().await;
-    let content = pcmu_content(media.0.local_addr().unwrap().port());
-    alice
-        .send(&format!(
-            "<iq type='set' id='init' to='{to}'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='trunk1' initiator='alice@localhost/laptop'>{content}</jingle></iq>"
-        ))
-        .await;
+    initiate(&mut alice, to, "trunk1", &media.0).await;
     trunk.wait_for("trunk: INVITE sip:carol@", Duration::from_secs(10));
     alice.read_until("session-accept").await;
-    phone.wait_for("established", Duration::from_secs(10));
-    expect_pcmu(&media.0).await;
-    alice.received.clear();
-    jingle(
-        &mut alice,
-        to,
-        "trunk1",
-        "session-terminate",
-        "<reason><success/></reason>",
-    )
-    .await;
-    phone.wait_for("session closed", Duration::from_secs(10));
+    talk_and_hang_up(&mut alice, &phone, to, "trunk1", &media.0).await;
     let line = server.wait_for_log("call ended", Duration::from_secs(5));
     assert!(line.contains("origin=Jingle"), "{line}");
 }
@@ -928,4 +931,29 @@ async fn session_timers_are_negotiated_with_the_caller_as_refresher() {
     let ok = caller.expect("SIP/2.0 200");
     assert!(ok.contains("Session-Expires: 1800;refresher=uac"), "{ok}");
     assert!(ok.contains("Require: timer"), "{ok}");
+}
+
+/// Teams moving to XMPP step by step: alice calls bob's own JID, `bob@localhost`; bob has no
+/// XMPP session, only his registered SIP phone, which rings and answers. The session's
+/// answers come from bob's JID, as alice expects.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jingle_call_to_a_local_user_with_only_a_phone_rings_the_phone() {
+    let Some((_server, mut alice, phone)) = with_registered_bob().await else {
+        return;
+    };
+    let to = "bob@localhost";
+    let media = udp_pair().await;
+    initiate(&mut alice, to, "local1", &media.0).await;
+    alice.read_until("session-accept").await;
+    let got = alice.read_until("</iq>").await.replace('"', "'");
+    assert!(got.contains(&format!("from='{to}'")), "{got}");
+    talk_and_hang_up(&mut alice, &phone, to, "local1", &media.0).await;
+    // Someone without a phone is still just unavailable.
+    alice
+        .send(
+            "<iq type='set' id='none' to='carol@localhost'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='x'/></iq>",
+        )
+        .await;
+    let got = alice.read_until("id='none'").await.replace('"', "'");
+    assert!(got.contains("type='error'"), "{got}");
 }

@@ -54,6 +54,18 @@ pub async fn handle_outbound(
     if !delivery::is_local(shared, &to) {
         return bounce(shared, &iq, StanzaErrorCondition::RemoteServerNotFound);
     }
+    // A call to a local user with no XMPP session: her registered phone may take it.
+    if is_request
+        && is_session_initiate(&iq)
+        && delivery::available(shared, &to.to_bare()).is_empty()
+    {
+        if let Some(gateway) = &shared.gateway {
+            if !gateway.send(iq.clone()) {
+                reply_error(session, &iq, StanzaErrorCondition::ResourceConstraint);
+            }
+            return;
+        }
+    }
     match to.clone().try_into_full() {
         Ok(full) => {
             // RFC 6120 §10.5.3.2: an iq for a resource that is not there.
@@ -68,6 +80,13 @@ pub async fn handle_outbound(
         // On behalf of another account, nothing is offered yet.
         Err(_) => reply_error(session, &iq, StanzaErrorCondition::ServiceUnavailable),
     }
+}
+
+fn is_session_initiate(iq: &Element) -> bool {
+    iq.attr("type") == Some("set")
+        && iq
+            .get_child("jingle", "urn:xmpp:jingle:1")
+            .is_some_and(|j| j.attr("action") == Some("session-initiate"))
 }
 
 async fn handle_for_account(

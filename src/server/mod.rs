@@ -54,12 +54,34 @@ pub struct GatewayLink {
     /// `[gateway] sip_domain`.
     pub domain: String,
     stanzas: tokio::sync::mpsc::Sender<Element>,
+    /// Local accounts the bridge answers for while their registered phone is in a call
+    /// (they have no XMPP session; their caller's Jingle requests go to the bridge).
+    speaking_for: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl GatewayLink {
-    /// Whether `jid` is a SIP address behind the gateway (or the gateway itself).
+    /// Whether `jid` is a SIP address behind the gateway (or the gateway itself), or a local
+    /// account whose phone is in a bridged call.
     pub fn serves(&self, jid: &jid::Jid) -> bool {
         jid.domain().as_str() == self.domain
+            || self
+                .speaking_for
+                .lock()
+                .map(|s| s.contains(jid.to_bare().as_str()))
+                .unwrap_or(false)
+    }
+
+    /// The bridge answers for `bare` (a local account on its phone) until [`Self::release`].
+    pub fn speak_for(&self, bare: &str) {
+        if let Ok(mut s) = self.speaking_for.lock() {
+            s.insert(bare.to_owned());
+        }
+    }
+
+    pub fn release(&self, bare: &str) {
+        if let Ok(mut s) = self.speaking_for.lock() {
+            s.remove(bare);
+        }
     }
 
     /// Hands a stanza to the bridge; false when it is gone or overloaded.
@@ -181,6 +203,7 @@ impl RunningServer {
                 Some(domain) if !config.sip.listen.is_empty() => Some(GatewayLink {
                     domain: domain.clone(),
                     stanzas: gateway_tx,
+                    speaking_for: Default::default(),
                 }),
                 _ => None,
             },

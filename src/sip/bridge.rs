@@ -716,8 +716,11 @@ impl Endpoint {
                     .and_then(|u| u.user_decoded().map(|u| u.into_owned()))
             })
             .ok_or(JingleRefusal::NoRoute)?;
+        // A local account's JID: only its registered phone, never the trunk.
+        let local = bare_to.split_once('@').map(|(_, d)| d) == Some(bridge.shared.domain.as_str());
         let (request_uri, destination) = match self.registered_phone(&user).await {
             Some(found) => found,
+            None if local => return Err(JingleRefusal::NoRoute),
             None => {
                 let Some(proxy) = bridge.outbound_proxy.clone() else {
                     return Err(JingleRefusal::NoRoute);
@@ -771,6 +774,11 @@ impl Endpoint {
         };
         let bridge = self.bridge.as_mut().expect("checked");
         bridge.count_start(&leg);
+        if local {
+            if let Some(gateway) = &bridge.shared.gateway {
+                gateway.speak_for(leg.gateway_jid.split('/').next().unwrap_or_default());
+            }
+        }
         bridge
             .by_call_id
             .insert(leg.invite.call_id().to_owned(), sid.clone());
@@ -1015,6 +1023,9 @@ impl Endpoint {
                         if let Some(leg) = bridge.legs.remove(sid) {
                             bridge.by_call_id.remove(leg.invite.call_id());
                             write_cdr(&bridge.cdr, &leg, &record);
+                            if let Some(gateway) = &bridge.shared.gateway {
+                                gateway.release(leg.gateway_jid.split('/').next().unwrap_or(""));
+                            }
                         }
                     }
                     return;
