@@ -957,3 +957,31 @@ async fn a_jingle_call_to_a_local_user_with_only_a_phone_rings_the_phone() {
     let got = alice.read_until("id='none'").await.replace('"', "'");
     assert!(got.contains("type='error'"), "{got}");
 }
+
+/// A trunk that wants digest: kamailio challenges the INVITE with 407, tandem answers with
+/// `[sip] outbound_username` / `outbound_password`, and the call goes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trunk_challenge_is_answered_with_the_configured_credentials() {
+    let Some(phone) = baresip::Baresip::start("<sip:carol@127.0.0.1>;regint=0;answermode=auto")
+    else {
+        return;
+    };
+    let Some(trunk) = kamailio::Kamailio::start_with_password(phone.sip_port, Some("trunkpw"))
+    else {
+        return;
+    };
+    let (_server, mut alice) = server_with_alice_sip(
+        &format!(
+            "outbound_proxy = \"sip:127.0.0.1:{}\"\noutbound_username = \"tandem\"\noutbound_password = \"trunkpw\"\n",
+            trunk.port
+        ),
+        "",
+    )
+    .await;
+    let media = udp_pair().await;
+    initiate(&mut alice, "carol@sip.localhost", "auth1", &media.0).await;
+    trunk.wait_for("trunk: challenging INVITE", Duration::from_secs(10));
+    trunk.wait_for("trunk: authenticated", Duration::from_secs(10));
+    alice.read_until("session-accept").await;
+    talk_and_hang_up(&mut alice, &phone, "carol@sip.localhost", "auth1", &media.0).await;
+}

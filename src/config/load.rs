@@ -39,6 +39,8 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "listen",
             "domain",
             "outbound_proxy",
+            "outbound_username",
+            "outbound_password",
             "trusted_peers",
             "trusted_certs",
             "digest_algorithms",
@@ -342,6 +344,30 @@ impl<'t> Walker<'t> {
                     Err(msg) => self.invalid(v, "sip.domain", msg),
                 }
             }
+        }
+        for (key, slot) in [
+            ("outbound_username", &mut cfg.sip.outbound_username),
+            ("outbound_password", &mut cfg.sip.outbound_password),
+        ] {
+            if let Some(v) = t.get(key) {
+                if let Some(s) = self.string(v, &format!("sip.{key}")) {
+                    *slot = Some(s.to_owned());
+                }
+            }
+        }
+        if cfg.sip.outbound_username.is_some() != cfg.sip.outbound_password.is_some() {
+            let (key, v) = match t.get("outbound_username") {
+                Some(v) => ("sip.outbound_username", v),
+                None => (
+                    "sip.outbound_password",
+                    t.get("outbound_password").expect("one is set"),
+                ),
+            };
+            self.invalid(
+                v,
+                key,
+                "outbound_username and outbound_password go together".to_string(),
+            );
         }
         if let Some(v) = t.get("outbound_proxy") {
             if let Some(s) = self.string(v, "sip.outbound_proxy") {

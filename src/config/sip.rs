@@ -59,6 +59,9 @@ pub struct SipConfig {
     pub domain: Option<String>,
     /// Next hop for requests to SIP destinations that are not local, as a SIP URI.
     pub outbound_proxy: Option<String>,
+    /// Digest credentials tandem answers a trunk's 401/407 with (both or neither).
+    pub outbound_username: Option<String>,
+    pub outbound_password: Option<String>,
     pub trusted_peers: Vec<TrustedPeer>,
     /// DNS names (or `sip:` URI hosts) whose verified TLS client certificate makes a peer a
     /// trusted trunk, lower-cased; verified against `[tls] client_ca`.
@@ -83,6 +86,8 @@ impl Default for SipConfig {
                 .collect(),
             domain: None,
             outbound_proxy: None,
+            outbound_username: None,
+            outbound_password: None,
             trusted_peers: Vec::new(),
             trusted_certs: Vec::new(),
             digest_algorithms: DEFAULT_DIGEST_ALGORITHMS

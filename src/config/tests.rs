@@ -877,3 +877,17 @@ fn metrics_listen_is_an_address() {
         ProblemKind::InvalidValue,
     );
 }
+
+#[test]
+fn outbound_credentials_come_in_pairs() {
+    let config =
+        load("[sip]\noutbound_username = \"tandem\"\noutbound_password = \"pw\"\n").unwrap();
+    assert_eq!(config.sip.outbound_username.as_deref(), Some("tandem"));
+    assert_eq!(config.sip.outbound_password.as_deref(), Some("pw"));
+    one(
+        "[sip]\noutbound_username = \"tandem\"\n",
+        2,
+        Some("sip.outbound_username"),
+        ProblemKind::InvalidValue,
+    );
+}

@@ -57,6 +57,8 @@ pub struct Bridge {
     /// `[sip] domain`: the host part of the SIP URIs tandem writes.
     server_sip_domain: String,
     outbound_proxy: Option<String>,
+    /// Digest credentials for a trunk's 401/407.
+    outbound_credentials: Option<(String, String)>,
     cdr: CdrWriter,
     shared: Arc<Shared>,
     config: CallConfig,
@@ -103,6 +105,8 @@ struct Leg {
     xmpp_party: FullJid,
     /// The callee's devices a JMI proposal went to (empty: direct Jingle).
     jmi_devices: Vec<FullJid>,
+    /// Our INVITE was already re-sent with credentials (a second challenge is a refusal).
+    authenticated: bool,
     /// The id of our session-initiate iq: an error to it means the callee refused.
     initiate_id: Option<String>,
     /// Our re-INVITE in flight.
@@ -131,6 +135,11 @@ impl Bridge {
             sip_domain,
             server_sip_domain: config.sip_domain().to_owned(),
             outbound_proxy: config.sip.outbound_proxy.clone(),
+            outbound_credentials: config
+                .sip
+                .outbound_username
+                .clone()
+                .zip(config.sip.outbound_password.clone()),
             cdr: CdrWriter::new(&config.server.data_dir),
             shared,
             config: CallConfig {
@@ -384,6 +393,7 @@ impl Endpoint {
             gateway_jid: probe.caller,
             xmpp_party: probe.jmi.first().cloned().unwrap_or(first),
             jmi_devices: probe.jmi,
+            authenticated: false,
             initiate_id: None,
             reinvite_client: None,
             reinvite_server: None,
@@ -766,6 +776,7 @@ impl Endpoint {
             gateway_jid: to,
             xmpp_party: from,
             jmi_devices: Vec::new(),
+            authenticated: false,
             initiate_id: None,
             reinvite_client: None,
             reinvite_server: None,
@@ -869,12 +880,64 @@ impl Endpoint {
                     }
                 }
             }
+            (false, 401 | 407) if self.answer_challenge(&sid, &response) => return,
             (false, _) => SipEvent::Rejected { status },
         };
         if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
             leg.call.handle_sip(Instant::now(), event);
         }
         self.drive(&sid);
+    }
+
+    /// A trunk challenged our INVITE: send it again with credentials, once (RFC 3261
+    /// §22.2). False when there is nothing to answer with, or the answer was refused already.
+    fn answer_challenge(&mut self, sid: &str, response: &Response) -> bool {
+        let Some(bridge) = self.bridge.as_ref() else {
+            return false;
+        };
+        let Some((username, password)) = bridge.outbound_credentials.clone() else {
+            return false;
+        };
+        let Some(leg) = bridge.legs.get(sid) else {
+            return false;
+        };
+        if leg.authenticated {
+            return false;
+        }
+        let answer_header = if response.status() == 407 {
+            "Proxy-Authorization"
+        } else {
+            "Authorization"
+        };
+        let uri = leg.invite.uri().as_str().to_owned();
+        let challenges: Vec<_> = if response.status() == 407 {
+            response.proxy_authenticates().collect()
+        } else {
+            response.www_authenticates().collect()
+        };
+        let answer = challenges.iter().find_map(|challenge| {
+            tandem_sip::digest::client::authorization(
+                challenge,
+                "INVITE",
+                &uri,
+                &username,
+                &password,
+                &random_token(),
+                1,
+            )
+            .ok()
+        });
+        let Some(answer) = answer else {
+            tracing::info!(%sid, "trunk challenge we cannot answer");
+            return false;
+        };
+        let body = leg.invite.body().to_vec();
+        let cseq = leg.invite.cseq().seq + 1;
+        if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) {
+            leg.authenticated = true;
+        }
+        self.send_invite(sid, body, cseq, Some((answer_header, answer)));
+        true
     }
 
     /// A re-INVITE in a bridged call's dialog (RFC 3261 §14.2): its offer goes to the call,
@@ -1176,7 +1239,9 @@ impl Endpoint {
                 }
             }
             SipAction::Bye { reason } => self.send_bye(sid, &reason),
-            SipAction::Invite { sdp } => self.send_invite(sid, sdp),
+            SipAction::Invite { sdp } => {
+                self.send_invite(sid, sdp.to_string().into_bytes(), 1, None)
+            }
             SipAction::ReInvite { sdp } => self.send_reinvite(sid, sdp),
             SipAction::AcceptReInvite { sdp } => self.answer_reinvite(sid, 200, Some(sdp)),
             SipAction::RejectReInvite { status } => self.answer_reinvite(sid, status, None),
@@ -1186,7 +1251,8 @@ impl Endpoint {
     }
 
     /// Our INVITE for a Jingle caller, now that its candidates are gathered.
-    fn send_invite(&mut self, sid: &str, sdp: SessionDescription) {
+    /// `auth`: the header (Authorization or Proxy-Authorization) answering a challenge.
+    fn send_invite(&mut self, sid: &str, body: Vec<u8>, cseq: u32, auth: Option<(&str, String)>) {
         let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
             return;
         };
@@ -1205,11 +1271,14 @@ impl Endpoint {
             .header("From", &from)
             .header("To", leg.invite.to().as_str())
             .header("Call-ID", leg.invite.call_id())
-            .header("CSeq", "1 INVITE")
+            .header("CSeq", &format!("{cseq} INVITE"))
             .header("Contact", &contact)
-            .header("Allow", super::core::ALLOW)
-            .body("application/sdp", sdp.to_string().into_bytes())
-            .build();
+            .header("Allow", super::core::ALLOW);
+        let request = match auth {
+            Some((name, value)) => request.header(name, &value),
+            None => request,
+        };
+        let request = request.body("application/sdp", body).build();
         let request = match request {
             Ok(r) => r,
             Err(e) => return tracing::warn!(error = %e, "cannot build INVITE"),

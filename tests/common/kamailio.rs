@@ -18,6 +18,12 @@ impl Kamailio {
     /// Starts a trunk that forwards new INVITEs to `127.0.0.1:next_hop_port`. `None` when
     /// kamailio is not installed; with `TANDEM_REQUIRE_PEERS=1` that is a failure.
     pub fn start(next_hop_port: u16) -> Option<Kamailio> {
+        Self::start_with_password(next_hop_port, None)
+    }
+
+    /// [`Kamailio::start`], challenging every new INVITE (407) unless it carries digest
+    /// credentials for `password` (any user name, realm = the To domain).
+    pub fn start_with_password(next_hop_port: u16, password: Option<&str>) -> Option<Kamailio> {
         if Command::new("kamailio")
             .arg("-v")
             .stdout(Stdio::null())
@@ -38,6 +44,14 @@ impl Kamailio {
             .local_addr()
             .unwrap()
             .port();
+        let auth = match password {
+            Some(pw) => format!(
+                "if (is_method(\"INVITE\")) {{ if (!pv_proxy_authenticate(\"$td\", \"{pw}\", \"0\")) {{ \
+                 xlog(\"L_INFO\", \"trunk: challenging $rm\\n\"); proxy_challenge(\"$td\", \"0\"); exit; }} \
+                 xlog(\"L_INFO\", \"trunk: authenticated $fU\\n\"); consume_credentials(); }}\n"
+            ),
+            None => String::new(),
+        };
         let config = format!(
             "#!KAMAILIO\n\
              listen=udp:127.0.0.1:{port}\n\
@@ -53,6 +67,7 @@ impl Kamailio {
              loadmodule \"siputils.so\"\n\
              loadmodule \"xlog.so\"\n\
              loadmodule \"textops.so\"\n\
+             loadmodule \"auth.so\"\n\
              request_route {{\n\
                if (!mf_process_maxfwd_header(\"10\")) {{ sl_send_reply(\"483\", \"Too Many Hops\"); exit; }}\n\
                if (has_totag()) {{\n\
@@ -61,6 +76,7 @@ impl Kamailio {
                  sl_send_reply(\"404\", \"Not here\"); exit;\n\
                }}\n\
                if (is_method(\"CANCEL\")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}\n\
+               {auth}\
                xlog(\"L_INFO\", \"trunk: $rm $ru from $si:$sp\\n\");\n\
                record_route();\n\
                $du = \"sip:127.0.0.1:{next_hop_port}\";\n\

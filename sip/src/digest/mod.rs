@@ -34,6 +34,7 @@
 //! evicted and every nonce issued at or before an evicted one is answered `Stale`, so an
 //! eviction costs a client one extra round trip but never reopens a replay.
 
+pub mod client;
 mod nonce;
 mod parse;
 mod replay;
@@ -83,7 +84,7 @@ impl Algorithm {
         }
     }
 
-    fn hex_hash(self, data: &[u8]) -> String {
+    pub(crate) fn hex_hash(self, data: &[u8]) -> String {
         match self {
             Algorithm::Md5 => hex(&Md5::digest(data)),
             Algorithm::Sha256 => hex(&Sha256::digest(data)),
