@@ -587,11 +587,19 @@ impl Call {
                 return;
             }
         };
+        let mut next = next;
         if let Some(current) = &self.sip_view {
             for mut change in jingle_changes(current, &next, self.sip_role()) {
+                // Streams the re-offer adds are refused in our answer (port 0, below): the
+                // XMPP side is not asked, so it is not told either.
+                if change.action == Action::ContentAdd {
+                    continue;
+                }
                 change.sid = self.sid.clone();
                 self.outputs.push_back(Output::Jingle(change));
             }
+            next.contents
+                .retain(|c| current.contents.iter().any(|k| k.name == c.name));
         }
         let version = self.sdp_version + 1;
         let answer = self

@@ -750,3 +750,31 @@ fn session_timer_refreshes_keep_the_call_and_a_missing_one_ends_it() {
     assert!(reason.contains("cause=408"), "{reason}");
     assert_eq!(record(&out).status, 408);
 }
+
+#[test]
+fn a_stream_the_sip_side_adds_is_refused_without_bothering_the_xmpp_side() {
+    let t0 = Instant::now();
+    let mut call = answered_sip_call(t0);
+    let reoffer = PHONE_OFFER.replace("o=- 1 1", "o=- 1 2") + "m=video 6002 RTP/AVP 31\r\n";
+    call.handle_sip(
+        t0,
+        SipEvent::ReInvite {
+            sdp: parse_sdp(&reoffer),
+        },
+    );
+    let out = drain(&mut call);
+    assert!(jingles(&out).is_empty(), "no content-add: {out:?}");
+    let [SipAction::AcceptReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("answer expected: {out:?}")
+    };
+    assert_eq!(sdp.media.len(), 2, "the answer keeps the offer's m-lines");
+    assert_eq!(sdp.media[1].port, 0, "and refuses the new one");
+    // The same re-offer again changes nothing on the XMPP side.
+    call.handle_sip(
+        t0,
+        SipEvent::ReInvite {
+            sdp: parse_sdp(&reoffer),
+        },
+    );
+    assert!(jingles(&drain(&mut call)).is_empty());
+}
