@@ -190,11 +190,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-pub async fn calls(
-    setup: Arc<ClientSetup>,
-    c: CallsConfig,
-    out: Out,
-) -> Result<serde_json::Value> {
+pub async fn calls(setup: Arc<ClientSetup>, c: CallsConfig, out: Out) -> Result<serde_json::Value> {
     let accepted = Arc::new(AtomicUsize::new(0));
     for i in 0..c.callees {
         let (conn, _) = login(&setup, c.first_user + i, "phone", true).await?;
