@@ -44,6 +44,8 @@ pub fn ice_candidate_from_sdp(
         .filter(|(k, v)| !(k == NETWORK_ID && v.parse::<u32>().is_ok()))
         .cloned()
         .collect();
+    let (rel_addr, rel_port) =
+        related_address(candidate_type, &c.address, c.raddr.as_ref(), c.rport);
     Ok(IceCandidate {
         component,
         id: stable_id(
@@ -61,8 +63,8 @@ pub fn ice_candidate_from_sdp(
         priority: u64::from(c.priority),
         protocol,
         candidate_type,
-        rel_addr: c.raddr.clone(),
-        rel_port: c.rport,
+        rel_addr,
+        rel_port,
         network,
         tcptype: c.tcptype.clone(),
         unknown_attrs,
@@ -81,19 +83,7 @@ pub fn sdp_candidate_from_ice(c: &IceCandidate) -> Result<Candidate, MappingErro
             id: c.id.clone(),
             priority: c.priority,
         })?;
-    // RFC 8839 §5.1: srflx, prflx and relay candidates MUST carry raddr/rport; a Jingle peer
-    // that withholds them gets the privacy form (the unspecified address, discard port).
-    let (raddr, rport) = match (c.candidate_type, &c.rel_addr, c.rel_port) {
-        (CandidateType::Host, addr, port) => (addr.clone(), port),
-        (_, Some(addr), Some(port)) => (Some(addr.clone()), Some(port)),
-        (_, addr, port) => {
-            let unspecified = if c.ip.contains(':') { "::" } else { "0.0.0.0" };
-            (
-                Some(addr.clone().unwrap_or_else(|| unspecified.into())),
-                Some(port.unwrap_or(9)),
-            )
-        }
-    };
+    let (raddr, rport) = related_address(c.candidate_type, &c.ip, c.rel_addr.as_ref(), c.rel_port);
     let mut extensions = Vec::new();
     if let Some(network) = c.network {
         extensions.push((NETWORK_ID.to_string(), network.to_string()));
@@ -113,6 +103,26 @@ pub fn sdp_candidate_from_ice(c: &IceCandidate) -> Result<Candidate, MappingErro
         generation: Some(c.generation),
         extensions,
     })
+}
+
+/// RFC 8839 §5.1: srflx, prflx and relay candidates MUST carry raddr and rport. One that
+/// lacks either gets the privacy form (the unspecified address, discard port 9) for it,
+/// the same way in both directions so a translation reads back as itself (the
+/// sdp_to_jingle fuzz target found a raddr without rport changing on the way back).
+fn related_address(
+    typ: CandidateType,
+    ip: &str,
+    addr: Option<&String>,
+    port: Option<u16>,
+) -> (Option<String>, Option<u16>) {
+    if typ == CandidateType::Host {
+        return (addr.cloned(), port);
+    }
+    let unspecified = if ip.contains(':') { "::" } else { "0.0.0.0" };
+    (
+        Some(addr.cloned().unwrap_or_else(|| unspecified.into())),
+        Some(port.unwrap_or(9)),
+    )
 }
 
 /// RFC 8839 §5.1: priorities are 1 to 2^31-1.
@@ -190,5 +200,17 @@ mod tests {
             sdp_candidate_from_ice(&j),
             Err(MappingError::PriorityOutOfRange { .. })
         ));
+    }
+
+    #[test]
+    fn a_related_address_without_its_port_gets_the_privacy_port_both_ways() {
+        let c = sdp("1 1 udp 1686052607 198.51.100.7 54321 typ srflx raddr 192.0.2.10");
+        let j = ice_candidate_from_sdp(&c, 0).unwrap();
+        assert_eq!(
+            (j.rel_addr.as_deref(), j.rel_port),
+            (Some("192.0.2.10"), Some(9))
+        );
+        let back = sdp_candidate_from_ice(&j).unwrap();
+        assert_eq!(ice_candidate_from_sdp(&back, 0).unwrap(), j);
     }
 }

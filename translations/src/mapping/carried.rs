@@ -85,7 +85,12 @@ pub(super) fn carried_attributes(
                 || (raw_udp && name == "rtcp"))
         })
         .map(|a| carry(a, false));
-    from_session.chain(from_media).collect()
+    // Only what the way back writes: a mapped name the mapping did not use here (a session-
+    // level a=mid, an rtpmap on a data channel) has no line to return to.
+    from_session
+        .chain(from_media)
+        .filter(is_carriable)
+        .collect()
 }
 
 /// What we would have carried ourselves: a token name (RFC 8866 §9) that no rule maps. A
@@ -103,9 +108,10 @@ fn is_carriable(a: &SdpAttribute) -> bool {
 /// first-seen order: every content repeats them) and this m-line's own.
 pub(super) fn write_back(
     carried: &[SdpAttribute],
-    session: &mut Vec<Attribute>,
+    session: Option<&mut Vec<Attribute>>,
     media: &mut Vec<Attribute>,
 ) {
+    let mut session = session;
     for a in carried.iter().filter(|a| is_carriable(a)) {
         let line = Attribute {
             name: a.name.clone(),
@@ -113,10 +119,18 @@ pub(super) fn write_back(
         };
         if !a.session_level {
             media.push(line);
-        } else if !session.contains(&line) {
+        } else if let Some(session) = session.as_deref_mut() {
             session.push(line);
         }
     }
+}
+
+/// Every content repeats the session's carried lines; the first content that carries any
+/// speaks for the session ([`write_back`] gets the session only for it), so a line the
+/// session had twice comes back twice (fuzzing found that deduplicating them changed the
+/// SDP on the way back).
+pub(super) fn speaks_for_session(carried: &[SdpAttribute]) -> bool {
+    carried.iter().any(|a| a.session_level && is_carriable(a))
 }
 
 #[cfg(test)]
@@ -152,21 +166,23 @@ mod tests {
                 ("rtcp".to_string(), false),
             ]
         );
-        // Raw UDP turns a=rtcp into its RTCP candidate; a data channel has no rtpmap rule.
+        // Raw UDP turns a=rtcp into its RTCP candidate. A mapped name where its rule does not
+        // apply (rtpmap on a data channel, a session-level mid) is not carried: the way back
+        // could not write it, and a carried line must come back as it went.
         assert!(carried_attributes(&[], &media, true, true)
             .iter()
             .all(|a| a.name != "rtcp"));
-        assert!(carried_attributes(&[], &media, false, false)
+        assert!(carried_attributes(&attrs(&["mid:x"]), &media, false, false)
             .iter()
-            .any(|a| a.name == "rtpmap"));
+            .all(|a| a.name != "rtpmap" && a.name != "mid"));
     }
 
     #[test]
     fn session_lines_come_back_once_and_media_lines_stay_in_their_m_line() {
         let carried = carried_attributes(&attrs(&["ice-lite"]), &attrs(&["x-a:1"]), true, false);
         let (mut session, mut first, mut second) = (Vec::new(), Vec::new(), Vec::new());
-        write_back(&carried, &mut session, &mut first);
-        write_back(&carried, &mut session, &mut second);
+        write_back(&carried, Some(&mut session), &mut first);
+        write_back(&carried, None, &mut second);
         assert_eq!(session, attrs(&["ice-lite"]));
         assert_eq!(first, attrs(&["x-a:1"]));
         assert_eq!(second, first);
@@ -186,7 +202,7 @@ mod tests {
             forged("x-ok"),
         ];
         let (mut session, mut media) = (Vec::new(), Vec::new());
-        write_back(&carried, &mut session, &mut media);
+        write_back(&carried, Some(&mut session), &mut media);
         assert_eq!(media, attrs(&["x-ok:x"]));
     }
 }

@@ -70,7 +70,11 @@ pub(super) fn payload_types_from_typed(
             Some(r) => {
                 pt.name = Some(r.encoding.clone());
                 pt.clockrate = Some(r.clock_rate);
-                pt.channels = r.channels.and_then(|c| u8::try_from(c).ok());
+                // XEP-0167: an absent channels means 1, the way back writes it so too.
+                pt.channels = r
+                    .channels
+                    .and_then(|c| u8::try_from(c).ok())
+                    .filter(|&c| c != 1);
             }
             None => {
                 if let Some((name, rate)) = static_payload_type(id) {

@@ -6,7 +6,7 @@
 //! contents: the caller decides between leaving them out of session-accept and
 //! content-reject/-remove.
 
-use super::carried::{carried_attributes, write_back};
+use super::carried::{carried_attributes, speaks_for_session, write_back};
 use super::description::description_from_typed;
 use super::transport::{is_sctp_port_form, transport_from_typed};
 use super::{
@@ -167,6 +167,7 @@ pub fn jingle_to_sdp(
         }
         sdp.attributes.push(Attribute::new("group", line));
     }
+    let mut session_written = false;
     for content in &jingle.contents {
         let kind = match &content.description {
             Some(Description::Rtp(d)) => MediaKind::from_token(&d.media),
@@ -224,11 +225,10 @@ pub fn jingle_to_sdp(
         media.attributes.push(Attribute::flag(
             direction_from_senders(senders, author).as_str(),
         ));
-        write_back(
-            &content.sdp_attributes,
-            &mut sdp.attributes,
-            &mut media.attributes,
-        );
+        let session = (!session_written && speaks_for_session(&content.sdp_attributes))
+            .then_some(&mut sdp.attributes);
+        session_written |= session.is_some();
+        write_back(&content.sdp_attributes, session, &mut media.attributes);
         sdp.media.push(media);
     }
     reject_control_characters(&sdp)?;
