@@ -77,6 +77,7 @@ pub fn sdpfrag_from_transport_info(
     jingle: &Jingle,
     session: Option<&SessionDescription>,
 ) -> Result<SdpFragment, MappingError> {
+    let current = session.map(CurrentSession::new);
     let mut fragment = SdpFragment::default();
     for content in &jingle.contents {
         let Some(Transport::IceUdp(ice)) = &content.transport else {
@@ -89,12 +90,20 @@ pub fn sdpfrag_from_transport_info(
         if !ice.remote_candidates.is_empty() {
             return Err(needs_offer("a remote-candidate"));
         }
-        if let Some(current) = session.and_then(|s| current_ufrag(s, &content.name)) {
-            if ice.ufrag.as_ref().is_some_and(|u| *u != current) {
+        let index = current.as_ref().and_then(|c| c.index_of(&content.name));
+        if let Some(ufrag) = current.as_ref().zip(index).and_then(|(c, i)| c.ufrag(i)) {
+            if ice.ufrag.as_ref().is_some_and(|u| *u != ufrag) {
                 return Err(needs_offer("new ICE credentials (a restart)"));
             }
         }
-        let mut media = m_line_for(&content.name, session);
+        // The session's m-line for the content (port 9: the fragment does not move media).
+        let mut media = match current.as_ref().zip(index) {
+            Some((c, i)) => {
+                let m = &c.session.media[i];
+                Media::new(m.kind.clone(), 9, &m.proto, m.formats.clone())
+            }
+            None => Media::new(MediaKind::Audio, 9, "RTP/AVP", vec!["0".into()]),
+        };
         media
             .attributes
             .push(Attribute::new("mid", content.name.clone()));
@@ -128,19 +137,38 @@ pub fn sdpfrag_from_transport_info(
     Ok(fragment)
 }
 
-/// The ufrag in force for content `name` in `session` (media level, else session level).
-fn current_ufrag(session: &SessionDescription, name: &str) -> Option<String> {
-    let typed = typed_media(&session.media);
-    let index = content_names(&session.media, &typed)
-        .iter()
-        .position(|n| n == name)?;
-    typed[index]
-        .iter()
-        .find_map(|a| match a {
-            TypedAttribute::IceUfrag(u) => Some(u.clone()),
-            _ => None,
-        })
-        .or_else(|| session.ice_ufrag())
+/// The description a fragment belongs to, its attributes typed and its m-lines named once.
+struct CurrentSession<'a> {
+    session: &'a SessionDescription,
+    typed: Vec<Vec<TypedAttribute>>,
+    names: Vec<String>,
+}
+
+impl<'a> CurrentSession<'a> {
+    fn new(session: &'a SessionDescription) -> CurrentSession<'a> {
+        let typed = typed_media(&session.media);
+        let names = content_names(&session.media, &typed);
+        CurrentSession {
+            session,
+            typed,
+            names,
+        }
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// The ufrag in force for m-line `index` (media level, else session level).
+    fn ufrag(&self, index: usize) -> Option<String> {
+        self.typed[index]
+            .iter()
+            .find_map(|a| match a {
+                TypedAttribute::IceUfrag(u) => Some(u.clone()),
+                _ => None,
+            })
+            .or_else(|| self.session.ice_ufrag())
+    }
 }
 
 fn typed_media(media: &[Media]) -> Vec<Vec<TypedAttribute>> {
@@ -148,18 +176,6 @@ fn typed_media(media: &[Media]) -> Vec<Vec<TypedAttribute>> {
         .iter()
         .map(|m| m.typed_attributes().collect())
         .collect()
-}
-
-/// The session's m-line for content `name` (port 9: the fragment does not move media).
-fn m_line_for(name: &str, session: Option<&SessionDescription>) -> Media {
-    let found = session.and_then(|s| {
-        let names = content_names(&s.media, &typed_media(&s.media));
-        names.iter().position(|n| n == name).map(|i| &s.media[i])
-    });
-    match found {
-        Some(m) => Media::new(m.kind.clone(), 9, &m.proto, m.formats.clone()),
-        None => Media::new(MediaKind::Audio, 9, "RTP/AVP", vec!["0".into()]),
-    }
 }
 
 #[cfg(test)]
