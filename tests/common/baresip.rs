@@ -4,7 +4,11 @@
 use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "peer_log.rs"]
+mod peer_log;
+use peer_log::PeerLog;
 
 pub struct Baresip {
     dir: tempfile::TempDir,
@@ -125,26 +129,21 @@ impl Baresip {
         self.dir.path().join("log")
     }
 
+    fn log_file(&self) -> PeerLog {
+        PeerLog {
+            path: self.log_path(),
+            peer: "baresip",
+        }
+    }
+
     /// Everything baresip printed so far.
     pub fn log(&self) -> String {
-        // Lossy: baresip 1.0 prints some bytes that are not UTF-8.
-        String::from_utf8_lossy(&std::fs::read(self.log_path()).unwrap_or_default()).into_owned()
+        self.log_file().read()
     }
 
     /// Waits until the log contains `needle`; panics with the log after `timeout`.
     pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let log = self.log();
-            if log.contains(needle) {
-                return log;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "baresip never printed {needle:?}; log:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.log_file().wait_for(needle, timeout)
     }
 
     /// Sends a console command (e.g. `/dial sip:alice@example.test`) to the cons module.

@@ -5,7 +5,11 @@
 
 use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "peer_log.rs"]
+mod peer_log;
+use peer_log::PeerLog;
 
 pub struct Kamailio {
     dir: tempfile::TempDir,
@@ -104,24 +108,19 @@ impl Kamailio {
         Some(trunk)
     }
 
+    fn log_file(&self) -> PeerLog {
+        PeerLog {
+            path: self.dir.path().join("log"),
+            peer: "kamailio",
+        }
+    }
+
     pub fn log(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(self.dir.path().join("log")).unwrap_or_default())
-            .into_owned()
+        self.log_file().read()
     }
 
     pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let log = self.log();
-            if log.contains(needle) {
-                return log;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kamailio never logged {needle:?}; log:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.log_file().wait_for(needle, timeout)
     }
 }
 
