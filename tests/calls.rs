@@ -8,6 +8,8 @@ mod common;
 mod baresip;
 #[path = "common/kamailio.rs"]
 mod kamailio;
+#[path = "common/peer_log.rs"]
+mod peer_log;
 
 use std::time::Duration;
 

@@ -6,6 +6,8 @@ mod common;
 
 #[path = "common/baresip.rs"]
 mod baresip;
+#[path = "common/peer_log.rs"]
+mod peer_log;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};

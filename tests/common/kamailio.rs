@@ -7,9 +7,8 @@ use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-#[path = "peer_log.rs"]
-mod peer_log;
-use peer_log::PeerLog;
+// The test crate includes `common/peer_log.rs` once as `peer_log`.
+use super::peer_log::PeerLog;
 
 pub struct Kamailio {
     dir: tempfile::TempDir,
