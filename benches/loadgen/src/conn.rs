@@ -218,7 +218,6 @@ fn error_condition(st: &Element) -> String {
 }
 
 pub struct LoginInfo {
-    #[allow(dead_code)]
     pub jid: String,
     pub tls: String,
 }

@@ -7,6 +7,7 @@
 
 mod calls;
 mod conn;
+mod outcalls;
 mod scram;
 mod xml;
 
@@ -130,6 +131,28 @@ enum Cmd {
         #[arg(long, default_value_t = 50)]
         concurrency: usize,
         /// Keep every call up (no BYE), to measure memory per active call.
+        #[arg(long)]
+        hold: bool,
+        /// tandem's pid, to read its RSS before and after (with --hold).
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+    /// Jingle calls from users {prefix}{first}..{first+callers} to `n{k}@<gateway>`, which
+    /// tandem sends through `[sip] outbound_proxy` to this process's auto-answering SIP UAS.
+    Outcalls {
+        /// Where the UAS listens: tandem's `outbound_proxy` must point here.
+        #[arg(long, default_value = "127.0.0.1:5070")]
+        uas: SocketAddr,
+        /// tandem's `[gateway] sip_domain`.
+        #[arg(long, default_value = "sip.localhost")]
+        gateway: String,
+        /// Caller connections, each with one call in setup at a time.
+        #[arg(long, default_value_t = 20)]
+        callers: usize,
+        /// Calls to place.
+        #[arg(long, default_value_t = 5000)]
+        count: usize,
+        /// Keep every call up (no session-terminate), to measure memory per active call.
         #[arg(long)]
         hold: bool,
         /// tandem's pid, to read its RSS before and after (with --hold).
@@ -326,6 +349,28 @@ async fn run(cli: Cli) -> Result<()> {
                 first_user: c.first_user,
             };
             calls::calls(setup, config, out).await?
+        }
+        Cmd::Outcalls {
+            uas,
+            gateway,
+            callers,
+            count,
+            hold,
+            pid,
+        } => {
+            if callers == 0 {
+                bail!("--callers must be > 0");
+            }
+            let config = outcalls::OutCallsConfig {
+                uas,
+                gateway,
+                callers,
+                count,
+                hold,
+                pid,
+                first_user: c.first_user,
+            };
+            outcalls::outcalls(setup, config, out).await?
         }
         Cmd::Messages {
             pairs,
