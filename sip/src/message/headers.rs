@@ -472,6 +472,36 @@ impl Headers {
         self.slots[i].end = end;
     }
 
+    /// Inserts a line before the first line named `name` (at the top if there is none):
+    /// a proxy's own Via goes above the others (RFC 3261 §16.6 item 8).
+    pub(crate) fn insert_first(&mut self, name: HeaderName, value: &str) {
+        let at = self.slots.iter().position(|f| f.name == name).unwrap_or(0);
+        let (start, end) = self.store(value);
+        self.slots.insert(at, Slot { name, start, end });
+    }
+
+    /// Removes the first value of the first line named `name` (the line itself when it
+    /// holds one value): a proxy removing its own Via from a response (§16.7 item 3).
+    /// False when there is no such line or it is the only value left.
+    pub(crate) fn remove_first_value(&mut self, name: &HeaderName) -> bool {
+        let Some(i) = self.slots.iter().position(|f| f.name == *name) else {
+            return false;
+        };
+        let value = self.value_of(&self.slots[i]).to_owned();
+        match first_comma(&value) {
+            Some(comma) => {
+                let rest = value[comma + 1..].trim_start().to_owned();
+                self.replace_at(i, &rest);
+                self.compact();
+            }
+            None if self.count(name) > 1 => {
+                self.slots.remove(i);
+            }
+            None => return false,
+        }
+        true
+    }
+
     pub(crate) fn remove_raw(&mut self, name: &HeaderName) -> usize {
         let before = self.slots.len();
         self.slots.retain(|f| f.name != *name);
@@ -662,4 +692,21 @@ mod tests {
         );
         assert!(MediaType::parse("application").is_none());
     }
+}
+
+/// The first comma separating list values: outside quotes and angle brackets.
+fn first_comma(value: &str) -> Option<usize> {
+    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }

@@ -104,6 +104,14 @@ impl Request {
         Ok(())
     }
 
+    /// Puts `via` above the other Vias: what a proxy does before forwarding (§16.6 item 8).
+    pub fn push_via(&mut self, via: &str) -> Result<(), BuildError> {
+        let name = edit::name("Via")?;
+        let value = edit::value(&name, via)?;
+        self.headers.insert_first(name, &value);
+        Ok(())
+    }
+
     /// Appends a header line (for list headers, after the existing ones).
     pub fn push_header(&mut self, name: &str, value: &str) -> Result<(), BuildError> {
         edit::push(&mut self.headers, name, value)

@@ -143,6 +143,12 @@ impl Response {
         out
     }
 
+    /// Removes the topmost Via value, the proxy's own, before the response goes upstream
+    /// (§16.7 item 3). False when it is the only Via: the response was meant for us.
+    pub fn pop_via(&mut self) -> bool {
+        self.headers.remove_first_value(&HeaderName::Via)
+    }
+
     /// Appends a header line (Contact, Allow, Supported, WWW-Authenticate, ...).
     pub fn push_header(&mut self, name: &str, value: &str) -> Result<(), BuildError> {
         edit::push(&mut self.headers, name, value)
@@ -262,6 +268,38 @@ mod tests {
             Message::Request(r) => r,
             Message::Response(_) => unreachable!(),
         }
+    }
+
+    #[test]
+    fn a_proxy_adds_its_via_on_top_and_removes_it_from_the_response() {
+        let mut req = request("");
+        req.push_via("SIP/2.0/UDP tandem.test;branch=z9hG4bKours;rport")
+            .unwrap();
+        assert_eq!(req.top_via().branch(), Some("z9hG4bKours"));
+        assert_eq!(req.headers().vias().count(), 4);
+        assert!(req.push_via("not a via\r\nX: 1").is_err());
+        let reparsed = match parse(&req.to_bytes()).unwrap() {
+            Message::Request(r) => r,
+            Message::Response(_) => unreachable!(),
+        };
+        assert_eq!(reparsed.top_via().branch(), Some("z9hG4bKours"));
+
+        let mut resp = Response::from_request(&req, 180, "Ringing", Some("t")).unwrap();
+        assert!(resp.pop_via());
+        let branches: Vec<_> = resp
+            .headers()
+            .vias()
+            .map(|v| v.branch().unwrap_or("").to_owned())
+            .collect();
+        assert_eq!(branches, ["z9hG4bKa", "z9hG4bKb", "z9hG4bKc"]);
+        // A comma-joined line loses its first value only.
+        assert!(resp.pop_via());
+        assert_eq!(resp.top_via().branch(), Some("z9hG4bKb"));
+        assert!(resp.pop_via());
+        assert_eq!(resp.top_via().branch(), Some("z9hG4bKc"));
+        // The last Via stays: such a response was addressed to whoever holds it.
+        assert!(!resp.pop_via());
+        assert_eq!(resp.headers().vias().count(), 1);
     }
 
     #[test]

@@ -290,6 +290,29 @@ impl Call {
         }
     }
 
+    /// This device's branch of a forked SIP call ([`super::Fork`]) ends because of the
+    /// others: another device answered (`status` 200, "Call completed elsewhere"), one
+    /// declined for all (6xx), the caller cancelled (487), or nobody answered in time (480).
+    /// Only the XMPP side is told; the fork answers the SIP caller. A device that accepted
+    /// just after another won gets its session terminated.
+    pub fn handle_fork_ended(&mut self, now: Instant, status: u16) {
+        if self.phase == Phase::Ended || self.origin != Origin::Sip {
+            return;
+        }
+        let mut reason = match status {
+            200..=299 => Reason::new(ReasonCondition::Cancel),
+            480 => Reason::new(ReasonCondition::Timeout),
+            487 => Reason::new(ReasonCondition::Cancel),
+            _ => Reason::new(jingle_reason(status)),
+        };
+        if status < 300 {
+            reason.text = Some(super::fork::COMPLETED_ELSEWHERE_TEXT.to_owned());
+        }
+        let condition = reason.condition;
+        self.tell_callee_why(reason);
+        self.end(now, condition, status);
+    }
+
     /// The XMPP peer went away (its stream closed or it went unavailable) mid-call.
     pub fn handle_xmpp_gone(&mut self, now: Instant) {
         match self.phase {
@@ -728,12 +751,18 @@ impl Call {
     /// Before a device proceeded, the devices were only proposed to: retract the proposal
     /// (XEP-0353 §3.3); afterwards the Jingle session ends.
     fn tell_callee_it_is_over(&mut self, reason: ReasonCondition) {
+        self.tell_callee_why(Reason::new(reason));
+    }
+
+    fn tell_callee_why(&mut self, reason: Reason) {
         if self.proposed.take().is_some() {
             let mut retract = JingleMessage::new(JmiKind::Retract, self.sid.clone());
-            retract.reason = Some(Reason::new(reason));
+            retract.reason = Some(reason);
             self.outputs.push_back(Output::Message(retract));
         } else {
-            self.jingle(terminate(&self.sid, reason));
+            let mut j = Jingle::new(Action::SessionTerminate, self.sid.clone());
+            j.reason = Some(reason);
+            self.jingle(j);
         }
     }
 

@@ -10,11 +10,13 @@
 //! - [`Origin::Jingle`]: an XMPP caller (the Jingle initiator); tandem sends the INVITE.
 
 mod events;
+mod fork;
 mod machine;
 #[cfg(test)]
 mod tests;
 
 pub use events::{CallRecord, JingleRefusal, Output, SipAction, SipEvent};
+pub use fork::{Decision, Fork, COMPLETED_ELSEWHERE, COMPLETED_ELSEWHERE_TEXT};
 pub use machine::Call;
 
 use std::time::Duration;

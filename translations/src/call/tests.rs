@@ -778,3 +778,55 @@ fn a_stream_the_sip_side_adds_is_refused_without_bothering_the_xmpp_side() {
     );
     assert!(jingles(&drain(&mut call)).is_empty());
 }
+
+#[test]
+fn a_forked_branch_that_loses_tells_only_the_xmpp_side_why() {
+    let t0 = Instant::now();
+    // Proposed devices get a retract saying the call was answered elsewhere.
+    let mut call = proposed_call(t0);
+    drain(&mut call);
+    call.handle_fork_ended(t0, 200);
+    let out = drain(&mut call);
+    assert!(
+        sip_actions(&out).is_empty(),
+        "the fork answers SIP: {out:?}"
+    );
+    let retract = messages(&out)[0];
+    assert_eq!(retract.kind, crate::jingle::JmiKind::Retract);
+    let why = retract.reason.as_ref().unwrap();
+    assert_eq!(why.condition, ReasonCondition::Cancel);
+    assert_eq!(why.text.as_deref(), Some(COMPLETED_ELSEWHERE_TEXT));
+    assert_eq!(record(&out).status, 200);
+    assert!(call.is_ended());
+
+    // A device that accepted just too late has its session terminated.
+    let mut call = answered_sip_call(t0);
+    call.handle_fork_ended(t0, 200);
+    let out = drain(&mut call);
+    assert!(sip_actions(&out).is_empty(), "{out:?}");
+    assert_eq!(jingles(&out)[0].action, Action::SessionTerminate);
+    assert_eq!(
+        jingles(&out)[0].reason.as_ref().unwrap().text.as_deref(),
+        Some(COMPLETED_ELSEWHERE_TEXT)
+    );
+
+    // The fork's ring timeout, before any answer: timeout, no text.
+    let mut call = Call::from_sip(
+        t0,
+        CallConfig::default(),
+        SID,
+        "+15551234@sip.example.test",
+        "alice@example.test/phone",
+        &parse_sdp(PHONE_OFFER),
+    )
+    .unwrap();
+    drain(&mut call);
+    call.handle_fork_ended(t0, 480);
+    let out = drain(&mut call);
+    assert!(sip_actions(&out).is_empty());
+    assert_eq!(reason(jingles(&out)[0]), ReasonCondition::Timeout);
+    assert_eq!(record(&out).reason, ReasonCondition::Timeout);
+    // Once ended, nothing more.
+    call.handle_fork_ended(t0, 200);
+    assert!(drain(&mut call).is_empty());
+}
