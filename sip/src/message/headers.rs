@@ -599,6 +599,23 @@ pub(crate) fn malformed(name: &HeaderName) -> Cow<'static, str> {
     }
 }
 
+/// The first comma separating list values: outside quotes and angle brackets.
+fn first_comma(value: &str) -> Option<usize> {
+    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -692,21 +709,4 @@ mod tests {
         );
         assert!(MediaType::parse("application").is_none());
     }
-}
-
-/// The first comma separating list values: outside quotes and angle brackets.
-fn first_comma(value: &str) -> Option<usize> {
-    let (mut quoted, mut angle, mut escaped) = (false, false, false);
-    for (i, c) in value.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' if !quoted && !angle => return Some(i),
-            _ => {}
-        }
-    }
-    None
 }
