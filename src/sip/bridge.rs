@@ -15,7 +15,8 @@ use tandem_sip::dialog::{Dialog, DialogSeed};
 use tandem_sip::message::{default_reason, Method, Request, Response};
 use tandem_sip::transaction::{ClientKey, ServerKey};
 use tandem_translations::call::{
-    Call, CallConfig, CallRecord, JingleRefusal, Origin, Output, SipAction, SipEvent,
+    Call, CallConfig, CallRecord, Decision, Fork, JingleRefusal, Origin, Output, SipAction,
+    SipEvent, COMPLETED_ELSEWHERE,
 };
 use tandem_translations::jingle::{self, Action, Jingle, JinglePayload, Reason, ReasonCondition};
 use tandem_translations::sdp::SessionDescription;
@@ -65,6 +66,40 @@ pub struct Bridge {
     legs: HashMap<String, Leg>,
     probes: HashMap<String, Probe>,
     by_call_id: HashMap<String, String>,
+    /// SIP calls ringing several devices, by the caller's Call-ID.
+    forks: HashMap<String, Forked>,
+    /// Our INVITEs forwarded to a callee's registered phones: the fork and branch.
+    phone_branches: HashMap<ClientKey, (String, usize)>,
+}
+
+/// One SIP call ringing all the callee's devices: her XMPP devices (each a [`Leg`]) and her
+/// registered SIP phones, to which the caller's INVITE is forwarded as a proxy would
+/// (RFC 3261 §16). The first to answer wins ([`Fork`]).
+struct Forked {
+    fork: Fork,
+    /// The caller's INVITE, and its transaction.
+    request: Request,
+    key: ServerKey,
+    destination: Destination,
+    branches: Vec<ForkBranch>,
+    /// The callee, for the CDR of a call no XMPP device took.
+    callee: String,
+    sid: String,
+    clock: CallClock,
+    setup: Instant,
+    ringing: Option<Instant>,
+}
+
+#[derive(Clone)]
+enum ForkBranch {
+    /// An XMPP device (or the JMI proposal to all that speak it): the leg's sid.
+    Jingle(String),
+    /// A registered phone: our forwarded INVITE.
+    Phone {
+        key: ClientKey,
+        invite: Request,
+        destination: Destination,
+    },
 }
 
 /// How long a SIP call waits for the callee's devices to say whether they speak XEP-0353.
@@ -83,6 +118,11 @@ struct Probe {
     pending: Vec<String>,
     /// Resources that advertise `urn:xmpp:jingle-message:0`.
     jmi: Vec<FullJid>,
+    /// Resources whose disco#info answer showed no Jingle RTP: not rung.
+    no_jingle: Vec<FullJid>,
+    /// The callee's registered phones (contact, where to send), rung alongside.
+    phones: Vec<(String, Destination)>,
+    callee: String,
     deadline: Instant,
     /// The caller's RFC 4028 session interval, if it asked for one.
     session_expires: Option<Duration>,
@@ -117,6 +157,11 @@ struct Leg {
     clock: CallClock,
     /// The answer has been counted in the metrics.
     answer_counted: bool,
+    /// Its branch in the fork of the caller's INVITE (SIP callers only).
+    branch: Option<usize>,
+    /// The leg stands for the whole call in metrics and the CDR: every XMPP caller's leg,
+    /// and the branch of a fork that answered first.
+    counted: bool,
 }
 
 impl Leg {
@@ -151,6 +196,8 @@ impl Bridge {
             legs: HashMap::new(),
             probes: HashMap::new(),
             by_call_id: HashMap::new(),
+            forks: HashMap::new(),
+            phone_branches: HashMap::new(),
         }
     }
 
@@ -193,10 +240,58 @@ impl Bridge {
         }
     }
 
-    /// The earliest deadline of any call or capability wait.
+    /// A forked call that ended without a device of the bridge in it: no XMPP device
+    /// answered (`status` ≥ 300), or the callee's own phone did (2xx, and tandem leaves the
+    /// signalling path: the dialog is between the phones). Counted and recorded once.
+    fn fork_over(&mut self, call_id: &str, status: u16, callee: Option<&str>) {
+        let Some(forked) = self.forks.get(call_id) else {
+            return;
+        };
+        let now = Instant::now();
+        let answered = (200..300).contains(&status);
+        let reason = tandem_translations::errors::sip_status_to_jingle_reason(status)
+            .as_str()
+            .parse()
+            .unwrap_or(ReasonCondition::GeneralError);
+        let record = CallRecord {
+            origin: Origin::Sip,
+            sid: forked.sid.clone(),
+            setup: forked.setup,
+            ringing: forked.ringing,
+            answer: answered.then_some(now),
+            end: now,
+            reason,
+            status,
+        };
+        let calls = &self.shared.metrics.calls;
+        if answered {
+            calls
+                .setups
+                .get_or_create(&CallMetrics::direction("sip-to-sip"))
+                .inc();
+            calls
+                .setup_seconds
+                .observe(forked.clock.elapsed().as_secs_f64());
+        }
+        self.count_end(&record);
+        log_call(&record);
+        self.cdr.write(&cdr_line(
+            &record,
+            &forked.clock,
+            forked.request.from().uri().as_str(),
+            callee.unwrap_or(&forked.callee),
+            call_id,
+        ));
+    }
+
+    /// The earliest deadline of any call, fork or capability wait.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.legs.values().filter_map(|l| l.call.poll_timeout());
-        calls.chain(self.probes.values().map(|p| p.deadline)).min()
+        let forks = self.forks.values().filter_map(|f| f.fork.poll_timeout());
+        calls
+            .chain(forks)
+            .chain(self.probes.values().map(|p| p.deadline))
+            .min()
     }
 }
 
@@ -247,14 +342,12 @@ impl Endpoint {
         let Ok(bare) = BareJid::new(&format!("{user}@{}", bridge.shared.domain)) else {
             return InviteOutcome::Refused(404, "not a valid account name");
         };
-        // RFC 6121 §8.5.2.1.1 applied to calls: the highest-priority available resource.
-        let Some(callee) = delivery::available(&bridge.shared, &bare)
-            .into_iter()
-            .max_by_key(|r| r.priority)
-            .map(|r| r.jid)
-        else {
+        // Every device of hers rings: each available resource, each registered phone.
+        let phones = self.registered_phones(&user).await;
+        let bridge = self.bridge.as_ref().expect("checked above");
+        if delivery::available(&bridge.shared, &bare).is_empty() && phones.is_empty() {
             return InviteOutcome::Refused(480, "the user is offline");
-        };
+        }
         let is_sdp = request
             .content_type()
             .is_some_and(|t| t.is("application", "sdp"));
@@ -307,7 +400,7 @@ impl Endpoint {
                 }
             }
         }
-        tracing::info!(%sid, %caller, %callee, call_id = request.call_id(), "bridging a SIP call");
+        tracing::info!(%sid, %caller, callee = %bare, phones = phones.len(), call_id = request.call_id(), "bridging a SIP call");
         let probe = Probe {
             request: request.clone(),
             key: key.clone(),
@@ -317,6 +410,9 @@ impl Endpoint {
             resources,
             pending,
             jmi: Vec::new(),
+            no_jingle: Vec::new(),
+            phones,
+            callee: bare.to_string(),
             deadline: Instant::now() + CAPS_WAIT,
             session_expires: interval.map(Duration::from_secs),
         };
@@ -330,8 +426,9 @@ impl Endpoint {
     }
 
     /// Starts the call once every device answered its capability query (or the wait ran
-    /// out): a JMI proposal to the devices that speak XEP-0353, else a direct
-    /// session-initiate to the highest-priority device.
+    /// out): it rings all of the callee's devices at once (a [`Fork`]). One JMI proposal
+    /// goes to the devices that speak XEP-0353, a session-initiate to each other device
+    /// that does Jingle, and the INVITE to each registered phone.
     fn finish_probe_if_done(&mut self, sid: &str, now: Instant) {
         let Some(bridge) = self.bridge.as_mut() else {
             return;
@@ -344,69 +441,400 @@ impl Endpoint {
             return;
         }
         let probe = bridge.probes.remove(sid).expect("checked");
-        let Some(first) = probe.resources.first().cloned() else {
+        let call_id = probe.request.call_id().to_owned();
+        bridge.by_call_id.remove(&call_id);
+        let mut direct: Vec<FullJid> = probe
+            .resources
+            .iter()
+            .filter(|r| !probe.jmi.contains(r) && !probe.no_jingle.contains(r))
+            .cloned()
+            .collect();
+        if probe.jmi.is_empty() && direct.is_empty() && probe.phones.is_empty() {
+            // Nobody said they do Jingle: the top resource is still worth a try.
+            direct.extend(probe.resources.first().cloned());
+        }
+        let mut calls = Vec::new();
+        let config = bridge.config;
+        if !probe.jmi.is_empty() {
+            let call = Call::from_sip_proposed(now, config, sid, &probe.caller, &probe.offer);
+            calls.push((sid.to_owned(), call, probe.jmi[0].clone(), probe.jmi.clone()));
+        }
+        for device in direct {
+            let leg_sid = if calls.is_empty() {
+                sid.to_owned()
+            } else {
+                random_token()
+            };
+            let call = Call::from_sip(
+                now,
+                config,
+                &leg_sid,
+                &probe.caller,
+                &device.to_string(),
+                &probe.offer,
+            );
+            calls.push((leg_sid, call, device, Vec::new()));
+        }
+        let mut legs = Vec::new();
+        for (_, call, party, jmi_devices) in calls {
+            let mut call = match call {
+                Ok(call) => call,
+                Err(e) => {
+                    // Checked when the INVITE arrived; kept as a refusal, not a panic.
+                    tracing::warn!(error = %e, "SDP offer has no Jingle translation");
+                    if let Ok(r) =
+                        Response::from_request(&probe.request, 488, default_reason(488), None)
+                    {
+                        self.layer.send_response(
+                            now,
+                            &probe.key,
+                            488,
+                            tandem_sip::message::Message::Response(r),
+                        );
+                    }
+                    return;
+                }
+            };
+            if let Some(interval) = probe.session_expires {
+                call.set_session_expires(interval);
+            }
+            legs.push(Leg {
+                call,
+                invite: probe.request.clone(),
+                server_key: Some(probe.key.clone()),
+                client_key: None,
+                destination: probe.destination.clone(),
+                local_tag: random_token(),
+                dialog: None,
+                gateway_jid: probe.caller.clone(),
+                xmpp_party: party,
+                jmi_devices,
+                authenticated: false,
+                initiate_id: None,
+                reinvite_client: None,
+                reinvite_server: None,
+                clock: CallClock::now(),
+                answer_counted: false,
+                branch: Some(0),
+                counted: false,
+            });
+        }
+        let mut branches: Vec<ForkBranch> = Vec::new();
+        for (i, leg) in legs.iter_mut().enumerate() {
+            leg.branch = Some(i);
+            branches.push(ForkBranch::Jingle(leg.call.sid().to_owned()));
+        }
+        for (contact, destination) in &probe.phones {
+            if let Some(branch) = self.forward_to_phone(&probe.request, contact, destination) {
+                branches.push(branch);
+            }
+        }
+        let Some(bridge) = self.bridge.as_mut() else {
             return;
         };
-        let call = if probe.jmi.is_empty() {
-            Call::from_sip(
-                now,
-                bridge.config,
-                sid,
-                &probe.caller,
-                &first.to_string(),
-                &probe.offer,
-            )
-        } else {
-            Call::from_sip_proposed(now, bridge.config, sid, &probe.caller, &probe.offer)
-        };
-        let call = match call {
-            Ok(mut call) => {
-                if let Some(interval) = probe.session_expires {
-                    call.set_session_expires(interval);
-                }
-                call
+        let calls = &bridge.shared.metrics.calls;
+        calls.active.inc();
+        calls
+            .attempts
+            .get_or_create(&CallMetrics::direction("sip-to-xmpp"))
+            .inc();
+        for (i, branch) in branches.iter().enumerate() {
+            if let ForkBranch::Phone { key, .. } = branch {
+                bridge
+                    .phone_branches
+                    .insert(key.clone(), (call_id.clone(), i));
             }
-            Err(e) => {
-                // Checked when the INVITE arrived; kept as a refusal rather than a panic.
-                tracing::warn!(error = %e, "SDP offer has no Jingle translation");
-                if let Ok(r) =
-                    Response::from_request(&probe.request, 488, default_reason(488), None)
-                {
-                    self.layer.send_response(
-                        now,
-                        &probe.key,
-                        488,
-                        tandem_sip::message::Message::Response(r),
-                    );
-                }
-                return;
-            }
-        };
-        let leg = Leg {
-            call,
-            invite: probe.request,
-            server_key: Some(probe.key),
-            client_key: None,
+        }
+        let forked = Forked {
+            fork: Fork::new(now, branches.len(), config.ring_timeout),
+            request: probe.request,
+            key: probe.key,
             destination: probe.destination,
-            local_tag: random_token(),
-            dialog: None,
-            gateway_jid: probe.caller,
-            xmpp_party: probe.jmi.first().cloned().unwrap_or(first),
-            jmi_devices: probe.jmi,
-            authenticated: false,
-            initiate_id: None,
-            reinvite_client: None,
-            reinvite_server: None,
+            branches,
+            callee: probe.callee,
+            sid: sid.to_owned(),
             clock: CallClock::now(),
-            answer_counted: false,
+            setup: now,
+            ringing: None,
         };
-        bridge.count_start(&leg);
-        bridge.legs.insert(sid.to_owned(), leg);
-        self.drive(sid);
+        let nobody = forked.branches.is_empty();
+        bridge.forks.insert(call_id.clone(), forked);
+        if nobody {
+            self.fork_decided(&call_id, Decision::Fail { status: 480, others: Vec::new() });
+            return;
+        }
+        let sids: Vec<String> = legs.iter().map(|l| l.call.sid().to_owned()).collect();
+        let bridge = self.bridge.as_mut().expect("checked");
+        for leg in legs {
+            bridge.legs.insert(leg.call.sid().to_owned(), leg);
+        }
+        for leg_sid in sids {
+            self.drive(&leg_sid);
+        }
+    }
+
+    /// Forwards the caller's INVITE to a registered phone as a stateful proxy would
+    /// (RFC 3261 §16.6): new Request-URI, our Via on top, Max-Forwards less one, and our
+    /// own credentials removed (§22.3).
+    fn forward_to_phone(
+        &mut self,
+        request: &Request,
+        contact: &str,
+        destination: &Destination,
+    ) -> Option<ForkBranch> {
+        let local = self.transports.local_addr(&destination.flow)?;
+        let mut invite = request.clone();
+        invite.set_uri(contact).ok()?;
+        let branch = fresh_branch();
+        let transport = transport_param(destination).to_ascii_uppercase();
+        invite
+            .push_via(&format!("SIP/2.0/{transport} {local};branch={branch};rport"))
+            .ok()?;
+        let hops = request.max_forwards().unwrap_or(70).saturating_sub(1);
+        invite.set_header("Max-Forwards", &hops.to_string()).ok()?;
+        let _ = invite.remove_header("Proxy-Authorization");
+        let key = ClientKey {
+            branch,
+            method: "INVITE".into(),
+        };
+        tracing::debug!(%contact, "forking the call to a registered phone");
+        self.send_client_request(key.clone(), invite.clone(), destination.clone());
+        Some(ForkBranch::Phone {
+            key,
+            invite,
+            destination: destination.clone(),
+        })
+    }
+
+    /// Carries out what the fork decided about the branch that just spoke; the branch's
+    /// own response is passed on (or not) by the caller of this function.
+    fn fork_decided(&mut self, call_id: &str, decision: Decision) {
+        match decision {
+            Decision::Won { others } => self.end_branches(call_id, &others, 200),
+            Decision::Fail { status, others } => {
+                self.fork_final(call_id, status);
+                self.end_branches(call_id, &others, status);
+                if let Some(bridge) = self.bridge.as_mut() {
+                    bridge.fork_over(call_id, status, None);
+                }
+            }
+            Decision::Forward | Decision::Absorb | Decision::TooLate => {}
+        }
+        self.fork_cleanup(call_id);
+    }
+
+    /// The caller's final failure response, for the whole fork.
+    fn fork_final(&mut self, call_id: &str, status: u16) {
+        let Some(forked) = self.bridge.as_ref().and_then(|b| b.forks.get(call_id)) else {
+            return;
+        };
+        let Ok(response) = Response::from_request(
+            &forked.request,
+            status,
+            default_reason(status),
+            Some(&random_token()),
+        ) else {
+            return;
+        };
+        let key = forked.key.clone();
+        self.layer.send_response(
+            Instant::now(),
+            &key,
+            status,
+            tandem_sip::message::Message::Response(response),
+        );
+    }
+
+    /// Ends branches that lost: XMPP devices hear why (retract or terminate), phones get a
+    /// CANCEL with an RFC 3326 reason ("Call completed elsewhere" after an answer).
+    fn end_branches(&mut self, call_id: &str, others: &[usize], status: u16) {
+        let branches: Vec<ForkBranch> = match self.bridge.as_ref().and_then(|b| b.forks.get(call_id)) {
+            Some(forked) => others
+                .iter()
+                .filter_map(|b| forked.branches.get(*b).cloned())
+                .collect(),
+            None => return,
+        };
+        let reason = if status < 300 {
+            COMPLETED_ELSEWHERE.to_owned()
+        } else {
+            tandem_translations::errors::reason_header(status, default_reason(status))
+        };
+        for branch in branches {
+            match branch {
+                ForkBranch::Jingle(sid) => {
+                    if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
+                        leg.call.handle_fork_ended(Instant::now(), status);
+                    }
+                    self.drive(&sid);
+                }
+                ForkBranch::Phone {
+                    key,
+                    invite,
+                    destination,
+                } => {
+                    if let Some(cancel) = cancel_request(&invite, &reason) {
+                        self.send_client_request(
+                            ClientKey {
+                                branch: key.branch,
+                                method: "CANCEL".into(),
+                            },
+                            cancel,
+                            destination,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets a fork once nothing more can come of it: the caller has its answer, every
+    /// branch is done, and no leg of the bridge is still in the call.
+    fn fork_cleanup(&mut self, call_id: &str) {
+        let Some(bridge) = self.bridge.as_mut() else {
+            return;
+        };
+        let Some(forked) = bridge.forks.get(call_id) else {
+            return;
+        };
+        let leg_alive = forked.branches.iter().any(|b| match b {
+            ForkBranch::Jingle(sid) => bridge.legs.contains_key(sid),
+            ForkBranch::Phone { .. } => false,
+        });
+        if !forked.fork.is_decided() || !forked.fork.is_settled() || leg_alive {
+            return;
+        }
+        if let Some(forked) = bridge.forks.remove(call_id) {
+            for branch in forked.branches {
+                if let ForkBranch::Phone { key, .. } = branch {
+                    bridge.phone_branches.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// A response from a registered phone the call was forked to.
+    fn phone_response(&mut self, call_id: &str, branch: usize, mut response: Response) {
+        let status = response.status();
+        let Some(forked) = self.bridge.as_mut().and_then(|b| b.forks.get_mut(call_id)) else {
+            return;
+        };
+        let decision = match status {
+            100 => return,
+            101..=199 => forked.fork.provisional(branch, status),
+            200..=299 => forked.fork.answered(branch),
+            _ => forked.fork.failed(branch, status),
+        };
+        if decision == Decision::Forward && status < 200 {
+            forked.ringing.get_or_insert_with(Instant::now);
+        }
+        let passes = match &decision {
+            Decision::Forward | Decision::Won { .. } => true,
+            // §16.7 item 9: every 2xx reaches the caller, whose UA ends the extra dialog.
+            Decision::TooLate => status < 300,
+            _ => false,
+        };
+        if passes && response.pop_via() {
+            let now = Instant::now();
+            let bytes = response.to_bytes();
+            let key = forked.key.clone();
+            let to = forked.destination.clone();
+            let first_final = matches!(decision, Decision::Won { .. }) || status < 200;
+            if first_final {
+                self.layer.send_response(
+                    now,
+                    &key,
+                    status,
+                    tandem_sip::message::Message::Response(response),
+                );
+            } else {
+                // A retransmitted or late 2xx: the INVITE transaction is over (§16.7 item 9).
+                let transports = self.transports.clone();
+                tokio::spawn(async move {
+                    transports.send(&to, bytes).await;
+                });
+            }
+        }
+        if matches!(decision, Decision::Won { .. }) {
+            let contact = self.bridge.as_ref().and_then(|b| {
+                match b.forks.get(call_id)?.branches.get(branch)? {
+                    ForkBranch::Phone { invite, .. } => Some(invite.uri().as_str().to_owned()),
+                    ForkBranch::Jingle(_) => None,
+                }
+            });
+            tracing::info!(call_id, ?contact, "the callee's SIP phone answered; the dialog is between the phones");
+            if let Some(bridge) = self.bridge.as_mut() {
+                bridge.fork_over(call_id, status, contact.as_deref());
+            }
+        }
+        self.fork_decided(call_id, decision);
+    }
+
+    /// The fork's say on what a Jingle branch's call wants to tell the SIP caller: `true` to
+    /// send it. A loser that answered is ended here; a failure that ends the fork is answered
+    /// by [`Self::fork_decided`] with the best status of all branches.
+    fn fork_allows(&mut self, sid: &str, action: &SipAction) -> bool {
+        let Some(bridge) = self.bridge.as_mut() else {
+            return true;
+        };
+        let Some(leg) = bridge.legs.get(sid) else {
+            return true;
+        };
+        let Some(branch) = leg.branch else {
+            return true;
+        };
+        let call_id = leg.invite.call_id().to_owned();
+        let Some(forked) = bridge.forks.get_mut(&call_id) else {
+            return true;
+        };
+        let decision = match action {
+            SipAction::Provisional { status } => forked.fork.provisional(branch, *status),
+            SipAction::Accept { .. } => forked.fork.answered(branch),
+            SipAction::Reject { status } => forked.fork.failed(branch, *status),
+            _ => return true,
+        };
+        if decision == Decision::Forward {
+            forked.ringing.get_or_insert_with(Instant::now);
+        }
+        let allowed = match &decision {
+            Decision::Forward => true,
+            Decision::Won { .. } => {
+                bridge.by_call_id.insert(call_id.clone(), sid.to_owned());
+                if let Some(leg) = bridge.legs.get_mut(sid) {
+                    leg.counted = true;
+                }
+                true
+            }
+            Decision::TooLate => {
+                if let Some(leg) = bridge.legs.get_mut(sid) {
+                    leg.call.handle_fork_ended(Instant::now(), 200);
+                }
+                false
+            }
+            Decision::Absorb | Decision::Fail { .. } => false,
+        };
+        self.fork_decided(&call_id, decision);
+        allowed
     }
 
     /// The caller cancelled a bridged INVITE (already answered 200/487 by the caller).
     pub(super) fn bridge_cancelled(&mut self, call_id: &str) {
+        let cancelled = self
+            .bridge
+            .as_mut()
+            .and_then(|b| b.forks.get_mut(call_id))
+            .map(|f| f.fork.cancel());
+        if let Some(others) = cancelled {
+            // The caller has its 487 already; every device still ringing stops.
+            if !others.is_empty() {
+                if let Some(bridge) = self.bridge.as_mut() {
+                    bridge.fork_over(call_id, 487, None);
+                }
+            }
+            self.end_branches(call_id, &others, 487);
+            self.fork_cleanup(call_id);
+            return;
+        }
         if let Some(sid) = self.sid_for(call_id) {
             if let Some(bridge) = self.bridge.as_mut() {
                 if bridge.probes.remove(&sid).is_some() {
@@ -497,6 +925,18 @@ impl Endpoint {
             .collect();
         for sid in waited {
             self.finish_probe_if_done(&sid, now);
+        }
+        let Some(bridge) = self.bridge.as_mut() else {
+            return;
+        };
+        let mut unanswered = Vec::new();
+        for (call_id, forked) in bridge.forks.iter_mut() {
+            if let Some(decision) = forked.fork.handle_timeout(now) {
+                unanswered.push((call_id.clone(), decision));
+            }
+        }
+        for (call_id, decision) in unanswered {
+            self.fork_decided(&call_id, decision);
         }
         let Some(bridge) = self.bridge.as_mut() else {
             return;
@@ -626,8 +1066,15 @@ impl Endpoint {
                 q.children()
                     .any(|f| f.name() == "feature" && f.attr("var") == Some(JMI_NS))
             });
+        let speaks_jingle = stanza.attr("type") == Some("result")
+            && stanza.get_child("query", DISCO_INFO_NS).is_some_and(|q| {
+                q.children()
+                    .any(|f| f.name() == "feature" && f.attr("var") == Some(JINGLE_NS))
+            });
         if speaks_jmi {
             probe.jmi.push(from.clone());
+        } else if !speaks_jingle {
+            probe.no_jingle.push(from.clone());
         }
         let sid = sid.to_owned();
         self.finish_probe_if_done(&sid, Instant::now());
@@ -782,6 +1229,8 @@ impl Endpoint {
             reinvite_server: None,
             clock: CallClock::now(),
             answer_counted: false,
+            branch: None,
+            counted: true,
         };
         let bridge = self.bridge.as_mut().expect("checked");
         bridge.count_start(&leg);
@@ -801,21 +1250,29 @@ impl Endpoint {
     /// The best registered, unexpired binding of a local account: its contact, and where its
     /// REGISTER came from (the way back to a phone behind NAT).
     async fn registered_phone(&self, user: &str) -> Option<(String, Destination)> {
+        self.registered_phones(user).await.into_iter().next()
+    }
+
+    /// Every registered, unexpired binding of a local account we can reach, best q first.
+    async fn registered_phones(&self, user: &str) -> Vec<(String, Destination)> {
         let aor = format!("sip:{user}@{}", self.domain);
         let now = super::core::unix_now();
-        let bindings = self.storage.bindings(&aor).await.ok()?;
-        let best = bindings
+        let Ok(mut bindings) = self.storage.bindings(&aor).await else {
+            return Vec::new();
+        };
+        bindings.retain(|b| b.expires_at > now);
+        bindings.sort_by(|a, b| b.q.unwrap_or(1.0).total_cmp(&a.q.unwrap_or(1.0)));
+        bindings
             .into_iter()
-            .filter(|b| b.expires_at > now)
-            .max_by(|a, b| a.q.unwrap_or(1.0).total_cmp(&b.q.unwrap_or(1.0)))?;
-        let addr = best.source.strip_prefix("udp:")?.parse().ok()?;
-        Some((
-            best.contact,
-            Destination {
-                flow: super::transport::Flow::Udp(0),
-                addr,
-            },
-        ))
+            .filter_map(|b| {
+                let addr = b.source.strip_prefix("udp:")?.parse().ok()?;
+                let destination = Destination {
+                    flow: super::transport::Flow::Udp(0),
+                    addr,
+                };
+                Some((b.contact, destination))
+            })
+            .collect()
     }
 
     /// `sip:host[:port]` -> a UDP destination.
@@ -832,6 +1289,13 @@ impl Endpoint {
 
     /// A response to one of our requests.
     pub(super) fn bridge_response(&mut self, key: &ClientKey, response: Response) {
+        let phone = self
+            .bridge
+            .as_ref()
+            .and_then(|b| b.phone_branches.get(key).cloned());
+        if let Some((call_id, branch)) = phone {
+            return self.phone_response(&call_id, branch, response);
+        }
         let Some((sid, reinvite)) = self.bridge.as_ref().and_then(|b| {
             b.legs.iter().find_map(|(sid, l)| {
                 if l.client_key.as_ref() == Some(key) {
@@ -884,6 +1348,39 @@ impl Endpoint {
             (false, _) => SipEvent::Rejected { status },
         };
         if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
+            leg.call.handle_sip(Instant::now(), event);
+        }
+        self.drive(&sid);
+    }
+
+    /// One of our requests got no response at all (Timer B/F, RFC 3261 §17.1): a phone the
+    /// call was forked to counts as 408, our INVITE to SIP fails the call with 408, a
+    /// re-INVITE leaves the session as it was.
+    pub(super) fn bridge_request_timeout(&mut self, key: &ClientKey) {
+        let Some(bridge) = self.bridge.as_mut() else {
+            return;
+        };
+        if let Some((call_id, branch)) = bridge.phone_branches.get(key).cloned() {
+            let decision = match bridge.forks.get_mut(&call_id) {
+                Some(forked) => forked.fork.failed(branch, 408),
+                None => return,
+            };
+            return self.fork_decided(&call_id, decision);
+        }
+        let found = bridge.legs.iter().find_map(|(sid, l)| {
+            if l.client_key.as_ref() == Some(key) {
+                Some((sid.clone(), SipEvent::Rejected { status: 408 }))
+            } else if l.reinvite_client.as_ref() == Some(key) {
+                Some((sid.clone(), SipEvent::ReInviteRejected { status: 408 }))
+            } else {
+                None
+            }
+        });
+        let Some((sid, event)) = found else {
+            return;
+        };
+        tracing::info!(%sid, "no response from the SIP side");
+        if let Some(leg) = bridge.legs.get_mut(&sid) {
             leg.call.handle_sip(Instant::now(), event);
         }
         self.drive(&sid);
@@ -1081,15 +1578,27 @@ impl Endpoint {
                 Output::Sip(action) => self.send_sip(sid, action),
                 Output::Ended(record) => {
                     log_call(&record);
+                    let mut forked_call = None;
                     if let Some(bridge) = self.bridge.as_mut() {
-                        bridge.count_end(&record);
                         if let Some(leg) = bridge.legs.remove(sid) {
-                            bridge.by_call_id.remove(leg.invite.call_id());
-                            write_cdr(&bridge.cdr, &leg, &record);
+                            let call_id = leg.invite.call_id();
+                            if leg.counted {
+                                bridge.count_end(&record);
+                                write_cdr(&bridge.cdr, &leg, &record);
+                            }
+                            if bridge.by_call_id.get(call_id).map(String::as_str) == Some(sid) {
+                                bridge.by_call_id.remove(call_id);
+                            }
                             if let Some(gateway) = &bridge.shared.gateway {
                                 gateway.release(leg.gateway_jid.split('/').next().unwrap_or(""));
                             }
+                            if leg.branch.is_some() {
+                                forked_call = Some(call_id.to_owned());
+                            }
                         }
+                    }
+                    if let Some(call_id) = forked_call {
+                        self.fork_cleanup(&call_id);
                     }
                     return;
                 }
@@ -1151,6 +1660,9 @@ impl Endpoint {
     }
 
     fn send_sip(&mut self, sid: &str, action: SipAction) {
+        if !self.fork_allows(sid, &action) {
+            return;
+        }
         let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
             return;
         };
@@ -1385,17 +1897,7 @@ impl Endpoint {
         let Some(key) = leg.client_key.clone() else {
             return;
         };
-        let invite = &leg.invite;
-        let request = Request::builder(Method::Cancel, invite.uri().as_str())
-            .header("Via", invite.top_via().as_str())
-            .header("Max-Forwards", "70")
-            .header("From", invite.from().as_str())
-            .header("To", invite.to().as_str())
-            .header("Call-ID", invite.call_id())
-            .header("CSeq", &format!("{} CANCEL", invite.cseq().seq))
-            .header("Reason", reason)
-            .build();
-        let Ok(request) = request else {
+        let Some(request) = cancel_request(&leg.invite, reason) else {
             return;
         };
         let destination = leg.destination.clone();
@@ -1445,6 +1947,21 @@ impl Endpoint {
             destination,
         );
     }
+}
+
+/// The CANCEL of one of our INVITEs (RFC 3261 §9.1: same Request-URI, Call-ID, From, To,
+/// CSeq number and top Via), with an RFC 3326 `Reason:`.
+fn cancel_request(invite: &Request, reason: &str) -> Option<Request> {
+    Request::builder(Method::Cancel, invite.uri().as_str())
+        .header("Via", invite.top_via().as_str())
+        .header("Max-Forwards", "70")
+        .header("From", invite.from().as_str())
+        .header("To", invite.to().as_str())
+        .header("Call-ID", invite.call_id())
+        .header("CSeq", &format!("{} CANCEL", invite.cseq().seq))
+        .header("Reason", reason)
+        .build()
+        .ok()
 }
 
 /// An in-dialog request (RFC 3261 §12.2.1.1) with a fresh branch, which it returns.

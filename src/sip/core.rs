@@ -131,6 +131,8 @@ impl Endpoint {
                 LayerEvent::RequestTimeout { key } => {
                     if let Some(contact) = self.probes.remove(&key) {
                         tracing::warn!(%contact, "registered phone did not answer OPTIONS");
+                    } else {
+                        self.bridge_request_timeout(&key);
                     }
                 }
                 LayerEvent::Response { key, response } => {
