@@ -987,3 +987,210 @@ async fn a_trunk_challenge_is_answered_with_the_configured_credentials() {
     alice.read_until("session-accept").await;
     talk_and_hang_up(&mut alice, &phone, "carol@sip.localhost", "auth1", &media.0).await;
 }
+
+/// A hand-written SIP phone registered (with digest) as one of a local user's devices: it
+/// shows exactly what tandem sends it (the forked INVITE, the CANCEL and its Reason).
+struct RawPhone {
+    socket: std::net::UdpSocket,
+    tandem: std::net::SocketAddr,
+}
+
+impl RawPhone {
+    fn register(tandem: std::net::SocketAddr, user: &str, password: &str) -> RawPhone {
+        use tandem_sip::message::Message;
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let phone = RawPhone { socket, tandem };
+        let local = phone.socket.local_addr().unwrap();
+        let uri = "sip:localhost";
+        let register = |cseq: u32, auth: &str| {
+            format!(
+                "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKreg{cseq};rport\r\n\
+                 Max-Forwards: 70\r\nFrom: <sip:{user}@localhost>;tag=reg\r\nTo: <sip:{user}@localhost>\r\n\
+                 Call-ID: reg-{user}-{}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{local}>\r\n\
+                 Expires: 600\r\n{auth}Content-Length: 0\r\n\r\n",
+                local.port()
+            )
+        };
+        phone
+            .socket
+            .send_to(register(1, "").as_bytes(), tandem)
+            .unwrap();
+        let challenge = phone.next("SIP/2.0 401");
+        let Ok(Message::Response(challenge)) = Message::parse(challenge.as_bytes()) else {
+            panic!("not a response: {challenge}");
+        };
+        let answer = challenge
+            .www_authenticates()
+            .find_map(|c| {
+                tandem_sip::digest::client::authorization(
+                    &c, "REGISTER", uri, user, password, "c0ffee", 1,
+                )
+                .ok()
+            })
+            .expect("a digest challenge we can answer");
+        let auth = format!("Authorization: {answer}\r\n");
+        phone
+            .socket
+            .send_to(register(2, &auth).as_bytes(), tandem)
+            .unwrap();
+        phone.next("SIP/2.0 200");
+        phone
+    }
+
+    /// The next message starting with `start` (a method or a status line), skipping others.
+    fn next(&self, start: &str) -> String {
+        let mut buf = vec![0u8; 65535];
+        loop {
+            let (n, _) = self.socket.recv_from(&mut buf).expect("a SIP message");
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.starts_with(start) {
+                return text;
+            }
+        }
+    }
+
+    /// Answers `request` with `status`, echoing its Vias and dialog headers (§8.2.6).
+    fn reply(&self, request: &str, status: &str, tag: &str) {
+        use tandem_sip::message::{Message, Response};
+        let Ok(Message::Request(request)) = Message::parse(request.as_bytes()) else {
+            panic!("not a request: {request}");
+        };
+        let code: u16 = status[..3].parse().unwrap();
+        let response = Response::from_request(&request, code, &status[4..], Some(tag)).unwrap();
+        // Responses go where the request came from: tandem's one UDP socket here.
+        self.socket
+            .send_to(&response.to_bytes(), self.tandem)
+            .unwrap();
+    }
+}
+
+/// A Jingle session-initiate to this device: acknowledged; returns (from, sid).
+async fn initiated(client: &mut RawClient) -> (String, String) {
+    client.read_until("session-initiate").await;
+    let got = client.read_until("</iq>").await.replace('"', "'");
+    let start = got[..got.find("session-initiate").unwrap()]
+        .rfind("<iq")
+        .unwrap();
+    let got = &got[start..];
+    let (id, from, sid) = (
+        attr(got, "<iq", "id"),
+        attr(got, "<iq", "from"),
+        attr(got, "session-initiate", "sid"),
+    );
+    client.received.clear();
+    client
+        .send(&format!("<iq type='result' id='{id}' to='{from}'/>"))
+        .await;
+    (from, sid)
+}
+
+/// A call to alice rings all her devices: two XMPP resources that do Jingle but not JMI
+/// (one session-initiate each) and her registered SIP phone (the INVITE forwarded to it).
+/// Her laptop answers first: the caller gets the 200, the tablet's session ends and the
+/// phone gets a CANCEL, both saying "Call completed elsewhere".
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_device_to_answer_wins_and_the_others_hear_it_was_answered_elsewhere() {
+    let (server, mut laptop) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
+    let mut tablet = RawClient::login(server.starttls, "alice", "alicepw", Some("tablet")).await;
+    tablet.send("<presence/>").await;
+    tablet.sync().await;
+    let phone = RawPhone::register(server.sip_udp, "alice", "alicepw");
+
+    let caller = RawSipCaller::new(server.sip_udp);
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio 40100 RTP/AVP 0\r\n";
+    caller.send(
+        "INVITE",
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        offer,
+    );
+    answer_caps(&mut laptop, false).await;
+    answer_caps(&mut tablet, false).await;
+    let (from, laptop_sid) = initiated(&mut laptop).await;
+    let (_, tablet_sid) = initiated(&mut tablet).await;
+    assert_ne!(laptop_sid, tablet_sid, "one Jingle session per device");
+
+    let invite = phone.next("INVITE ");
+    assert!(
+        invite.contains("m=audio 40100 RTP/AVP 0"),
+        "the caller's offer: {invite}"
+    );
+    let vias = invite.lines().filter(|l| l.starts_with("Via:")).count();
+    assert_eq!(vias, 2, "tandem's Via above the caller's: {invite}");
+    assert!(invite.contains("Max-Forwards: 69"), "{invite}");
+    phone.reply(&invite, "180 Ringing", "phonetag");
+
+    jingle(
+        &mut laptop,
+        &from,
+        &laptop_sid,
+        "session-accept",
+        &pcmu_content(40200),
+    )
+    .await;
+    let ok = caller.expect("SIP/2.0 200");
+    assert!(ok.contains("c=IN IP4 127.0.0.1"), "{ok}");
+
+    let cancel = phone.next("CANCEL ");
+    assert!(
+        cancel.contains("Reason: SIP;cause=200;text=\"Call completed elsewhere\""),
+        "{cancel}"
+    );
+    phone.reply(&cancel, "200 OK", "phonetag");
+    phone.reply(&invite, "487 Request Terminated", "phonetag");
+
+    let ended = tablet.read_until("</iq>").await.replace('"', "'");
+    assert!(ended.contains(&format!("sid='{tablet_sid}'")), "{ended}");
+    assert!(ended.contains("action='session-terminate'"), "{ended}");
+    assert!(ended.contains("<cancel/>"), "{ended}");
+    assert!(ended.contains("Call completed elsewhere"), "{ended}");
+    // The laptop's call is the call: one CDR line, when it ends.
+    let to_tag = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split(";tag=").nth(1))
+        .unwrap()
+        .trim()
+        .to_string();
+    caller.send("ACK", 1, Some(&to_tag), "", "");
+    caller.send("BYE", 2, Some(&to_tag), "", "");
+    caller.expect("SIP/2.0 200");
+    server.wait_for_log("status=200", Duration::from_secs(5));
+    let cdr = std::fs::read_to_string(server.dir.join("cdr.jsonl")).unwrap();
+    assert_eq!(cdr.lines().count(), 1, "{cdr}");
+    assert!(cdr.contains(&laptop_sid), "{cdr}");
+}
+
+/// Alice's own SIP phone (baresip, auto-answer) picks up before her XMPP client does: the
+/// caller's dialog is with that phone, and her client's session ends "completed elsewhere".
+#[tokio::test(flavor = "multi_thread")]
+async fn the_users_sip_phone_answering_first_takes_the_call() {
+    let Some((server, mut alice, caller)) = setup("").await else {
+        return;
+    };
+    let Some(alices_phone) = baresip::Baresip::start(&format!(
+        "<sip:alice@localhost>;auth_pass=alicepw;outbound=\"sip:{}\";regint=600;answermode=auto",
+        server.sip_udp
+    )) else {
+        return;
+    };
+    alices_phone.wait_for("200 OK", Duration::from_secs(10));
+    caller.command("/dial sip:alice@localhost");
+    answer_caps(&mut alice, false).await;
+    let (_, sid) = initiated(&mut alice).await;
+    caller.wait_for("established", Duration::from_secs(10));
+    alices_phone.wait_for("established", Duration::from_secs(10));
+    let ended = alice.read_until("</iq>").await.replace('"', "'");
+    assert!(ended.contains(&format!("sid='{sid}'")), "{ended}");
+    assert!(ended.contains("action='session-terminate'"), "{ended}");
+    assert!(ended.contains("Call completed elsewhere"), "{ended}");
+    server.wait_for_log("the callee's SIP phone answered", Duration::from_secs(5));
+    // The phones talk directly: the caller's hang-up reaches alice's phone.
+    caller.command("/hangup");
+    alices_phone.wait_for("session closed", Duration::from_secs(10));
+}

@@ -457,7 +457,12 @@ impl Endpoint {
         let config = bridge.config;
         if !probe.jmi.is_empty() {
             let call = Call::from_sip_proposed(now, config, sid, &probe.caller, &probe.offer);
-            calls.push((sid.to_owned(), call, probe.jmi[0].clone(), probe.jmi.clone()));
+            calls.push((
+                sid.to_owned(),
+                call,
+                probe.jmi[0].clone(),
+                probe.jmi.clone(),
+            ));
         }
         for device in direct {
             let leg_sid = if calls.is_empty() {
@@ -560,7 +565,13 @@ impl Endpoint {
         let nobody = forked.branches.is_empty();
         bridge.forks.insert(call_id.clone(), forked);
         if nobody {
-            self.fork_decided(&call_id, Decision::Fail { status: 480, others: Vec::new() });
+            self.fork_decided(
+                &call_id,
+                Decision::Fail {
+                    status: 480,
+                    others: Vec::new(),
+                },
+            );
             return;
         }
         let sids: Vec<String> = legs.iter().map(|l| l.call.sid().to_owned()).collect();
@@ -588,7 +599,9 @@ impl Endpoint {
         let branch = fresh_branch();
         let transport = transport_param(destination).to_ascii_uppercase();
         invite
-            .push_via(&format!("SIP/2.0/{transport} {local};branch={branch};rport"))
+            .push_via(&format!(
+                "SIP/2.0/{transport} {local};branch={branch};rport"
+            ))
             .ok()?;
         let hops = request.max_forwards().unwrap_or(70).saturating_sub(1);
         invite.set_header("Max-Forwards", &hops.to_string()).ok()?;
@@ -648,13 +661,14 @@ impl Endpoint {
     /// Ends branches that lost: XMPP devices hear why (retract or terminate), phones get a
     /// CANCEL with an RFC 3326 reason ("Call completed elsewhere" after an answer).
     fn end_branches(&mut self, call_id: &str, others: &[usize], status: u16) {
-        let branches: Vec<ForkBranch> = match self.bridge.as_ref().and_then(|b| b.forks.get(call_id)) {
-            Some(forked) => others
-                .iter()
-                .filter_map(|b| forked.branches.get(*b).cloned())
-                .collect(),
-            None => return,
-        };
+        let branches: Vec<ForkBranch> =
+            match self.bridge.as_ref().and_then(|b| b.forks.get(call_id)) {
+                Some(forked) => others
+                    .iter()
+                    .filter_map(|b| forked.branches.get(*b).cloned())
+                    .collect(),
+                None => return,
+            };
         let reason = if status < 300 {
             COMPLETED_ELSEWHERE.to_owned()
         } else {
@@ -762,7 +776,11 @@ impl Endpoint {
                     ForkBranch::Jingle(_) => None,
                 }
             });
-            tracing::info!(call_id, ?contact, "the callee's SIP phone answered; the dialog is between the phones");
+            tracing::info!(
+                call_id,
+                ?contact,
+                "the callee's SIP phone answered; the dialog is between the phones"
+            );
             if let Some(bridge) = self.bridge.as_mut() {
                 bridge.fork_over(call_id, status, contact.as_deref());
             }
