@@ -1194,3 +1194,31 @@ async fn the_users_sip_phone_answering_first_takes_the_call() {
     caller.command("/hangup");
     alices_phone.wait_for("session closed", Duration::from_secs(10));
 }
+
+/// Bob's phone registered over TCP: alice's call reaches it on the connection it keeps
+/// open (RFC 5626 style; nothing can connect to a phone behind NAT), with a TCP Via and
+/// Contact, and the call works end to end.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_registered_over_tcp_is_called_on_its_connection() {
+    let (server, mut alice) = server_with_alice("").await;
+    let Some(phone) = baresip::Baresip::start(&format!(
+        "<sip:bob@localhost;transport=tcp>;auth_pass=bobpw;outbound=\"sip:{};transport=tcp\";regint=600;answermode=auto",
+        server.sip_tcp
+    )) else {
+        return;
+    };
+    phone.wait_for("{0/TCP/v4} 200 OK", Duration::from_secs(10));
+    let to = "bob@sip.localhost";
+    let media = udp_pair().await;
+    initiate(&mut alice, to, "tcp1", &media.0).await;
+    alice.read_until("session-accept").await;
+    let got = alice.read_until("</iq>").await.replace('"', "'");
+    let accept = &got[got[..got.find("session-accept").unwrap()]
+        .rfind("<iq")
+        .unwrap()..];
+    let id = attr(accept, "<iq", "id");
+    alice
+        .send(&format!("<iq type='result' id='{id}' to='{to}'/>"))
+        .await;
+    talk_and_hang_up(&mut alice, &phone, to, "tcp1", &media.0).await;
+}

@@ -1283,12 +1283,15 @@ impl Endpoint {
         bindings
             .into_iter()
             .filter_map(|b| {
-                let addr = b.source.strip_prefix("udp:")?.parse().ok()?;
-                let destination = Destination {
-                    flow: super::transport::Flow::Udp(0),
-                    addr,
+                let (transport, addr) = b.source.split_once(':')?;
+                let addr = addr.parse().ok()?;
+                // UDP phones are reached at the address they registered from (the way
+                // back through NAT); TCP and TLS phones on the connection they keep open.
+                let flow = match transport {
+                    "udp" => super::transport::Flow::Udp(0),
+                    other => self.transports.stream_to(other, addr)?,
                 };
-                Some((b.contact, destination))
+                Some((b.contact, Destination { flow, addr }))
             })
             .collect()
     }
@@ -1545,7 +1548,8 @@ impl Endpoint {
         let Some(local) = self.transports.local_addr(&leg.destination.flow) else {
             return;
         };
-        let (_, builder) = in_dialog_request(dialog, Method::Ack, &target, local, "UDP");
+        let via = transport_param(&leg.destination).to_ascii_uppercase();
+        let (_, builder) = in_dialog_request(dialog, Method::Ack, &target, local, &via);
         if let Ok(ack) = builder.build() {
             let transports = self.transports.clone();
             let destination = leg.destination.clone();
@@ -1791,12 +1795,17 @@ impl Endpoint {
         };
         let branch = fresh_branch();
         let from = leg.invite.from().as_str().to_owned();
+        let transport = transport_param(&leg.destination);
         let contact = format!(
-            "<sip:{}@{local};transport=udp>",
+            "<sip:{}@{local};transport={transport}>",
             leg.invite.from().uri().user().unwrap_or("tandem")
         );
+        let via = transport.to_ascii_uppercase();
         let request = Request::builder(Method::Invite, leg.invite.uri().as_str())
-            .header("Via", &format!("SIP/2.0/UDP {local};branch={branch};rport"))
+            .header(
+                "Via",
+                &format!("SIP/2.0/{via} {local};branch={branch};rport"),
+            )
             .header("Max-Forwards", "70")
             .header("From", &from)
             .header("To", leg.invite.to().as_str())

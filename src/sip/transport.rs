@@ -73,6 +73,9 @@ pub struct Transports {
     stream_locals: Mutex<HashMap<u64, SocketAddr>>,
     /// SIP identities of the verified client certificate of TLS streams that showed one.
     stream_peer_names: Mutex<HashMap<u64, Arc<[String]>>>,
+    /// Open connections by transport and peer address: how a phone that registered over
+    /// TCP or TLS is reached for a call (on its own connection, as RFC 5626 has it).
+    stream_peers: Mutex<HashMap<(&'static str, SocketAddr), Flow>>,
     next_stream: AtomicU64,
 }
 
@@ -117,6 +120,7 @@ impl Transports {
             streams: Mutex::new(HashMap::new()),
             stream_locals: Mutex::new(HashMap::new()),
             stream_peer_names: Mutex::new(HashMap::new()),
+            stream_peers: Mutex::new(HashMap::new()),
             next_stream: AtomicU64::new(1),
         });
         for l in &bound {
@@ -204,7 +208,20 @@ impl Transports {
         id
     }
 
+    /// The open connection to `peer` over `transport` (`tcp`, `tls`), if there is one.
+    pub fn stream_to(&self, transport: &str, peer: SocketAddr) -> Option<Flow> {
+        let peers = self.stream_peers.lock().unwrap_or_else(|p| p.into_inner());
+        ["tcp", "tls"]
+            .into_iter()
+            .find(|t| *t == transport)
+            .and_then(|t| peers.get(&(t, peer)).cloned())
+    }
+
     fn forget_stream(&self, id: u64) {
+        self.stream_peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, flow| !matches!(flow, Flow::Stream { id: open, .. } if *open == id));
         self.streams
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -324,6 +341,11 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
             .insert(id, peer_names.into());
     }
     let flow = Flow::Stream { id, transport };
+    transports
+        .stream_peers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert((transport.as_str(), peer), flow.clone());
     let mut framer = StreamFramer::new(FramerConfig::default());
     let mut buf = vec![0u8; 8192];
     loop {
