@@ -17,6 +17,10 @@ use crate::mapping::{
 };
 use crate::sdp::{Attribute, Direction, SessionDescription};
 
+/// How long a SIP re-offer that adds streams waits for the XMPP side's content-accept or
+/// content-reject before the new streams are refused (SIP's own re-INVITE gives up at 32 s).
+const CONTENT_ADD_WAIT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// A session-initiate (Jingle caller) or session-accept (Jingle callee) waits for its
@@ -58,6 +62,17 @@ pub struct Call {
     /// Candidates arrived that SIP has not seen and cannot take by INFO: re-offer once the
     /// call is answered and no re-INVITE is in flight.
     reoffer_needed: bool,
+    /// A SIP re-offer that adds streams, unanswered until the XMPP side accepts or rejects
+    /// the content-add it became (XEP-0166 §7.2.1-7.2.4).
+    pending_sip_add: Option<SessionDescription>,
+    /// Contents the XMPP side added that our re-INVITE offers; accepted or rejected when
+    /// SIP answers.
+    pending_xmpp_add: Vec<Content>,
+    /// When a held SIP re-offer stops waiting for the XMPP side's content-accept.
+    add_deadline: Option<Instant>,
+    /// Contents of the XMPP side's description that were removed: their m-lines stay,
+    /// with port 0 (RFC 3264 §8.2).
+    removed: Vec<String>,
     setup: Instant,
     ringing: Option<Instant>,
     answer: Option<Instant>,
@@ -197,6 +212,10 @@ impl Call {
             expiry_deadline: None,
             reinvite_in_flight: false,
             reoffer_needed: false,
+            pending_sip_add: None,
+            pending_xmpp_add: Vec::new(),
+            add_deadline: None,
+            removed: Vec::new(),
             setup: now,
             ringing: None,
             answer: None,
@@ -255,6 +274,7 @@ impl Call {
             self.ring_deadline,
             self.end_deadline,
             self.expiry_deadline,
+            self.add_deadline,
         ]
         .into_iter()
         .flatten()
@@ -270,6 +290,10 @@ impl Call {
         if self.ring_deadline.is_some_and(|t| t <= now) {
             self.ring_deadline = None;
             self.unanswered(now);
+        }
+        if self.add_deadline.is_some_and(|t| t <= now) {
+            self.add_deadline = None;
+            self.content_add_unanswered(now);
         }
         if self.expiry_deadline.is_some_and(|t| t <= now) {
             self.expiry_deadline = None;
@@ -340,6 +364,10 @@ impl Call {
             }
             Action::TransportInfo => self.jingle_transport_info(now, j),
             Action::ContentModify => self.jingle_content_modify(j),
+            Action::ContentAdd => self.jingle_content_add(j),
+            Action::ContentRemove => self.jingle_content_remove(j),
+            Action::ContentAccept => self.jingle_content_answer(now, j, true),
+            Action::ContentReject => self.jingle_content_answer(now, j, false),
             Action::SessionInitiate => Err(JingleRefusal::OutOfOrder),
             _ => Err(JingleRefusal::BadRequest(format!(
                 "{} is not bridged to SIP yet",
@@ -389,6 +417,7 @@ impl Call {
             SipEvent::ReInvite { sdp } => self.sip_reinvite(now, sdp),
             SipEvent::ReInviteAnswered { sdp } => {
                 self.reinvite_in_flight = false;
+                self.settle_xmpp_add(Some(&sdp));
                 if let Ok(t) =
                     sdp_to_jingle(&sdp, self.sip_role(), Action::SessionAccept, &self.sid, 0)
                 {
@@ -400,6 +429,7 @@ impl Call {
             SipEvent::ReInviteRejected { .. } => {
                 // RFC 3261 §14.1: the session is as before the re-INVITE.
                 self.reinvite_in_flight = false;
+                self.settle_xmpp_add(None);
             }
             SipEvent::Info { fragment } => {
                 if let Ok(info) =
@@ -529,6 +559,154 @@ impl Call {
         self.reoffer()
     }
 
+    /// The XMPP side adds streams: they go to SIP as new m-lines in a re-INVITE; SIP's
+    /// answer decides between content-accept and content-reject ([`Self::settle_xmpp_add`]).
+    fn jingle_content_add(&mut self, j: &Jingle) -> Result<(), JingleRefusal> {
+        if self.phase != Phase::Active || self.pending_sip_add.is_some() {
+            return Err(JingleRefusal::OutOfOrder);
+        }
+        if self.reinvite_in_flight {
+            return Err(JingleRefusal::TieBreak);
+        }
+        let view = self.xmpp_view.as_ref().ok_or(JingleRefusal::OutOfOrder)?;
+        if j.contents.is_empty()
+            || j.contents
+                .iter()
+                .any(|c| view.contents.iter().any(|k| k.name == c.name))
+        {
+            return Err(JingleRefusal::BadRequest(
+                "content-add needs new content names".into(),
+            ));
+        }
+        let mut next = view.clone();
+        next.contents.extend(j.contents.iter().cloned());
+        jingle_to_sdp(&next, self.xmpp_role(), 1)
+            .map_err(|e| JingleRefusal::BadRequest(e.to_string()))?;
+        self.xmpp_view = Some(next);
+        self.pending_xmpp_add = j.contents.clone();
+        self.reoffer()
+    }
+
+    /// The XMPP side removes streams: their m-lines get port 0 in a re-INVITE (RFC 3264
+    /// §8.2); nothing is answered in Jingle (XEP-0166 §7.2.7).
+    fn jingle_content_remove(&mut self, j: &Jingle) -> Result<(), JingleRefusal> {
+        if self.phase != Phase::Active {
+            return Err(JingleRefusal::OutOfOrder);
+        }
+        if self.reinvite_in_flight {
+            return Err(JingleRefusal::TieBreak);
+        }
+        let view = self.xmpp_view.as_ref().ok_or(JingleRefusal::OutOfOrder)?;
+        for c in &j.contents {
+            if !view.contents.iter().any(|k| k.name == c.name) {
+                return Err(JingleRefusal::BadRequest("no such content".into()));
+            }
+        }
+        let live = view
+            .contents
+            .iter()
+            .filter(|k| !self.removed.contains(&k.name))
+            .count();
+        let removing = j
+            .contents
+            .iter()
+            .filter(|c| !self.removed.contains(&c.name))
+            .count();
+        if removing >= live {
+            // XEP-0166 §7.2.7: removing every content is a session-terminate.
+            return Err(JingleRefusal::BadRequest(
+                "removing every content ends the session: send session-terminate".into(),
+            ));
+        }
+        for c in &j.contents {
+            if !self.removed.contains(&c.name) {
+                self.removed.push(c.name.clone());
+            }
+        }
+        self.reoffer()
+    }
+
+    /// The XMPP side answered the content-add a SIP re-offer became: the held re-INVITE gets
+    /// its 200, with the accepted streams, or port 0 for the rejected ones.
+    fn jingle_content_answer(
+        &mut self,
+        now: Instant,
+        j: &Jingle,
+        accepted: bool,
+    ) -> Result<(), JingleRefusal> {
+        let Some(offer) = self.pending_sip_add.take() else {
+            return Err(JingleRefusal::OutOfOrder);
+        };
+        if accepted {
+            let mut next = self.xmpp_view.clone().ok_or(JingleRefusal::OutOfOrder)?;
+            next.contents.extend(j.contents.iter().cloned());
+            if let Err(e) = jingle_to_sdp(&next, self.xmpp_role(), 1) {
+                self.pending_sip_add = Some(offer);
+                return Err(JingleRefusal::BadRequest(e.to_string()));
+            }
+            self.xmpp_view = Some(next);
+        }
+        self.answer_reinvite(now, offer);
+        Ok(())
+    }
+
+    /// SIP answered our re-INVITE carrying the XMPP side's content-add (or refused it):
+    /// content-accept with SIP's side of each new stream, or content-reject.
+    fn settle_xmpp_add(&mut self, answer: Option<&SessionDescription>) {
+        let added = std::mem::take(&mut self.pending_xmpp_add);
+        if added.is_empty() {
+            return;
+        }
+        let first = self
+            .xmpp_view
+            .as_ref()
+            .map_or(0, |v| v.contents.len().saturating_sub(added.len()));
+        let sip_side = answer.and_then(|sdp| {
+            sdp_to_jingle(sdp, self.sip_role(), Action::ContentAccept, &self.sid, 0)
+                .ok()
+                .map(|t| (sdp, t.jingle))
+        });
+        let mut accept = Jingle::new(Action::ContentAccept, self.sid.clone());
+        let mut reject = Jingle::new(Action::ContentReject, self.sid.clone());
+        for (i, content) in added.iter().enumerate() {
+            let theirs = sip_side.as_ref().and_then(|(sdp, jingle)| {
+                sdp.media.get(first + i).filter(|m| m.port != 0)?;
+                // sdp_to_jingle leaves port-0 m-lines out: count the live ones before it.
+                let live_before = sdp.media[..first + i]
+                    .iter()
+                    .filter(|m| m.port != 0)
+                    .count();
+                jingle.contents.get(live_before).cloned()
+            });
+            match theirs {
+                Some(mut c) => {
+                    c.name = content.name.clone();
+                    c.creator = content.creator;
+                    c.senders = content.senders;
+                    accept.contents.push(c);
+                }
+                None => {
+                    reject
+                        .contents
+                        .push(Content::new(content.creator, content.name.clone()));
+                    self.removed.push(content.name.clone());
+                }
+            }
+        }
+        if answer.is_none() {
+            // The re-INVITE failed: the streams never existed (RFC 3261 §14.1).
+            if let Some(view) = self.xmpp_view.as_mut() {
+                view.contents.truncate(first);
+            }
+            self.removed.retain(|n| !added.iter().any(|c| &c.name == n));
+        }
+        for j in [accept, reject] {
+            if !j.contents.is_empty() {
+                self.jingle(j);
+            }
+        }
+    }
+
     /// Senders for a hold by the XMPP party: it stops receiving, keeps sending (RFC 6337
     /// §5.3: the holder offers sendonly), seen from the Jingle roles.
     fn xmpp_senders_on_hold(&self) -> Senders {
@@ -593,56 +771,99 @@ impl Call {
     }
 
     fn sip_reinvite(&mut self, now: Instant, offer: SessionDescription) {
-        if self.phase != Phase::Active {
-            self.sip(SipAction::RejectReInvite { status: 491 });
-            return;
-        }
-        if self.reinvite_in_flight {
-            // Glare (RFC 3261 §14.1).
-            self.sip(SipAction::RejectReInvite { status: 491 });
-            return;
-        }
-        let next = match sdp_to_jingle(&offer, self.sip_role(), Action::SessionAccept, &self.sid, 0)
+        if self.phase != Phase::Active || self.reinvite_in_flight || self.pending_sip_add.is_some()
         {
-            Ok(t) => t.jingle,
-            Err(_) => {
-                self.sip(SipAction::RejectReInvite { status: 488 });
-                return;
-            }
-        };
-        let mut next = next;
+            // Not now, or glare (RFC 3261 §14.1).
+            self.sip(SipAction::RejectReInvite { status: 491 });
+            return;
+        }
+        let mut next =
+            match sdp_to_jingle(&offer, self.sip_role(), Action::SessionAccept, &self.sid, 0) {
+                Ok(t) => t.jingle,
+                Err(_) => {
+                    self.sip(SipAction::RejectReInvite { status: 488 });
+                    return;
+                }
+            };
+        let known = self.local_sdp.as_ref().map_or(0, |l| l.media.len());
+        let mut added = None;
         if let Some(current) = &self.sip_view {
             for mut change in jingle_changes(current, &next, self.sip_role()) {
-                // Streams the re-offer adds are refused in our answer (port 0, below): the
-                // XMPP side is not asked, so it is not told either.
+                change.sid = self.sid.clone();
                 if change.action == Action::ContentAdd {
+                    // Streams appended after the session's m-lines become a content-add; a
+                    // stream put in a port-0 slot (RFC 3264 §8.1) is refused with port 0.
+                    let appended = &offer.media[known.min(offer.media.len())..];
+                    if appended.len() == change.contents.len()
+                        && appended.iter().all(|m| m.port != 0)
+                    {
+                        added = Some(change);
+                    }
                     continue;
                 }
-                change.sid = self.sid.clone();
                 self.outputs.push_back(Output::Jingle(change));
             }
-            next.contents
-                .retain(|c| current.contents.iter().any(|k| k.name == c.name));
+            if added.is_none() {
+                next.contents
+                    .retain(|c| current.contents.iter().any(|k| k.name == c.name));
+            }
         }
-        let version = self.sdp_version + 1;
-        let answer = self
-            .local_sdp
-            .as_ref()
-            .map(|local| answer_directions(local, &offer, version));
-        if answer.is_some() {
-            self.sdp_version = version;
+        // Streams SIP set to port 0 are gone on our side too, and stay port 0.
+        if let Some(view) = &self.xmpp_view {
+            for (media, content) in offer.media.iter().zip(&view.contents) {
+                if media.port == 0 && !self.removed.contains(&content.name) {
+                    self.removed.push(content.name.clone());
+                }
+            }
         }
         self.sip_view = Some(next);
-        self.sip_sdp = Some(offer);
-        match answer {
-            Some(sdp) => {
+        self.sip_sdp = Some(offer.clone());
+        // A re-INVITE is a session refresh (RFC 4028 §10).
+        self.arm_session_expiry(now);
+        match added {
+            Some(add) => {
+                // The answer waits for the XMPP side's content-accept or content-reject.
+                self.pending_sip_add = Some(offer);
+                self.add_deadline = Some(now + CONTENT_ADD_WAIT);
+                self.jingle(add);
+            }
+            None => self.answer_reinvite(now, offer),
+        }
+    }
+
+    /// The 200 to SIP's re-offer: the XMPP side's description as it now stands, each m-line
+    /// mirroring the offered direction, streams we do not have refused with port 0.
+    fn answer_reinvite(&mut self, _now: Instant, offer: SessionDescription) {
+        self.add_deadline = None;
+        match self.next_local_sdp() {
+            Some(local) => {
+                let sdp = answer_directions(&local, &offer, local.origin.session_version);
                 self.local_sdp = Some(sdp.clone());
-                // A re-INVITE is a session refresh (RFC 4028 §10).
-                self.arm_session_expiry(now);
                 self.sip(SipAction::AcceptReInvite { sdp });
             }
             None => self.sip(SipAction::RejectReInvite { status: 500 }),
         }
+    }
+
+    /// The XMPP side never answered the content-add: SIP's new streams are refused, and the
+    /// content-add is withdrawn with a content-remove.
+    fn content_add_unanswered(&mut self, now: Instant) {
+        let Some(offer) = self.pending_sip_add.take() else {
+            return;
+        };
+        let known = self.xmpp_view.as_ref().map_or(0, |v| v.contents.len());
+        if let Some(sip) = &self.sip_view {
+            let mut remove = Jingle::new(Action::ContentRemove, self.sid.clone());
+            for c in sip.contents.iter().skip(known) {
+                remove
+                    .contents
+                    .push(Content::new(c.creator, c.name.clone()));
+            }
+            if !remove.contents.is_empty() {
+                self.jingle(remove);
+            }
+        }
+        self.answer_reinvite(now, offer);
     }
 
     // ---- shared ----
@@ -693,7 +914,12 @@ impl Call {
 
     fn next_local_sdp(&mut self) -> Option<SessionDescription> {
         let view = self.xmpp_view.as_ref()?;
-        let sdp = jingle_to_sdp(view, self.xmpp_role(), self.sdp_version + 1).ok()?;
+        let mut sdp = jingle_to_sdp(view, self.xmpp_role(), self.sdp_version + 1).ok()?;
+        for (content, media) in view.contents.iter().zip(sdp.media.iter_mut()) {
+            if self.removed.contains(&content.name) {
+                media.port = 0;
+            }
+        }
         self.sdp_version += 1;
         self.local_sdp = Some(sdp.clone());
         Some(sdp)
@@ -856,6 +1082,8 @@ fn answer_directions(
             Direction::SendRecv => Direction::SendRecv,
         };
         match answer.media.get_mut(i) {
+            // RFC 3264 §8.2: a stream offered with port 0 is answered with port 0.
+            Some(m) if offered.port == 0 => m.port = 0,
             Some(m) => {
                 m.attributes
                     .retain(|a| Direction::from_name(&a.name).is_none());

@@ -751,11 +751,23 @@ fn session_timer_refreshes_keep_the_call_and_a_missing_one_ends_it() {
     assert_eq!(record(&out).status, 408);
 }
 
-#[test]
-fn a_stream_the_sip_side_adds_is_refused_without_bothering_the_xmpp_side() {
-    let t0 = Instant::now();
+const VIDEO_LINE: &str = "m=video 6002 RTP/AVP 31\r\n";
+
+fn video_content(port: u16) -> String {
+    format!(
+        "<content creator='initiator' name='video'>\
+           <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='video'>\
+             <payload-type id='31' name='H261' clockrate='90000'/></description>\
+           <transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'>\
+             <candidate component='1' generation='0' id='v1' ip='198.51.100.9' port='{port}'/></transport>\
+         </content>"
+    )
+}
+
+/// A SIP re-offer adding video, held until the XMPP side answers its content-add.
+fn sip_adds_video(t0: Instant) -> (Call, Jingle) {
     let mut call = answered_sip_call(t0);
-    let reoffer = PHONE_OFFER.replace("o=- 1 1", "o=- 1 2") + "m=video 6002 RTP/AVP 31\r\n";
+    let reoffer = PHONE_OFFER.replace("o=- 1 1", "o=- 1 2") + VIDEO_LINE;
     call.handle_sip(
         t0,
         SipEvent::ReInvite {
@@ -763,20 +775,190 @@ fn a_stream_the_sip_side_adds_is_refused_without_bothering_the_xmpp_side() {
         },
     );
     let out = drain(&mut call);
-    assert!(jingles(&out).is_empty(), "no content-add: {out:?}");
+    assert!(sip_actions(&out).is_empty(), "the answer waits: {out:?}");
+    let add = jingles(&out)[0].clone();
+    assert_eq!(add.action, Action::ContentAdd);
+    assert_eq!(add.contents.len(), 1);
+    assert_eq!(add.contents[0].name, "video");
+    (call, add)
+}
+
+#[test]
+fn a_stream_the_sip_side_adds_is_a_content_add_answered_by_the_xmpp_side() {
+    let t0 = Instant::now();
+    // Accepted: the 200 carries the XMPP side's video.
+    let (mut call, _) = sip_adds_video(t0);
+    call.handle_jingle(t0, &action(SID, "content-accept", &video_content(7002)))
+        .unwrap();
+    let out = drain(&mut call);
     let [SipAction::AcceptReInvite { sdp }] = sip_actions(&out)[..] else {
         panic!("answer expected: {out:?}")
     };
-    assert_eq!(sdp.media.len(), 2, "the answer keeps the offer's m-lines");
-    assert_eq!(sdp.media[1].port, 0, "and refuses the new one");
-    // The same re-offer again changes nothing on the XMPP side.
+    assert_eq!(sdp.media.len(), 2, "{sdp}");
+    assert_eq!(sdp.media[1].port, 7002, "{sdp}");
+    assert_eq!(sdp.media[0].port, 7000, "{sdp}");
+    // A later re-offer of the same session changes nothing on the XMPP side.
+    let same = PHONE_OFFER.replace("o=- 1 1", "o=- 1 3") + VIDEO_LINE;
     call.handle_sip(
         t0,
         SipEvent::ReInvite {
-            sdp: parse_sdp(&reoffer),
+            sdp: parse_sdp(&same),
+        },
+    );
+    let out = drain(&mut call);
+    assert!(jingles(&out).is_empty(), "{out:?}");
+    let [SipAction::AcceptReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("answer expected: {out:?}")
+    };
+    assert_eq!(sdp.media[1].port, 7002);
+
+    // Rejected: the new stream gets port 0, the call goes on.
+    let (mut call, _) = sip_adds_video(t0);
+    call.handle_jingle(
+        t0,
+        &action(
+            SID,
+            "content-reject",
+            "<content creator='initiator' name='video'/>",
+        ),
+    )
+    .unwrap();
+    let out = drain(&mut call);
+    let [SipAction::AcceptReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("answer expected: {out:?}")
+    };
+    assert_eq!((sdp.media.len(), sdp.media[1].port), (2, 0), "{sdp}");
+    assert!(!call.is_ended());
+    // An answer with nothing pending is out of order.
+    assert_eq!(
+        call.handle_jingle(t0, &action(SID, "content-accept", &video_content(7002))),
+        Err(JingleRefusal::OutOfOrder)
+    );
+
+    // Unanswered: SIP is not kept waiting; the content-add is withdrawn.
+    let (mut call, _) = sip_adds_video(t0);
+    let due = call.poll_timeout().unwrap();
+    assert!(due <= t0 + Duration::from_secs(10));
+    call.handle_timeout(due);
+    let out = drain(&mut call);
+    let [SipAction::AcceptReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("answer expected: {out:?}")
+    };
+    assert_eq!(sdp.media[1].port, 0);
+    assert_eq!(jingles(&out)[0].action, Action::ContentRemove);
+    assert_eq!(jingles(&out)[0].contents[0].name, "video");
+}
+
+#[test]
+fn the_sip_side_removing_a_stream_is_a_content_remove_and_stays_port_zero() {
+    let t0 = Instant::now();
+    let (mut call, _) = sip_adds_video(t0);
+    call.handle_jingle(t0, &action(SID, "content-accept", &video_content(7002)))
+        .unwrap();
+    drain(&mut call);
+    let without_video = PHONE_OFFER.replace("o=- 1 1", "o=- 1 3") + "m=video 0 RTP/AVP 31\r\n";
+    call.handle_sip(
+        t0,
+        SipEvent::ReInvite {
+            sdp: parse_sdp(&without_video),
+        },
+    );
+    let out = drain(&mut call);
+    assert_eq!(jingles(&out)[0].action, Action::ContentRemove, "{out:?}");
+    let [SipAction::AcceptReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("answer expected: {out:?}")
+    };
+    assert_eq!((sdp.media.len(), sdp.media[1].port), (2, 0), "{sdp}");
+    // Our own next offer (a hold) keeps the m-line, still port 0.
+    call.handle_jingle(t0, &info("hold")).unwrap();
+    let out = drain(&mut call);
+    let [SipAction::ReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("re-INVITE expected: {out:?}")
+    };
+    assert_eq!((sdp.media.len(), sdp.media[1].port), (2, 0), "{sdp}");
+}
+
+#[test]
+fn the_xmpp_side_adding_and_removing_streams_re_invites_sip() {
+    let t0 = Instant::now();
+    let mut call = answered_sip_call(t0);
+    let add = action(
+        SID,
+        "content-add",
+        &video_content(7002).replace("initiator", "responder"),
+    );
+    call.handle_jingle(t0, &add).unwrap();
+    let out = drain(&mut call);
+    let [SipAction::ReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("re-INVITE expected: {out:?}")
+    };
+    assert_eq!((sdp.media.len(), sdp.media[1].port), (2, 7002), "{sdp}");
+    // A second change while SIP has not answered: tie-break.
+    assert_eq!(call.handle_jingle(t0, &add), Err(JingleRefusal::TieBreak));
+    // SIP takes the video: content-accept with SIP's side of it, under the client's name.
+    let answer = PHONE_OFFER.replace("o=- 1 1", "o=- 1 2") + VIDEO_LINE;
+    call.handle_sip(
+        t0,
+        SipEvent::ReInviteAnswered {
+            sdp: parse_sdp(&answer),
+        },
+    );
+    let out = drain(&mut call);
+    let accept = jingles(&out)[0];
+    assert_eq!(accept.action, Action::ContentAccept, "{out:?}");
+    assert_eq!(accept.contents[0].name, "video");
+    assert_eq!(
+        accept.contents[0].creator,
+        crate::jingle::Creator::Responder
+    );
+    let Some(Transport::RawUdp(raw)) = &accept.contents[0].transport else {
+        panic!("SIP's transport: {accept:?}")
+    };
+    assert_eq!(raw.candidates[0].port, 6002);
+
+    // Removing the video re-offers it with port 0; removing everything is refused.
+    let remove = action(
+        SID,
+        "content-remove",
+        "<content creator='responder' name='video'/>",
+    );
+    call.handle_jingle(t0, &remove).unwrap();
+    let out = drain(&mut call);
+    let [SipAction::ReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("re-INVITE expected: {out:?}")
+    };
+    assert_eq!((sdp.media.len(), sdp.media[1].port), (2, 0), "{sdp}");
+    call.handle_sip(
+        t0,
+        SipEvent::ReInviteAnswered {
+            sdp: parse_sdp(&answer.replace("m=video 6002", "m=video 0")),
         },
     );
     assert!(jingles(&drain(&mut call)).is_empty());
+    let remove_audio = action(
+        SID,
+        "content-remove",
+        "<content creator='initiator' name='audio'/>",
+    );
+    assert!(matches!(
+        call.handle_jingle(t0, &remove_audio),
+        Err(JingleRefusal::BadRequest(_))
+    ));
+
+    // SIP refusing an added stream (port 0, or a failed re-INVITE) is a content-reject.
+    let mut call = answered_sip_call(t0);
+    call.handle_jingle(t0, &add).unwrap();
+    drain(&mut call);
+    call.handle_sip(t0, SipEvent::ReInviteRejected { status: 488 });
+    let out = drain(&mut call);
+    assert_eq!(jingles(&out)[0].action, Action::ContentReject, "{out:?}");
+    // The session is as before: the next offer has one m-line.
+    call.handle_jingle(t0, &info("hold")).unwrap();
+    let out = drain(&mut call);
+    let [SipAction::ReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("re-INVITE expected: {out:?}")
+    };
+    assert_eq!(sdp.media.len(), 1, "{sdp}");
 }
 
 #[test]
