@@ -14,6 +14,9 @@ const HOLD: &str = "v=0\r\no=- 1 2 IN IP4 192.0.2.55\r\ns=-\r\nc=IN IP4 192.0.2.
 const RAW: &str = "<content creator='initiator' name='audio'><description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'><payload-type id='0' name='PCMU' clockrate='8000'/></description><transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'><candidate component='1' generation='0' id='c1' ip='198.51.100.9' port='7000'/></transport></content>";
 const ICE: &str = "<content creator='initiator' name='audio'><description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'><payload-type id='0'/></description><transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='abcd' pwd='asd88fgpdd777uzjYhagZg'><candidate component='1' foundation='1' generation='0' id='k1' ip='203.0.113.7' port='5000' priority='1' protocol='udp' type='host'/></transport></content>";
 
+const VIDEO_LINE: &str = "m=video 6002 RTP/AVP 31\r\n";
+const VIDEO: &str = "<content creator='initiator' name='video'><description xmlns='urn:xmpp:jingle:apps:rtp:1' media='video'><payload-type id='31' name='H261' clockrate='90000'/></description><transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'><candidate component='1' generation='0' id='v1' ip='198.51.100.9' port='7002'/></transport></content>";
+
 fn jingle(action: &str, sid: &str, body: &str) -> Jingle {
     let xml = format!("<jingle xmlns='urn:xmpp:jingle:1' action='{action}' sid='{sid}'>{body}</jingle>");
     match parse(&xml).unwrap() {
@@ -38,10 +41,16 @@ fuzz_target!(|data: &[u8]| {
     let mut ended = 0;
     for &b in steps {
         let jmi = |kind: JmiKind| JingleMessage::new(kind, "s");
-        match b % 27 {
+        match b % 33 {
             24 => _ = call.handle_jmi(now, "alice@example.test/a", &jmi(JmiKind::Ringing)),
             25 => _ = call.handle_jmi(now, "alice@example.test/a", &jmi(JmiKind::Proceed)),
             26 => _ = call.handle_jmi(now, "alice@example.test/b", &jmi(JmiKind::Reject)),
+            27 => call.handle_sip(now, SipEvent::ReInvite { sdp: sdp(&format!("{OFFER}{VIDEO_LINE}")) }),
+            28 => _ = call.handle_jingle(now, &jingle("content-add", "s", VIDEO)),
+            29 => _ = call.handle_jingle(now, &jingle("content-accept", "s", VIDEO)),
+            30 => _ = call.handle_jingle(now, &jingle("content-reject", "s", "<content creator='initiator' name='video'/>")),
+            31 => _ = call.handle_jingle(now, &jingle("content-remove", "s", "<content creator='initiator' name='video'/>")),
+            32 => call.handle_fork_ended(now, [200, 480, 487, 603][usize::from(b) % 4]),
             0 => _ = call.handle_jingle(now, &jingle("session-info", "s", "<ringing xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>")),
             1 => _ = call.handle_jingle(now, &jingle("session-accept", "s", RAW)),
             2 => _ = call.handle_jingle(now, &jingle("session-terminate", "s", "<reason><busy/></reason>")),

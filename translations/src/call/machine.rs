@@ -998,6 +998,8 @@ impl Call {
         self.ring_deadline = None;
         self.end_deadline = None;
         self.expiry_deadline = None;
+        self.add_deadline = None;
+        self.pending_sip_add = None;
         self.outputs.push_back(Output::Ended(CallRecord {
             origin: self.origin,
             sid: self.sid.clone(),
