@@ -1222,3 +1222,127 @@ async fn a_phone_registered_over_tcp_is_called_on_its_connection() {
         .await;
     talk_and_hang_up(&mut alice, &phone, to, "tcp1", &media.0).await;
 }
+
+/// A SIP peer adds video to an answered call: alice's client gets a content-add, and its
+/// content-accept becomes the 200 to the re-INVITE, with her video m-line. Tandem says in
+/// its 200 that it takes trickled candidates in INFO (RFC 8840 §4).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sip_re_invite_adding_video_is_a_content_add_the_client_accepts() {
+    let (server, mut alice) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
+    let caller = RawSipCaller::new(server.sip_udp);
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio 40300 RTP/AVP 0\r\n";
+    caller.send(
+        "INVITE",
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        offer,
+    );
+    let (from, sid) = incoming(&mut alice).await;
+    jingle(
+        &mut alice,
+        &from,
+        &sid,
+        "session-accept",
+        &pcmu_content(40400),
+    )
+    .await;
+    let ok = caller.expect("SIP/2.0 200");
+    assert!(ok.contains("Recv-Info: trickle-ice"), "{ok}");
+    let to_tag = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split(";tag=").nth(1))
+        .unwrap()
+        .trim()
+        .to_string();
+    caller.send("ACK", 1, Some(&to_tag), "", "");
+
+    alice.received.clear();
+    let reoffer = offer.replace("o=- 1 1", "o=- 1 2") + "m=video 40302 RTP/AVP 31\r\n";
+    caller.send(
+        "INVITE",
+        2,
+        Some(&to_tag),
+        "Content-Type: application/sdp\r\n",
+        &reoffer,
+    );
+    let add = next_action(&mut alice, &from, "content-add").await;
+    assert!(add.contains("name='video'"), "{add}");
+    assert!(add.contains("port='40302'"), "{add}");
+    let video = "<content creator='initiator' name='video'>\
+           <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='video'><payload-type id='31' name='H261' clockrate='90000'/></description>\
+           <transport xmlns='urn:xmpp:jingle:transports:raw-udp:1'>\
+             <candidate component='1' generation='0' id='v1' ip='127.0.0.1' port='40402'/></transport>\
+         </content>";
+    jingle(&mut alice, &from, &sid, "content-accept", video).await;
+    let answer = caller.expect("SIP/2.0 200");
+    assert!(answer.contains("CSeq: 2 INVITE"), "{answer}");
+    assert!(answer.contains("m=audio 40400"), "{answer}");
+    assert!(answer.contains("m=video 40402"), "{answer}");
+    caller.send("ACK", 2, Some(&to_tag), "", "");
+}
+
+/// RFC 8840 both ways of deciding: a caller that lists `trickle-ice` in Recv-Info gets
+/// alice's late candidates in an INFO (with the sdpfrag), not in a re-INVITE.
+#[tokio::test(flavor = "multi_thread")]
+async fn late_candidates_reach_a_trickle_capable_caller_in_info() {
+    let (server, mut alice) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
+    let caller = RawSipCaller::new(server.sip_udp);
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio 40500 RTP/AVP 0\r\na=mid:0\r\na=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg\r\n\
+                 a=candidate:1 1 udp 2130706431 127.0.0.1 40500 typ host\r\n";
+    caller.send(
+        "INVITE",
+        1,
+        None,
+        "Supported: trickle-ice\r\nRecv-Info: trickle-ice\r\nContent-Type: application/sdp\r\n",
+        offer,
+    );
+    let (from, sid) = incoming(&mut alice).await;
+    let ice = |candidate: &str, port: u16, complete: &str| {
+        format!(
+            "<content creator='initiator' name='0'>\
+               <description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'><payload-type id='0' name='PCMU' clockrate='8000'/></description>\
+               <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='Xk9a' pwd='q1w2e3r4t5y6u7i8o9p0as'>\
+                 <candidate component='1' foundation='1' generation='0' id='{candidate}' ip='127.0.0.1' port='{port}' priority='2130706431' protocol='udp' type='host'/>{complete}\
+               </transport></content>"
+        )
+    };
+    jingle(
+        &mut alice,
+        &from,
+        &sid,
+        "session-accept",
+        &ice("c1", 40600, ""),
+    )
+    .await;
+    // No end-of-candidates: the 200 goes out after the trickle wait.
+    let ok = caller.expect("SIP/2.0 200");
+    assert!(ok.contains("a=candidate:"), "{ok}");
+    let to_tag = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split(";tag=").nth(1))
+        .unwrap()
+        .trim()
+        .to_string();
+    caller.send("ACK", 1, Some(&to_tag), "", "");
+    jingle(
+        &mut alice,
+        &from,
+        &sid,
+        "transport-info",
+        &ice("c2", 40602, "<gathering-complete/>"),
+    )
+    .await;
+    let info = caller.expect("INFO ");
+    assert!(info.contains("Info-Package: trickle-ice"), "{info}");
+    assert!(
+        info.contains("Content-Type: application/trickle-ice-sdpfrag"),
+        "{info}"
+    );
+    assert!(info.contains(" 40602 typ host"), "{info}");
+    assert!(info.contains("a=end-of-candidates"), "{info}");
+}

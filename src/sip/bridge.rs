@@ -503,6 +503,7 @@ impl Endpoint {
             if let Some(interval) = probe.session_expires {
                 call.set_session_expires(interval);
             }
+            call.set_sip_trickle(takes_trickle_info(probe.request.headers()));
             legs.push(Leg {
                 call,
                 invite: probe.request.clone(),
@@ -1347,6 +1348,10 @@ impl Endpoint {
             (false, 101..=199) => SipEvent::Provisional { status },
             (false, 200..=299) => {
                 let first = self.create_uac_dialog(&sid, &response);
+                if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
+                    leg.call
+                        .set_sip_trickle(takes_trickle_info(response.headers()));
+                }
                 self.send_ack(&sid);
                 if !first {
                     return; // a retransmitted 2xx: re-ACKed, nothing new
@@ -1727,6 +1732,7 @@ impl Endpoint {
                     let _ = response.set_header("Contact", contact);
                 }
                 let _ = response.set_header("Allow", super::core::ALLOW);
+                let _ = response.set_header("Recv-Info", TRICKLE_ICE);
                 if let Some(interval) = leg.call.session_expires() {
                     // RFC 4028 §9: the caller refreshes; tandem watches for the refreshes.
                     let _ = response.set_header(
@@ -1780,7 +1786,7 @@ impl Endpoint {
             SipAction::AcceptReInvite { sdp } => self.answer_reinvite(sid, 200, Some(sdp)),
             SipAction::RejectReInvite { status } => self.answer_reinvite(sid, status, None),
             SipAction::Cancel { reason } => self.send_cancel(sid, &reason),
-            other => tracing::warn!(?other, "SIP action not bridged yet"),
+            SipAction::Info { fragment } => self.send_info(sid, &fragment.to_string()),
         }
     }
 
@@ -1812,7 +1818,8 @@ impl Endpoint {
             .header("Call-ID", leg.invite.call_id())
             .header("CSeq", &format!("{cseq} INVITE"))
             .header("Contact", &contact)
-            .header("Allow", super::core::ALLOW);
+            .header("Allow", super::core::ALLOW)
+            .header("Recv-Info", TRICKLE_ICE);
         let request = match auth {
             Some((name, value)) => request.header(name, &value),
             None => request,
@@ -1938,6 +1945,40 @@ impl Endpoint {
         );
     }
 
+    /// Trickled candidates for a peer that takes them in INFO (RFC 8840 §6.1).
+    fn send_info(&mut self, sid: &str, fragment: &str) {
+        let Some((branch, builder, _)) = self.dialog_request(sid, Method::Info) else {
+            return;
+        };
+        let request = builder
+            .header("Info-Package", TRICKLE_ICE)
+            .body(
+                "application/trickle-ice-sdpfrag",
+                fragment.as_bytes().to_vec(),
+            )
+            .build();
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => return tracing::warn!(error = %e, "cannot build INFO"),
+        };
+        let Some(destination) = self
+            .bridge
+            .as_ref()
+            .and_then(|b| b.legs.get(sid))
+            .map(|l| l.destination.clone())
+        else {
+            return;
+        };
+        self.send_client_request(
+            ClientKey {
+                branch,
+                method: "INFO".into(),
+            },
+            request,
+            destination,
+        );
+    }
+
     fn send_client_request(&mut self, key: ClientKey, request: Request, to: Destination) {
         let reliable = to.flow.is_reliable();
         self.layer.send_request(
@@ -1974,6 +2015,16 @@ impl Endpoint {
             destination,
         );
     }
+}
+
+/// RFC 8840's Info-Package: tandem takes trickled candidates in INFO, and sends them so
+/// to peers that list it in their Recv-Info (RFC 6086 §5.2.3).
+const TRICKLE_ICE: &str = "trickle-ice";
+
+fn takes_trickle_info(headers: &tandem_sip::message::Headers) -> bool {
+    headers
+        .values("Recv-Info")
+        .any(|package| package.trim().eq_ignore_ascii_case(TRICKLE_ICE))
 }
 
 /// The CANCEL of one of our INVITEs (RFC 3261 §9.1: same Request-URI, Call-ID, From, To,

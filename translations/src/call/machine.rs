@@ -223,6 +223,12 @@ impl Call {
         }
     }
 
+    /// Whether the SIP peer takes trickled candidates in INFO (RFC 8840 §4: it listed
+    /// `trickle-ice` in Recv-Info). Learnt from its INVITE or its 2xx.
+    pub fn set_sip_trickle(&mut self, supported: bool) {
+        self.config.sip_trickle = supported;
+    }
+
     /// RFC 4028: the SIP caller asked for session refreshes every `interval` and refreshes
     /// them itself (`refresher=uac`, written into the 200 by the edge). If no refresh arrives
     /// in time the call is hung up (§10: before expiry, less min(32 s, interval / 3)).
