@@ -227,22 +227,7 @@ async fn setup(extra: &str) -> Option<(Server, RawClient, baresip::Baresip)> {
 /// Reads alice's session-initiate and acknowledges it: (caller JID, sid).
 async fn incoming(alice: &mut RawClient) -> (String, String) {
     answer_caps(alice, false).await;
-    alice.read_until("session-initiate").await;
-    let got = alice.read_until("</iq>").await.replace('"', "'");
-    let start = got[..got.find("session-initiate").unwrap()]
-        .rfind("<iq")
-        .unwrap();
-    let got = &got[start..];
-    let (id, from, sid) = (
-        attr(got, "<iq", "id"),
-        attr(got, "<iq", "from"),
-        attr(got, "session-initiate", "sid"),
-    );
-    alice.received.clear();
-    alice
-        .send(&format!("<iq type='result' id='{id}' to='{from}'/>"))
-        .await;
-    (from, sid)
+    initiated(alice).await
 }
 
 /// Answers the gateway's disco#info query as a client that speaks Jingle, and XEP-0353 when

@@ -105,9 +105,9 @@ fn accept_raw_udp(call: &mut Call, now: Instant) {
     drain(call);
 }
 
-/// A SIP caller's call, rung and answered by a Jingle client with Raw UDP.
-fn answered_sip_call(now: Instant) -> Call {
-    let mut call = Call::from_sip(
+/// A SIP caller's call, ringing alice's phone resource (its session-initiate queued).
+fn sip_call(now: Instant) -> Call {
+    Call::from_sip(
         now,
         CallConfig::default(),
         SID,
@@ -115,7 +115,12 @@ fn answered_sip_call(now: Instant) -> Call {
         "alice@example.test/phone",
         &parse_sdp(PHONE_OFFER),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A SIP caller's call, rung and answered by a Jingle client with Raw UDP.
+fn answered_sip_call(now: Instant) -> Call {
+    let mut call = sip_call(now);
     drain(&mut call);
     let accept = action(
         SID,
@@ -130,15 +135,7 @@ fn answered_sip_call(now: Instant) -> Call {
 #[test]
 fn sip_caller_rings_then_is_answered_then_hangs_up() {
     let t0 = Instant::now();
-    let mut call = Call::from_sip(
-        t0,
-        CallConfig::default(),
-        SID,
-        "+15551234@sip.example.test",
-        "alice@example.test/phone",
-        &parse_sdp(PHONE_OFFER),
-    )
-    .unwrap();
+    let mut call = sip_call(t0);
     let out = drain(&mut call);
     let initiate = jingles(&out)[0];
     assert_eq!(initiate.action, Action::SessionInitiate);
@@ -993,15 +990,7 @@ fn a_forked_branch_that_loses_tells_only_the_xmpp_side_why() {
     );
 
     // The fork's ring timeout, before any answer: timeout, no text.
-    let mut call = Call::from_sip(
-        t0,
-        CallConfig::default(),
-        SID,
-        "+15551234@sip.example.test",
-        "alice@example.test/phone",
-        &parse_sdp(PHONE_OFFER),
-    )
-    .unwrap();
+    let mut call = sip_call(t0);
     drain(&mut call);
     call.handle_fork_ended(t0, 480);
     let out = drain(&mut call);
