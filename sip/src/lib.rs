@@ -4,4 +4,5 @@ pub mod dialog;
 pub mod digest;
 pub mod message;
 pub mod registrar;
+pub mod trace;
 pub mod transaction;

@@ -1,0 +1,182 @@
+//! TCP stream reassembly for traces: segments in sequence order (retransmissions dropped,
+//! overlaps trimmed, a bounded number of early segments held), cut into SIP messages by
+//! the same framer the transport uses (RFC 3261 §18.3). Memory is bounded per connection
+//! and in the number of connections.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{looks_like_sip, TraceEvent, TraceMessage, TraceProblem, TraceTransport};
+use crate::message::{FramerConfig, StreamFramer};
+
+/// Connections followed at once; more are reported and skipped.
+const MAX_FLOWS: usize = 4096;
+/// Bytes of early (out-of-order) segments held per connection before giving up on a gap.
+const MAX_AHEAD_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Default)]
+struct Flow {
+    /// The sequence number of the next byte expected.
+    next: Option<u32>,
+    framer: StreamFramer,
+    /// Whether the stream is SIP: unknown until its first bytes.
+    sip: Option<bool>,
+    ahead: BTreeMap<u32, Vec<u8>>,
+    ahead_bytes: usize,
+}
+
+/// Where the segment being read came from.
+pub(crate) struct Segment<'a> {
+    pub packet: u64,
+    pub time: Duration,
+    pub source: SocketAddr,
+    pub destination: SocketAddr,
+    pub sequence: u32,
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub payload: &'a [u8],
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Reassembler {
+    flows: HashMap<(SocketAddr, SocketAddr), Flow>,
+}
+
+impl Reassembler {
+    pub(crate) fn segment(&mut self, s: Segment<'_>, out: &mut VecDeque<TraceEvent>) {
+        let key = (s.source, s.destination);
+        if s.rst {
+            self.flows.remove(&key);
+            return;
+        }
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= MAX_FLOWS {
+                out.push_back(problem(
+                    &s,
+                    "too many TCP connections followed at once; skipped",
+                ));
+                return;
+            }
+            self.flows.insert(key, Flow::default());
+        }
+        let flow = self.flows.get_mut(&key).expect("inserted above");
+        if s.syn {
+            *flow = Flow {
+                next: Some(s.sequence.wrapping_add(1)),
+                ..Flow::default()
+            };
+        }
+        if !s.payload.is_empty() {
+            let next = *flow.next.get_or_insert(s.sequence);
+            let offset = s.sequence.wrapping_sub(next) as i32;
+            if offset > 0 {
+                if flow.ahead_bytes + s.payload.len() > MAX_AHEAD_BYTES {
+                    out.push_back(problem(
+                        &s,
+                        "bytes missing from the TCP stream (not captured?); reading resumes here",
+                    ));
+                    *flow = Flow {
+                        next: Some(s.sequence),
+                        ..Flow::default()
+                    };
+                    flow.deliver(&s, s.payload, out);
+                } else {
+                    flow.ahead_bytes += s.payload.len();
+                    flow.ahead.insert(s.sequence, s.payload.to_vec());
+                }
+            } else {
+                let skip = offset.unsigned_abs() as usize;
+                if skip < s.payload.len() {
+                    flow.deliver(&s, &s.payload[skip..], out);
+                }
+                flow.drain_ahead(&s, out);
+            }
+        }
+        if s.fin {
+            self.flows.remove(&key);
+        }
+    }
+}
+
+impl Flow {
+    /// Bytes at `next`: into the framer, whole messages out.
+    fn deliver(&mut self, s: &Segment<'_>, bytes: &[u8], out: &mut VecDeque<TraceEvent>) {
+        self.next = Some(
+            self.next
+                .unwrap_or(s.sequence)
+                .wrapping_add(bytes.len() as u32),
+        );
+        if self.sip.is_none() {
+            let start = bytes.iter().position(|b| !matches!(b, b'\r' | b'\n'));
+            match start {
+                // Keep-alives before the first message say nothing yet.
+                None => return,
+                Some(at) => {
+                    let sip = looks_like_sip(&bytes[at..]);
+                    self.sip = Some(sip);
+                    if !sip {
+                        out.push_back(problem(s, "a TCP stream that is not SIP; skipped"));
+                    }
+                }
+            }
+        }
+        if self.sip != Some(true) {
+            return;
+        }
+        self.framer.push(bytes);
+        while self.framer.poll_keepalive().is_some() {}
+        while let Some(frame) = self.framer.next_message() {
+            match frame {
+                Ok(bytes) => out.push_back(TraceEvent::Message(TraceMessage {
+                    packet: s.packet,
+                    time: s.time,
+                    transport: TraceTransport::Tcp,
+                    source: s.source,
+                    destination: s.destination,
+                    bytes,
+                })),
+                Err(e) => {
+                    // A stream whose framing is lost cannot be resynchronised (§18.3).
+                    out.push_back(problem(
+                        s,
+                        &format!(
+                            "the TCP stream lost its SIP framing ({e}); the rest of it is skipped"
+                        ),
+                    ));
+                    self.sip = Some(false);
+                    self.framer = StreamFramer::new(FramerConfig::default());
+                    return;
+                }
+            }
+        }
+        while self.framer.poll_keepalive().is_some() {}
+    }
+
+    /// Early segments that now follow on.
+    fn drain_ahead(&mut self, s: &Segment<'_>, out: &mut VecDeque<TraceEvent>) {
+        while let Some(next) = self.next {
+            let Some((&sequence, _)) = self.ahead.iter().next() else {
+                return;
+            };
+            let offset = sequence.wrapping_sub(next) as i32;
+            if offset > 0 {
+                return;
+            }
+            let bytes = self.ahead.remove(&sequence).expect("seen above");
+            self.ahead_bytes -= bytes.len();
+            let skip = offset.unsigned_abs() as usize;
+            if skip < bytes.len() {
+                self.deliver(s, &bytes[skip..], out);
+            }
+        }
+    }
+}
+
+fn problem(s: &Segment<'_>, what: &str) -> TraceEvent {
+    TraceEvent::Problem(TraceProblem {
+        packet: s.packet,
+        what: format!("{} -> {}: {what}", s.source, s.destination),
+    })
+}
