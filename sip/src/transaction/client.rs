@@ -116,17 +116,13 @@ impl<M: TxMessage> ClientTransaction<M> {
                 }
             },
             // RFC 6026 §8.4: every 2xx in Accepted goes to the TU (forks, retransmissions).
-            (Kind::Invite, ClientState::Accepted) => {
-                if (200..300).contains(&status) {
-                    self.events.push_back(ClientEvent::Response(response));
-                }
+            (Kind::Invite, ClientState::Accepted) if (200..300).contains(&status) => {
+                self.events.push_back(ClientEvent::Response(response));
             }
             // §17.1.1.2: a retransmitted final response gets the ACK again, not the TU.
-            (Kind::Invite, ClientState::Completed) => {
-                if status >= 300 {
-                    if let Some(ack) = &self.ack {
-                        self.events.push_back(ClientEvent::Transmit(ack.clone()));
-                    }
+            (Kind::Invite, ClientState::Completed) if status >= 300 => {
+                if let Some(ack) = &self.ack {
+                    self.events.push_back(ClientEvent::Transmit(ack.clone()));
                 }
             }
             (Kind::NonInvite, ClientState::Trying | ClientState::Proceeding) => {

@@ -488,7 +488,7 @@ impl Session {
         // RFC 6120 §8.1.2.1: a `from` other than the client's own JID is a stream error.
         if let Some(from) = stanza.attr("from") {
             let ok = match Jid::new(from) {
-                Ok(j) => j == Jid::from(full.clone()) || j == Jid::from(full.to_bare()),
+                Ok(j) => j == full.clone() || j == full.to_bare(),
                 Err(_) => false,
             };
             if !ok {

@@ -281,9 +281,11 @@ pub fn parse_stanza(xml: &str) -> Result<Element, ReadError> {
 }
 
 fn new_parser(limits: ReaderLimits) -> rxml::Parser {
-    let mut options = rxml::Options::default();
     // One token (attribute value, name, text chunk) may be as large as a whole stanza, no more.
-    options.max_token_length = limits.max_stanza_size.min(16384);
+    let options = rxml::Options {
+        max_token_length: limits.max_stanza_size.min(16384),
+        ..rxml::Options::default()
+    };
     rxml::Parser::with_options(options)
 }
 
