@@ -53,6 +53,28 @@ enum Command {
         /// Input file; standard input when absent or `-`.
         input: Option<PathBuf>,
     },
+    /// Replay SIP traces (pcap, pcapng or text) through the call engine and compare what
+    /// tandem does with each trace's fixture.
+    Replay {
+        /// Trace files.
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+        /// Where fixtures (NAME.toml) and expected outputs (NAME.expected) are; beside each
+        /// trace by default.
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+        /// Write what tandem produced as the expected output.
+        #[arg(long)]
+        update: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::replay::Format,
+        /// Send the trace to a running tandem at HOST:PORT instead of replaying in-process.
+        #[arg(long)]
+        live: Option<String>,
+        /// Print each trace's SIP messages in the text format instead of replaying.
+        #[arg(long)]
+        export_text: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +164,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             action,
             input,
         } => crate::translate::run(to, role, action, input),
+        Command::Replay {
+            traces,
+            fixtures,
+            update,
+            format,
+            live,
+            export_text,
+        } => {
+            init_logging("error");
+            crate::replay::run(crate::replay::Args {
+                traces,
+                fixtures,
+                update,
+                format,
+                live,
+                export_text,
+            })
+        }
         Command::User { command } => {
             init_logging("warn");
             runtime()?.block_on(user_command(command))

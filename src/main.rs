@@ -6,6 +6,7 @@ mod config;
 mod im;
 mod metrics;
 mod net;
+mod replay;
 mod server;
 mod sip;
 mod storage;

@@ -3,7 +3,7 @@
 mod client_cert;
 mod connection;
 mod listener;
-mod mailbox;
+pub mod mailbox;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,6 +39,17 @@ pub struct SessionHandle {
 }
 
 impl SessionHandle {
+    /// A session with no connection behind it (`tandem replay`'s scripted XMPP users):
+    /// what is delivered to it waits in the returned mailbox.
+    pub fn detached(shared: &Shared) -> (SessionHandle, Arc<mailbox::Mailbox>) {
+        let mailbox = Arc::new(mailbox::Mailbox::default());
+        let handle = SessionHandle {
+            id: shared.next_session_id(),
+            mailbox: mailbox.clone(),
+        };
+        (handle, mailbox)
+    }
+
     /// Queues a stanza; false if the session is already gone.
     pub fn deliver(&self, stanza: Element) -> bool {
         self.mailbox.send(SessionCommand::Deliver(Box::new(stanza)))
@@ -165,59 +176,7 @@ impl RunningServer {
         let storage = Storage::open(&config.storage().connection_url())
             .await
             .with_context(|| format!("opening storage {}", config.storage()))?;
-        let limits = ReaderLimits {
-            max_stanza_size: config.xmpp.max_stanza_size,
-            max_depth: config.xmpp.max_depth,
-        };
-        let domain = &config.server.domain;
-        let require_encryption = config.xmpp.require_encryption;
-        // Certificate logins exist only where client certificates are asked for.
-        let external = config
-            .tls
-            .client_ca
-            .as_ref()
-            .map(|_| tandem_xmpp::c2s::ExternalPolicy {
-                modes: config
-                    .xmpp
-                    .sasl_external
-                    .modes
-                    .iter()
-                    .map(|m| {
-                        if m == "common_name" {
-                            ExternalMode::CommonName
-                        } else {
-                            ExternalMode::Standard
-                        }
-                    })
-                    .collect(),
-                auto_create: config.xmpp.sasl_external.auto_create,
-            });
-        let (gateway_tx, gateway_rx) = tokio::sync::mpsc::channel(1024);
-        let shared = Arc::new(Shared {
-            domain: config.server.domain.clone(),
-            storage: storage.clone(),
-            routes: Arc::new(LocalRouteTable::default()),
-            tls,
-            user_locks: Default::default(),
-            gateway: match &config.gateway.sip_domain {
-                Some(domain) if !config.sip.listen.is_empty() => Some(GatewayLink {
-                    domain: domain.clone(),
-                    stanzas: gateway_tx,
-                    speaking_for: Default::default(),
-                }),
-                _ => None,
-            },
-            metrics: crate::metrics::Metrics::new(),
-            starttls_session: session_config(
-                domain,
-                limits,
-                require_encryption,
-                true,
-                external.clone(),
-            ),
-            direct_tls_session: session_config(domain, limits, require_encryption, false, external),
-            next_session_id: AtomicU64::new(seed_session_ids()),
-        });
+        let (shared, gateway_rx) = build_shared(config, storage.clone(), tls);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tracker = TaskTracker::new();
         for (addrs, direct_tls) in [
@@ -284,6 +243,69 @@ impl RunningServer {
 
 /// Session ids only need to be unique per process; starting from the clock keeps stream ids
 /// distinct across restarts too.
+/// The state every session shares, and the receiving end of the gateway link (what XMPP
+/// users send to the gateway domain, for the SIP endpoint).
+pub fn build_shared(
+    config: &Config,
+    storage: Storage,
+    tls: TlsConfigs,
+) -> (Arc<Shared>, tokio::sync::mpsc::Receiver<Element>) {
+    let limits = ReaderLimits {
+        max_stanza_size: config.xmpp.max_stanza_size,
+        max_depth: config.xmpp.max_depth,
+    };
+    let domain = &config.server.domain;
+    let require_encryption = config.xmpp.require_encryption;
+    // Certificate logins exist only where client certificates are asked for.
+    let external = config
+        .tls
+        .client_ca
+        .as_ref()
+        .map(|_| tandem_xmpp::c2s::ExternalPolicy {
+            modes: config
+                .xmpp
+                .sasl_external
+                .modes
+                .iter()
+                .map(|m| {
+                    if m == "common_name" {
+                        ExternalMode::CommonName
+                    } else {
+                        ExternalMode::Standard
+                    }
+                })
+                .collect(),
+            auto_create: config.xmpp.sasl_external.auto_create,
+        });
+    let (gateway_tx, gateway_rx) = tokio::sync::mpsc::channel(1024);
+    let shared = Arc::new(Shared {
+        domain: config.server.domain.clone(),
+        storage,
+        routes: Arc::new(LocalRouteTable::default()),
+        tls,
+        user_locks: Default::default(),
+        gateway: match &config.gateway.sip_domain {
+            Some(domain) if !config.sip.listen.is_empty() => Some(GatewayLink {
+                domain: domain.clone(),
+                stanzas: gateway_tx,
+                speaking_for: Default::default(),
+            }),
+            _ => None,
+        },
+        metrics: crate::metrics::Metrics::new(),
+        starttls_session: session_config(
+            domain,
+            limits,
+            require_encryption,
+            true,
+            external.clone(),
+        ),
+        direct_tls_session: session_config(domain, limits, require_encryption, false, external),
+        next_session_id: AtomicU64::new(seed_session_ids()),
+    });
+    (shared, gateway_rx)
+}
+
 fn seed_session_ids() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

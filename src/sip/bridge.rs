@@ -24,6 +24,7 @@ use tandem_xmpp::stanza::{error_reply, iq_result, StanzaErrorCondition};
 use tandem_xmpp::Element;
 
 use super::cdr::{line as cdr_line, CallClock, CdrWriter};
+use super::clock;
 use super::core::{random_token, Endpoint};
 use super::transport::Destination;
 use crate::config::Config;
@@ -247,7 +248,7 @@ impl Bridge {
         let Some(forked) = self.forks.get(call_id) else {
             return;
         };
-        let now = Instant::now();
+        let now = clock::now();
         let answered = (200..300).contains(&status);
         let reason = tandem_translations::errors::sip_status_to_jingle_reason(status)
             .as_str()
@@ -413,7 +414,7 @@ impl Endpoint {
             no_jingle: Vec::new(),
             phones,
             callee: bare.to_string(),
-            deadline: Instant::now() + CAPS_WAIT,
+            deadline: clock::now() + CAPS_WAIT,
             session_expires: interval.map(Duration::from_secs),
         };
         let bridge = self.bridge.as_mut().expect("checked above");
@@ -421,7 +422,7 @@ impl Endpoint {
             .by_call_id
             .insert(request.call_id().to_owned(), sid.clone());
         bridge.probes.insert(sid.clone(), probe);
-        self.finish_probe_if_done(&sid, Instant::now());
+        self.finish_probe_if_done(&sid, clock::now());
         InviteOutcome::Proceeding
     }
 
@@ -652,7 +653,7 @@ impl Endpoint {
         };
         let key = forked.key.clone();
         self.layer.send_response(
-            Instant::now(),
+            clock::now(),
             &key,
             status,
             tandem_sip::message::Message::Response(response),
@@ -679,7 +680,7 @@ impl Endpoint {
             match branch {
                 ForkBranch::Jingle(sid) => {
                     if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
-                        leg.call.handle_fork_ended(Instant::now(), status);
+                        leg.call.handle_fork_ended(clock::now(), status);
                     }
                     self.drive(&sid);
                 }
@@ -750,7 +751,7 @@ impl Endpoint {
             _ => false,
         };
         if passes && response.pop_via() {
-            let now = Instant::now();
+            let now = clock::now();
             let bytes = response.to_bytes();
             let key = forked.key.clone();
             let to = forked.destination.clone();
@@ -764,10 +765,7 @@ impl Endpoint {
                 );
             } else {
                 // A retransmitted or late 2xx: the INVITE transaction is over (§16.7 item 9).
-                let transports = self.transports.clone();
-                tokio::spawn(async move {
-                    transports.send(&to, bytes).await;
-                });
+                self.transports.send_now(&to, bytes);
             }
         }
         if matches!(decision, Decision::Won { .. }) {
@@ -826,7 +824,7 @@ impl Endpoint {
             }
             Decision::TooLate => {
                 if let Some(leg) = bridge.legs.get_mut(sid) {
-                    leg.call.handle_fork_ended(Instant::now(), 200);
+                    leg.call.handle_fork_ended(clock::now(), 200);
                 }
                 false
             }
@@ -926,7 +924,7 @@ impl Endpoint {
             return;
         };
         if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
-            leg.call.handle_sip(Instant::now(), event);
+            leg.call.handle_sip(clock::now(), event);
         }
         self.drive(&sid);
     }
@@ -1030,7 +1028,7 @@ impl Endpoint {
                     let mut terminate = Jingle::new(Action::SessionTerminate, sid.clone());
                     terminate.reason = Some(Reason::new(ReasonCondition::UnsupportedApplications));
                     if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
-                        let _ = leg.call.handle_jingle(Instant::now(), &terminate);
+                        let _ = leg.call.handle_jingle(clock::now(), &terminate);
                     }
                     self.drive(&sid);
                 }
@@ -1061,7 +1059,7 @@ impl Endpoint {
             .collect();
         for sid in sids {
             if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
-                leg.call.handle_xmpp_gone(Instant::now());
+                leg.call.handle_xmpp_gone(clock::now());
             }
             self.drive(&sid);
         }
@@ -1096,7 +1094,7 @@ impl Endpoint {
             probe.no_jingle.push(from.clone());
         }
         let sid = sid.to_owned();
-        self.finish_probe_if_done(&sid, Instant::now());
+        self.finish_probe_if_done(&sid, clock::now());
         true
     }
 
@@ -1129,7 +1127,7 @@ impl Endpoint {
         }
         let outcome = leg
             .call
-            .handle_jmi(Instant::now(), &from.to_string(), &message);
+            .handle_jmi(clock::now(), &from.to_string(), &message);
         if outcome.is_ok() && message.kind == tandem_translations::jingle::JmiKind::Proceed {
             // The session-initiate goes to the device that proceeded.
             leg.xmpp_party = from.clone();
@@ -1209,7 +1207,7 @@ impl Endpoint {
             }
         };
         let bridge = self.bridge.as_ref().expect("checked");
-        let call = Call::from_jingle(Instant::now(), bridge.config, initiate.clone())?;
+        let call = Call::from_jingle(clock::now(), bridge.config, initiate.clone())?;
         let sid = initiate.sid.clone();
         let caller_uri = format!(
             "sip:{}@{}",
@@ -1374,7 +1372,7 @@ impl Endpoint {
             (false, _) => SipEvent::Rejected { status },
         };
         if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
-            leg.call.handle_sip(Instant::now(), event);
+            leg.call.handle_sip(clock::now(), event);
         }
         self.drive(&sid);
     }
@@ -1407,7 +1405,7 @@ impl Endpoint {
         };
         tracing::info!(%sid, "no response from the SIP side");
         if let Some(leg) = bridge.legs.get_mut(&sid) {
-            leg.call.handle_sip(Instant::now(), event);
+            leg.call.handle_sip(clock::now(), event);
         }
         self.drive(&sid);
     }
@@ -1499,7 +1497,7 @@ impl Endpoint {
         };
         leg.reinvite_server = Some((key.clone(), request.clone()));
         leg.call
-            .handle_sip(Instant::now(), SipEvent::ReInvite { sdp: offer });
+            .handle_sip(clock::now(), SipEvent::ReInvite { sdp: offer });
         self.drive(&sid);
         // Answered by the call already (or 100 until it does).
         100
@@ -1556,11 +1554,7 @@ impl Endpoint {
         let via = transport_param(&leg.destination).to_ascii_uppercase();
         let (_, builder) = in_dialog_request(dialog, Method::Ack, &target, local, &via);
         if let Ok(ack) = builder.build() {
-            let transports = self.transports.clone();
-            let destination = leg.destination.clone();
-            tokio::spawn(async move {
-                transports.send(&destination, ack.to_bytes()).await;
-            });
+            self.transports.send_now(&leg.destination, ack.to_bytes());
         }
     }
 
@@ -1580,7 +1574,7 @@ impl Endpoint {
         if from != Some(&leg.xmpp_party) {
             return Err(JingleRefusal::UnknownSession);
         }
-        let result = leg.call.handle_jingle(Instant::now(), &j);
+        let result = leg.call.handle_jingle(clock::now(), &j);
         self.drive(&sid);
         result
     }
@@ -1682,7 +1676,7 @@ impl Endpoint {
         };
         if !delivered {
             // The callee's session is gone: the call ends on the SIP side too.
-            leg.call.handle_xmpp_gone(Instant::now());
+            leg.call.handle_xmpp_gone(clock::now());
         }
     }
 
@@ -1693,7 +1687,7 @@ impl Endpoint {
         let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(sid)) else {
             return;
         };
-        let now = Instant::now();
+        let now = clock::now();
         let local = self.transports.local_addr(&leg.destination.flow);
         let transport = transport_param(&leg.destination);
         let contact = local.map(|addr| format!("<sip:tandem@{addr};transport={transport}>"));
@@ -1916,7 +1910,7 @@ impl Endpoint {
             let _ = response.set_body(sdp.to_string().into_bytes(), Some("application/sdp"));
         }
         self.layer.send_response(
-            Instant::now(),
+            clock::now(),
             &key,
             status,
             tandem_sip::message::Message::Response(response),
@@ -1982,7 +1976,7 @@ impl Endpoint {
     fn send_client_request(&mut self, key: ClientKey, request: Request, to: Destination) {
         let reliable = to.flow.is_reliable();
         self.layer.send_request(
-            Instant::now(),
+            clock::now(),
             key,
             tandem_sip::message::Message::Request(request),
             to,

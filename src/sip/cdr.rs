@@ -37,14 +37,14 @@ pub struct CallClock {
 impl CallClock {
     pub fn now() -> CallClock {
         CallClock {
-            wall: SystemTime::now(),
-            monotonic: Instant::now(),
+            wall: super::clock::system_now(),
+            monotonic: super::clock::now(),
         }
     }
 
     /// Time since the call started.
     pub fn elapsed(&self) -> std::time::Duration {
-        self.monotonic.elapsed()
+        super::clock::now().saturating_duration_since(self.monotonic)
     }
 
     fn wall(&self, at: Instant) -> String {

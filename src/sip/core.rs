@@ -5,7 +5,7 @@
 //! local users; everyone else is challenged and then refused (no toll fraud).
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, UNIX_EPOCH};
 
 use tandem_sip::digest::{Credentials, DigestServer, Verdict};
 use tandem_sip::message::{default_reason, Message, Method, Request, Response};
@@ -15,6 +15,7 @@ use tandem_sip::transaction::{
 };
 use tokio::sync::{mpsc, watch};
 
+use super::clock;
 use super::register;
 use super::reply::error_for_raw;
 use super::transport::{Destination, Inbound, Transports};
@@ -88,28 +89,51 @@ impl Endpoint {
         mut shutdown: watch::Receiver<bool>,
     ) {
         loop {
-            let deadline = [
-                self.layer.poll_timeout(),
-                self.bridge.as_ref().and_then(|b| b.poll_timeout()),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
+            let deadline = self.next_deadline();
             tokio::select! {
                 message = inbound.recv() => match message {
                     Some(message) => self.handle_inbound(message).await,
                     None => return,
                 },
                 Some(stanza) = stanzas.recv() => self.bridge_stanza(stanza).await,
-                _ = sleep_until(deadline) => {
-                    let now = Instant::now();
-                    self.layer.handle_timeout(now);
-                    self.bridge_timeout(now);
-                }
+                _ = sleep_until(deadline) => self.fire_timers(clock::now()),
                 _ = shutdown.changed() => return,
             }
             self.flush_events().await;
         }
+    }
+
+    /// Fires the transaction and call timers due at `now`.
+    pub(super) fn fire_timers(&mut self, now: Instant) {
+        self.layer.handle_timeout(now);
+        self.bridge_timeout(now);
+    }
+
+    /// The earliest timer of the transaction layer or the bridge.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.layer.poll_timeout(),
+            self.bridge.as_ref().and_then(|b| b.poll_timeout()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// One message from the network, and everything it causes.
+    pub(super) async fn receive(&mut self, inbound: Inbound) {
+        self.handle_inbound(inbound).await;
+        self.flush_events().await;
+    }
+
+    /// One stanza for the gateway domain, and everything it causes.
+    pub(super) async fn receive_stanza(&mut self, stanza: tandem_xmpp::Element) {
+        self.bridge_stanza(stanza).await;
+        self.flush_events().await;
+    }
+
+    pub(super) async fn flush(&mut self) {
+        self.flush_events().await;
     }
 
     async fn flush_events(&mut self) {
@@ -179,12 +203,8 @@ impl Endpoint {
                 );
                 let status = response.status();
                 // Stray responses are dropped (§18.1.2).
-                self.layer.handle_response(
-                    Instant::now(),
-                    &key,
-                    status,
-                    Message::Response(response),
-                );
+                self.layer
+                    .handle_response(clock::now(), &key, status, Message::Response(response));
             }
             Ok(Message::Request(mut request)) => {
                 request.stamp_received(inbound.source);
@@ -200,7 +220,7 @@ impl Endpoint {
     }
 
     async fn handle_request(&mut self, request: Request, destination: Destination) {
-        let now = Instant::now();
+        let now = clock::now();
         let method = request.method().clone();
         // OPTIONS outside a dialog is answered statelessly (RFC 3261 §8.2.7): keep-alive
         // probes are the bulk of SIP traffic and need no transaction held for 64*T1. The
@@ -378,7 +398,7 @@ impl Endpoint {
                 match cancelled.and_then(|k| self.layer.server_state(&k).map(|s| (k, s))) {
                     // §9.2: 200 for the CANCEL, 487 for the INVITE if it is still pending.
                     Some((invite_key, ServerState::Proceeding)) => {
-                        let now = Instant::now();
+                        let now = clock::now();
                         let terminated = Response::from_request(
                             request,
                             487,
@@ -469,7 +489,7 @@ impl Endpoint {
             method: "OPTIONS".into(),
         };
         if self.layer.send_request(
-            Instant::now(),
+            clock::now(),
             key.clone(),
             Message::Request(request),
             to.clone(),
@@ -660,7 +680,7 @@ fn same_uri(a: &str, b: &str) -> bool {
 }
 
 pub(super) fn unix_now() -> u64 {
-    SystemTime::now()
+    clock::system_now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)

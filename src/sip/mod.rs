@@ -2,7 +2,9 @@
 
 mod bridge;
 mod cdr;
+pub mod clock;
 mod core;
+pub mod offline;
 mod peer_cert;
 mod register;
 mod reply;

@@ -77,6 +77,15 @@ pub struct Transports {
     /// TCP or TLS is reached for a call (on its own connection, as RFC 5626 has it).
     stream_peers: Mutex<HashMap<(&'static str, SocketAddr), Flow>>,
     next_stream: AtomicU64,
+    /// `tandem replay`: no sockets; what is sent is kept here to be read back.
+    capture: Option<Capture>,
+}
+
+/// The transports of an endpoint that is being replayed: one local address, and
+/// everything sent, in order.
+struct Capture {
+    local: SocketAddr,
+    sent: Mutex<Vec<(Destination, Vec<u8>)>>,
 }
 
 impl Transports {
@@ -122,6 +131,7 @@ impl Transports {
             stream_peer_names: Mutex::new(HashMap::new()),
             stream_peers: Mutex::new(HashMap::new()),
             next_stream: AtomicU64::new(1),
+            capture: None,
         });
         for l in &bound {
             tracing::info!(listen = %l, "sip listening");
@@ -155,8 +165,58 @@ impl Transports {
         Ok(transports)
     }
 
+    /// Transports that send nowhere and keep what is sent ([`Self::take_sent`]), with
+    /// `local` as their address: how `tandem replay` runs the endpoint offline.
+    pub fn capturing(local: SocketAddr) -> Arc<Transports> {
+        Arc::new(Transports {
+            udp: Vec::new(),
+            streams: Mutex::new(HashMap::new()),
+            stream_locals: Mutex::new(HashMap::new()),
+            stream_peer_names: Mutex::new(HashMap::new()),
+            stream_peers: Mutex::new(HashMap::new()),
+            next_stream: AtomicU64::new(1),
+            capture: Some(Capture {
+                local,
+                sent: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// What capturing transports were given to send since the last call, in order.
+    pub fn take_sent(&self) -> Vec<(Destination, Vec<u8>)> {
+        self.capture.as_ref().map_or_else(Vec::new, |c| {
+            std::mem::take(&mut *c.sent.lock().unwrap_or_else(|p| p.into_inner()))
+        })
+    }
+
+    /// Sends without waiting: UDP that would block is dropped (the transaction layer
+    /// retransmits where the RFC asks), a stream's queue takes it or the message is dropped.
+    pub fn send_now(&self, to: &Destination, bytes: Vec<u8>) -> bool {
+        if let Some(capture) = &self.capture {
+            capture
+                .sent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((to.clone(), bytes));
+            return true;
+        }
+        match &to.flow {
+            Flow::Udp(index) => match self.udp.get(*index).or_else(|| self.udp.first()) {
+                Some(socket) => socket.try_send_to(&bytes, to.addr).is_ok(),
+                None => false,
+            },
+            Flow::Stream { id, .. } => {
+                let streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+                streams.get(id).is_some_and(|tx| tx.try_send(bytes).is_ok())
+            }
+        }
+    }
+
     /// Sends; false when the flow is gone (a closed connection) or the send failed.
     pub async fn send(&self, to: &Destination, bytes: Vec<u8>) -> bool {
+        if self.capture.is_some() {
+            return self.send_now(to, bytes);
+        }
         match &to.flow {
             Flow::Udp(index) => match self.udp.get(*index).or_else(|| self.udp.first()) {
                 Some(socket) => socket.send_to(&bytes, to.addr).await.is_ok(),
@@ -173,6 +233,9 @@ impl Transports {
 
     /// The local address a flow sends from, for the Via of our own requests.
     pub fn local_addr(&self, flow: &Flow) -> Option<SocketAddr> {
+        if let Some(capture) = &self.capture {
+            return Some(capture.local);
+        }
         match flow {
             Flow::Udp(index) => self.udp.get(*index).and_then(|s| s.local_addr().ok()),
             Flow::Stream { id, .. } => self

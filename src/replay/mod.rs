@@ -1,0 +1,271 @@
+//! `tandem replay`: SIP traces (pcap, pcapng, or the text format of
+//! [`tandem_sip::trace::text`]) replayed through tandem's call engine, and what it did
+//! compared with the fixture beside each trace.
+
+mod fixture;
+mod identities;
+mod run;
+mod source;
+mod tokens;
+mod xmpp;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use serde_json::json;
+use tandem_sip::trace::{text::write_block, TraceEvent};
+
+use source::TraceSource;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub struct Args {
+    pub traces: Vec<PathBuf>,
+    pub fixtures: Option<PathBuf>,
+    pub update: bool,
+    pub format: Format,
+    pub live: Option<String>,
+    pub export_text: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    if args.traces.is_empty() {
+        bail!("name at least one trace");
+    }
+    if args.export_text {
+        return export_text(&args.traces);
+    }
+    if let Some(target) = &args.live {
+        bail!(
+            "--live {target}: live replay is not available yet; offline replay (without --live) is"
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut results = Vec::new();
+    for trace in &args.traces {
+        results.push(runtime.block_on(one(trace, &args)));
+    }
+    let passed = results.iter().filter(|r| r.ok).count();
+    let failed = results.len() - passed;
+    match args.format {
+        Format::Json => {
+            let traces: Vec<_> = results.iter().map(TraceResult::json).collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "traces": traces, "passed": passed, "failed": failed,
+                }))?
+            );
+        }
+        Format::Text => {
+            let colour = std::io::stdout().is_terminal();
+            for r in &results {
+                r.print(colour);
+            }
+            println!("{passed} passed, {failed} failed");
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `--export-text`: each trace's SIP messages as text blocks on stdout (a reader that
+/// stops early, like `head`, ends it quietly).
+fn export_text(traces: &[PathBuf]) -> Result<ExitCode> {
+    match write_text(traces) {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(ExitCode::SUCCESS)
+        }
+        other => other,
+    }
+}
+
+fn write_text(traces: &[PathBuf]) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let mut status = ExitCode::SUCCESS;
+    for trace in traces {
+        let source = match TraceSource::open(trace) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{}: {e:#}", trace.display());
+                status = ExitCode::FAILURE;
+                continue;
+            }
+        };
+        writeln!(out, "# {}", trace.display())?;
+        for event in source {
+            match event? {
+                TraceEvent::Message(m) => {
+                    let mut block = String::new();
+                    write_block(&mut block, &m);
+                    out.write_all(block.as_bytes())?;
+                }
+                TraceEvent::Problem(p) => eprintln!("{}: {p}", trace.display()),
+            }
+        }
+    }
+    Ok(status)
+}
+
+struct TraceResult {
+    trace: PathBuf,
+    ok: bool,
+    messages: u64,
+    problems: Vec<String>,
+    /// Why the trace could not be replayed at all.
+    error: Option<String>,
+    /// Expected vs produced, when they differ.
+    diff: Option<(String, String)>,
+    updated: bool,
+}
+
+impl TraceResult {
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "trace": self.trace.display().to_string(),
+            "ok": self.ok,
+            "messages": self.messages,
+            "problems": self.problems,
+            "error": self.error,
+            "updated": self.updated,
+            "diff": self.diff.as_ref().map(|(e, p)| unified(e, p, false)),
+        })
+    }
+
+    fn print(&self, colour: bool) {
+        let name = self.trace.display();
+        for p in &self.problems {
+            eprintln!("{name}: {p}");
+        }
+        if let Some(e) = &self.error {
+            println!("ERROR {name}: {e}");
+            return;
+        }
+        if let Some((expected, produced)) = &self.diff {
+            print!("{}", unified(expected, produced, colour));
+        }
+        let verdict = match (self.ok, self.updated) {
+            (_, true) => "UPDATED",
+            (true, false) => "ok",
+            (false, false) => "FAIL",
+        };
+        println!(
+            "{verdict} {name} ({} messages, {} problems)",
+            self.messages,
+            self.problems.len()
+        );
+    }
+}
+
+fn unified(expected: &str, produced: &str, colour: bool) -> String {
+    let diff = similar::TextDiff::from_lines(expected, produced);
+    let mut out = String::new();
+    for group in diff.grouped_ops(3) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let (sign, start) = match change.tag() {
+                    similar::ChangeTag::Delete => ("-", "\x1b[31m"),
+                    similar::ChangeTag::Insert => ("+", "\x1b[32m"),
+                    similar::ChangeTag::Equal => (" ", ""),
+                };
+                let line = change.value().trim_end_matches('\n');
+                if colour && !start.is_empty() {
+                    out.push_str(&format!("{start}{sign}{line}\x1b[0m\n"));
+                } else {
+                    out.push_str(&format!("{sign}{line}\n"));
+                }
+            }
+        }
+        out.push_str("...\n");
+    }
+    out
+}
+
+async fn one(trace: &Path, args: &Args) -> TraceResult {
+    let mut result = TraceResult {
+        trace: trace.to_owned(),
+        ok: false,
+        messages: 0,
+        problems: Vec::new(),
+        error: None,
+        diff: None,
+        updated: false,
+    };
+    let (fixture_path, expected_path) = fixture::paths(trace, args.fixtures.as_deref());
+    let fixture = match fixture::Fixture::load(&fixture_path) {
+        Ok(f) => f,
+        Err(e) => {
+            result.error = Some(format!("{e:#}"));
+            return result;
+        }
+    };
+    let source = match TraceSource::open(trace) {
+        Ok(s) => s,
+        Err(e) => {
+            result.error = Some(format!("{e:#}"));
+            return result;
+        }
+    };
+    let show_progress = args.format == Format::Text
+        && std::io::stderr().is_terminal()
+        && source.total_bytes > 8 << 20;
+    let mut shown = 0u64;
+    let progress = |read: u64, total: u64| {
+        if show_progress && total > 0 {
+            let percent = read * 100 / total;
+            if percent != shown {
+                shown = percent;
+                eprint!("\r{}: {percent}%", trace.display());
+                if percent == 100 {
+                    eprintln!();
+                }
+            }
+        }
+    };
+    let outcome = match run::replay(source, &fixture, progress).await {
+        Ok(o) => o,
+        Err(e) => {
+            result.error = Some(format!("{e:#}"));
+            return result;
+        }
+    };
+    result.messages = outcome.messages;
+    result.problems = outcome.problems.iter().map(|p| p.to_string()).collect();
+    let produced = outcome.transcript;
+    let expected = std::fs::read_to_string(&expected_path).ok();
+    if args.update {
+        match std::fs::write(&expected_path, &produced) {
+            Ok(()) => {
+                result.updated = expected.as_deref() != Some(produced.as_str());
+                result.ok = true;
+            }
+            Err(e) => result.error = Some(format!("writing {}: {e}", expected_path.display())),
+        }
+        return result;
+    }
+    match expected {
+        Some(expected) if expected == produced => result.ok = true,
+        Some(expected) => result.diff = Some((expected, produced)),
+        None => {
+            result.error = Some(format!(
+                "no expected output at {} (run with --update to write it)",
+                expected_path.display()
+            ))
+        }
+    }
+    result
+}
