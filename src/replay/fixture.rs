@@ -10,10 +10,15 @@
 //! domain = "example.test"         # the XMPP domain (default "localhost")
 //! sip_domain = "sip.example.test" # the gateway domain (default "sip.<domain>")
 //! ring_timeout = 60               # [gateway] ring_timeout, seconds
+//! outbound_proxy = "192.0.2.30:5060" # [sip] outbound_proxy (default: the peer of
+//!                                 # tandem's first request, when [[call]]s are placed)
+//!
+//! outbound_username = "tandem"    # credentials for a trunk's 401/407
+//! outbound_password = "secret"
 //!
 //! [[user]]                        # a local account and how its client behaves
 //! name = "alice"
-//! resources = ["laptop"]          # available resources (default ["phone"])
+//! resources = ["laptop"]          # available resources (default ["phone"]; [] = offline)
 //! jmi = false                     # they advertise XEP-0353
 //! answer = "accept"               # accept | busy | decline | ignore
 //! answer_after = 1.0              # seconds after the session-initiate (or propose)
@@ -45,6 +50,10 @@ pub struct Fixture {
     pub sip_domain: Option<String>,
     #[serde(default = "default_ring_timeout")]
     pub ring_timeout: u32,
+    pub outbound_proxy: Option<SocketAddr>,
+    /// `[sip] outbound_username` / `outbound_password`, for a trunk that challenges.
+    pub outbound_username: Option<String>,
+    pub outbound_password: Option<String>,
     #[serde(default, rename = "user")]
     pub users: Vec<User>,
     #[serde(default, rename = "call")]
@@ -127,9 +136,6 @@ impl Fixture {
             seconds("answer_after", u.answer_after)?;
             if let Some(h) = u.hangup_after {
                 seconds("hangup_after", h)?;
-            }
-            if u.resources.is_empty() {
-                bail!("user {}: no resources", u.name);
             }
         }
         for c in &self.calls {

@@ -56,13 +56,21 @@ pub async fn replay(
             messages: 0,
         });
     };
-    let tandem = fixture.tandem.unwrap_or_else(|| tandem_of(&first));
+    let tandem = fixture
+        .tandem
+        .unwrap_or_else(|| tandem_of(&first, !fixture.calls.is_empty()));
+    let peer = if first.source == tandem {
+        first.destination
+    } else {
+        first.source
+    };
+    let proxy = fixture.outbound_proxy.unwrap_or(peer);
     let dir = scratch_dir()?;
     let result = run(
         &dir,
         source,
         first,
-        tandem,
+        (tandem, proxy),
         fixture,
         &mut problems,
         &mut progress,
@@ -77,12 +85,14 @@ pub async fn replay(
     })
 }
 
-/// Tandem is where the first request went (or whoever sent the first response).
-fn tandem_of(first: &TraceMessage) -> SocketAddr {
-    if first.bytes.starts_with(b"SIP/2.0 ") {
-        first.source
-    } else {
+/// Tandem is where the first request went (or whoever sent the first response); when the
+/// XMPP side places calls, tandem sent the first request.
+fn tandem_of(first: &TraceMessage, tandem_calls: bool) -> SocketAddr {
+    let request = !first.bytes.starts_with(b"SIP/2.0 ");
+    if request != tandem_calls {
         first.destination
+    } else {
+        first.source
     }
 }
 
@@ -95,18 +105,27 @@ fn scratch_dir() -> Result<std::path::PathBuf> {
     Ok(dir)
 }
 
-fn config(dir: &std::path::Path, fixture: &Fixture, tandem: SocketAddr) -> Result<Config> {
+fn config(
+    dir: &std::path::Path,
+    fixture: &Fixture,
+    tandem: SocketAddr,
+    proxy: SocketAddr,
+) -> Result<Config> {
     let text = format!(
         "[server]\ndomain = \"{}\"\ndata_dir = \"{}\"\n\
          [xmpp]\nlisten = []\ntls_listen = []\n\
-         [sip]\nlisten = [\"udp:{tandem}\"]\n\
+         [sip]\nlisten = [\"udp:{tandem}\"]\noutbound_proxy = \"sip:{proxy}\"\n\
          [gateway]\nsip_domain = \"{}\"\nring_timeout = {}\n",
         fixture.domain,
         dir.display(),
         fixture.sip_domain(),
         fixture.ring_timeout
     );
-    Config::from_str(&text, "replay").map_err(|e| anyhow::anyhow!("replay config: {e}"))
+    let mut config =
+        Config::from_str(&text, "replay").map_err(|e| anyhow::anyhow!("replay config: {e}"))?;
+    config.sip.outbound_username = fixture.outbound_username.clone();
+    config.sip.outbound_password = fixture.outbound_password.clone();
+    Ok(config)
 }
 
 /// The virtual timeline: trace time 0 is `base`.
@@ -131,12 +150,12 @@ async fn run(
     dir: &std::path::Path,
     mut source: TraceSource,
     first: TraceMessage,
-    tandem: SocketAddr,
+    (tandem, proxy): (SocketAddr, SocketAddr),
     fixture: &Fixture,
     problems: &mut Vec<TraceProblem>,
     progress: &mut impl FnMut(u64, u64),
 ) -> Result<(String, u64)> {
-    let config = config(dir, fixture, tandem)?;
+    let config = config(dir, fixture, tandem, proxy)?;
     let storage = crate::storage::Storage::open(&config.storage().connection_url()).await?;
     for user in &fixture.users {
         let record =
@@ -283,7 +302,8 @@ impl State {
             for (to, bytes) in sent {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 self.identities.sent_now(text.clone());
-                let shown = self.normaliser.normalise(&text.replace("\r\n", "\n"));
+                let shown = self.normaliser.normalise(&text);
+                let shown = with_body_length(&shown).replace("\r\n", "\n");
                 let _ = write!(
                     self.transcript,
                     "+{:.3} sip {}\n{}\n\n",
@@ -315,4 +335,25 @@ impl State {
             }
         }
     }
+}
+
+/// The Content-Length of a normalised message, made to match its normalised body (names
+/// like `<sdp-session-1>` change the body's length from run to run).
+fn with_body_length(message: &str) -> String {
+    let Some((head, body)) = message.split_once("\r\n\r\n") else {
+        return message.to_owned();
+    };
+    let head: Vec<String> = head
+        .split("\r\n")
+        .map(|line| match line.split_once(':') {
+            Some((name, _))
+                if name.eq_ignore_ascii_case("content-length")
+                    || name.eq_ignore_ascii_case("l") =>
+            {
+                format!("{name}: {}", body.len())
+            }
+            _ => line.to_owned(),
+        })
+        .collect();
+    format!("{}\r\n\r\n{body}", head.join("\r\n"))
 }

@@ -14,6 +14,9 @@ pub enum Kind {
     Id,
     Sid,
     SdpSession,
+    /// Digest `cnonce` and the `response` computed with it.
+    Cnonce,
+    DigestResponse,
 }
 
 impl Kind {
@@ -25,6 +28,8 @@ impl Kind {
             Kind::Id => "id",
             Kind::Sid => "sid",
             Kind::SdpSession => "sdp-session",
+            Kind::Cnonce => "cnonce",
+            Kind::DigestResponse => "digest-response",
         }
     }
 }
@@ -41,6 +46,9 @@ const MARKERS: &[(&str, Kind, &[u8])] = &[
     (" sid='", Kind::Sid, b"'"),
     (" sid=\"", Kind::Sid, b"\""),
     ("\no=- ", Kind::SdpSession, b" \r\n"),
+    ("cnonce=\"", Kind::Cnonce, b"\""),
+    (" response=\"", Kind::DigestResponse, b"\""),
+    (",response=\"", Kind::DigestResponse, b"\""),
 ];
 
 /// Every volatile value in `text`: its kind and byte range.

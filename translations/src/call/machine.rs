@@ -1093,6 +1093,7 @@ fn answer_directions(
             // RFC 3264 §8.2: a stream offered with port 0 is answered with port 0.
             Some(m) if offered.port == 0 => m.port = 0,
             Some(m) => {
+                keep_offered_formats(m, offered);
                 m.attributes
                     .retain(|a| Direction::from_name(&a.name).is_none());
                 m.attributes.push(Attribute::flag(mirrored.as_str()));
@@ -1105,4 +1106,34 @@ fn answer_directions(
         }
     }
     answer
+}
+
+/// RFC 3264 §6.1: an answer lists only formats the offer has. The XMPP side's formats that
+/// the re-offer dropped go, with their rtpmap/fmtp/rtcp-fb lines; with none left in common
+/// the stream is refused (port 0, the offered formats listed as §6 asks).
+fn keep_offered_formats(answer: &mut crate::sdp::Media, offered: &crate::sdp::Media) {
+    let common: Vec<String> = answer
+        .formats
+        .iter()
+        .filter(|f| offered.formats.contains(f))
+        .cloned()
+        .collect();
+    if common.is_empty() {
+        answer.port = 0;
+        answer.formats = offered.formats.clone();
+        return;
+    }
+    answer.formats = common;
+    let formats = answer.formats.clone();
+    answer.attributes.retain(|a| {
+        if !matches!(a.name.as_str(), "rtpmap" | "fmtp" | "rtcp-fb") {
+            return true;
+        }
+        let pt = a
+            .value
+            .as_deref()
+            .and_then(|v| v.split_whitespace().next())
+            .unwrap_or("");
+        pt == "*" || formats.iter().any(|f| f == pt)
+    });
 }

@@ -1001,3 +1001,49 @@ fn a_forked_branch_that_loses_tells_only_the_xmpp_side_why() {
     call.handle_fork_ended(t0, 200);
     assert!(drain(&mut call).is_empty());
 }
+
+#[test]
+fn a_re_offer_that_drops_codecs_is_answered_with_the_ones_left() {
+    let t0 = Instant::now();
+    let mut call = sip_call(t0);
+    drain(&mut call);
+    let with_dtmf = raw_udp_content("198.51.100.9", 7000).replace(
+        "</description>",
+        "<payload-type id='101' name='telephone-event' clockrate='8000'/></description>",
+    );
+    call.handle_jingle(t0, &action(SID, "session-accept", &with_dtmf))
+        .unwrap();
+    drain(&mut call);
+    let pcma_only = "v=0\r\no=- 1 2 IN IP4 192.0.2.55\r\ns=-\r\nc=IN IP4 192.0.2.55\r\nt=0 0\r\n\
+                     m=audio 6000 RTP/AVP 0\r\n";
+    call.handle_sip(
+        t0,
+        SipEvent::ReInvite {
+            sdp: parse_sdp(pcma_only),
+        },
+    );
+    let out = drain(&mut call);
+    let [SipAction::AcceptReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("answer expected: {out:?}")
+    };
+    assert_eq!(sdp.media[0].formats, ["0"], "{sdp}");
+    assert!(!sdp.to_string().contains("telephone-event"), "{sdp}");
+    // Nothing in common: the stream is refused, the call goes on.
+    let g722 = pcma_only
+        .replace("o=- 1 2", "o=- 1 3")
+        .replace("RTP/AVP 0", "RTP/AVP 9");
+    call.handle_sip(
+        t0,
+        SipEvent::ReInvite {
+            sdp: parse_sdp(&g722),
+        },
+    );
+    let out = drain(&mut call);
+    let [SipAction::AcceptReInvite { sdp }] = sip_actions(&out)[..] else {
+        panic!("answer expected: {out:?}")
+    };
+    assert_eq!(
+        (sdp.media[0].port, sdp.media[0].formats.clone()),
+        (0, vec!["9".to_string()])
+    );
+}
