@@ -1331,3 +1331,42 @@ async fn late_candidates_reach_a_trickle_capable_caller_in_info() {
     assert!(info.contains(" 40602 typ host"), "{info}");
     assert!(info.contains("a=end-of-candidates"), "{info}");
 }
+
+/// Not a test: writes `fixtures/traces/baresip_answered.pcap`, a tcpdump capture of a real
+/// baresip call through tandem (a trusted peer, so no digest), for `tandem replay`. Run by
+/// hand as root with tcpdump installed:
+/// `TANDEM_CAPTURE_DIR=fixtures/traces cargo test --test calls capture -- --ignored`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "writes a replay fixture; needs root and tcpdump"]
+async fn capture_a_baresip_call_for_replay() {
+    // Relative to the workspace root, where cargo runs this package's tests.
+    let dir =
+        std::path::PathBuf::from(std::env::var("TANDEM_CAPTURE_DIR").expect("TANDEM_CAPTURE_DIR"));
+    let (server, mut alice) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
+    let phone = bob_phone(&server).expect("baresip");
+    let pcap = dir.join("baresip_answered.pcap");
+    let mut tcpdump = std::process::Command::new("tcpdump")
+        .args(["-i", "lo", "-U", "-s", "0", "-w"])
+        .arg(&pcap)
+        .arg(format!("udp and port {}", server.sip_udp.port()))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tcpdump");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    phone.command("/dial sip:alice@localhost");
+    let (from, sid) = incoming(&mut alice).await;
+    let _media = accept(&mut alice, &phone, &from, &sid).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    phone.command("/hangup");
+    phone.wait_for("session closed", Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // SIGTERM: tcpdump flushes and exits.
+    unsafe { libc_kill(tcpdump.id() as i32, 15) };
+    tcpdump.wait().unwrap();
+    eprintln!("wrote {}", pcap.display());
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}

@@ -123,8 +123,10 @@ fn write_text(traces: &[PathBuf]) -> Result<ExitCode> {
 
 struct TraceResult {
     trace: PathBuf,
+    description: String,
     ok: bool,
     messages: u64,
+    skipped: u64,
     problems: Vec<String>,
     /// Why the trace could not be replayed at all.
     error: Option<String>,
@@ -137,8 +139,10 @@ impl TraceResult {
     fn json(&self) -> serde_json::Value {
         json!({
             "trace": self.trace.display().to_string(),
+            "description": self.description,
             "ok": self.ok,
             "messages": self.messages,
+            "other_packets": self.skipped,
             "problems": self.problems,
             "error": self.error,
             "updated": self.updated,
@@ -163,10 +167,20 @@ impl TraceResult {
             (true, false) => "ok",
             (false, false) => "FAIL",
         };
+        let other = if self.skipped > 0 {
+            format!(", {} other packets", self.skipped)
+        } else {
+            String::new()
+        };
         println!(
-            "{verdict} {name} ({} messages, {} problems)",
+            "{verdict} {name} ({} messages, {} problems{other}){}",
             self.messages,
-            self.problems.len()
+            self.problems.len(),
+            if self.description.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", self.description)
+            }
         );
     }
 }
@@ -198,8 +212,10 @@ fn unified(expected: &str, produced: &str, colour: bool) -> String {
 async fn one(trace: &Path, args: &Args) -> TraceResult {
     let mut result = TraceResult {
         trace: trace.to_owned(),
+        description: String::new(),
         ok: false,
         messages: 0,
+        skipped: 0,
         problems: Vec::new(),
         error: None,
         diff: None,
@@ -213,6 +229,7 @@ async fn one(trace: &Path, args: &Args) -> TraceResult {
             return result;
         }
     };
+    result.description = fixture.description.clone();
     let source = match TraceSource::open(trace) {
         Ok(s) => s,
         Err(e) => {
@@ -244,6 +261,7 @@ async fn one(trace: &Path, args: &Args) -> TraceResult {
         }
     };
     result.messages = outcome.messages;
+    result.skipped = outcome.skipped;
     result.problems = outcome.problems.iter().map(|p| p.to_string()).collect();
     let produced = outcome.transcript;
     let expected = std::fs::read_to_string(&expected_path).ok();

@@ -24,6 +24,8 @@ pub struct Outcome {
     pub problems: Vec<TraceProblem>,
     /// Messages the trace held (both sides).
     pub messages: u64,
+    /// Packets of a capture that were not SIP (RTP, DNS, ...).
+    pub skipped: u64,
 }
 
 /// How long the replay goes on after the trace's last message and the last scripted
@@ -54,6 +56,7 @@ pub async fn replay(
             transcript: String::new(),
             problems,
             messages: 0,
+            skipped: source.skipped_packets(),
         });
     };
     let tandem = fixture
@@ -77,11 +80,12 @@ pub async fn replay(
     )
     .await;
     let _ = std::fs::remove_dir_all(&dir);
-    let (transcript, messages) = result?;
+    let (transcript, messages, skipped) = result?;
     Ok(Outcome {
         transcript,
         problems,
         messages,
+        skipped,
     })
 }
 
@@ -154,7 +158,7 @@ async fn run(
     fixture: &Fixture,
     problems: &mut Vec<TraceProblem>,
     progress: &mut impl FnMut(u64, u64),
-) -> Result<(String, u64)> {
+) -> Result<(String, u64, u64)> {
     let config = config(dir, fixture, tandem, proxy)?;
     let storage = crate::storage::Storage::open(&config.storage().connection_url()).await?;
     for user in &fixture.users {
@@ -251,7 +255,7 @@ async fn run(
         }
     }
     storage.close().await;
-    Ok((state.transcript, messages))
+    Ok((state.transcript, messages, source.skipped_packets()))
 }
 
 struct State {
