@@ -254,3 +254,78 @@ fn pcapng_with_nanosecond_timestamps() {
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].0, 2);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_sip::trace::text::{write_block, TextDecoder};
+
+    fn sip_message() -> impl Strategy<Value = Vec<u8>> {
+        ("[a-z0-9]{1,12}", "[ -~]{0,60}").prop_map(|(call, body)| {
+            let body = if body.is_empty() { String::new() } else { format!("{body}\r\n") };
+            format!(
+                "OPTIONS sip:x@example.test SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{call}\r\nCall-ID: {call}\r\nCSeq: 1 OPTIONS\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        })
+    }
+
+    proptest! {
+        /// Whatever the read sizes, and over UDP or split across TCP segments, a capture
+        /// gives back exactly the messages put in it, in order.
+        #[test]
+        fn captures_give_back_what_they_hold(
+            messages in proptest::collection::vec(sip_message(), 1..8),
+            chunk in 1usize..300,
+            segment in 1usize..200,
+        ) {
+            let udp_frames: Vec<Vec<u8>> = messages.iter().map(|m| udp(A, B, 5060, 5060, m)).collect();
+            let (events, _) = decode(&pcap(&udp_frames), chunk);
+            let got: Vec<Vec<u8>> = messages_of(&events);
+            prop_assert_eq!(&got, &messages);
+
+            let stream: Vec<u8> = messages.concat();
+            let mut frames = vec![tcp(9, Flag::Syn, b"")];
+            for (i, piece) in stream.chunks(segment).enumerate() {
+                frames.push(tcp(10 + (i * segment) as u32, Flag::None, piece));
+            }
+            let (events, _) = decode(&pcap(&frames), chunk);
+            prop_assert!(problems(&events).is_empty(), "{:?}", events);
+            prop_assert_eq!(messages_of(&events), messages);
+        }
+
+        /// The text format reads back what it writes.
+        #[test]
+        fn text_blocks_round_trip(messages in proptest::collection::vec(sip_message(), 1..8), chunk in 1usize..100) {
+            let mut text = String::new();
+            for (i, m) in messages.iter().enumerate() {
+                write_block(&mut text, &TraceMessage {
+                    packet: i as u64 + 1,
+                    time: Duration::from_micros(1_000 * i as u64),
+                    transport: TraceTransport::Udp,
+                    source: "192.0.2.1:5060".parse().unwrap(),
+                    destination: "[2001:db8::2]:5080".parse().unwrap(),
+                    bytes: m.clone(),
+                });
+            }
+            let mut d = TextDecoder::new();
+            let mut events = Vec::new();
+            let chars: Vec<char> = text.chars().collect();
+            for piece in chars.chunks(chunk) {
+                d.push(&piece.iter().collect::<String>());
+                events.extend(std::iter::from_fn(|| d.poll()));
+            }
+            d.finish();
+            events.extend(std::iter::from_fn(|| d.poll()));
+            prop_assert_eq!(messages_of(&events), messages);
+        }
+    }
+
+    fn messages_of(events: &[TraceEvent]) -> Vec<Vec<u8>> {
+        messages(events)
+            .into_iter()
+            .map(|m| m.bytes.clone())
+            .collect()
+    }
+}

@@ -20,8 +20,10 @@ struct Flow {
     /// The sequence number of the next byte expected.
     next: Option<u32>,
     framer: StreamFramer,
-    /// Whether the stream is SIP: unknown until its first bytes.
+    /// Whether the stream is SIP: unknown until its first line.
     sip: Option<bool>,
+    /// The stream's first bytes while its first line is incomplete.
+    probe: Vec<u8>,
     ahead: BTreeMap<u32, Vec<u8>>,
     ahead_bytes: usize,
 }
@@ -108,20 +110,36 @@ impl Flow {
                 .unwrap_or(s.sequence)
                 .wrapping_add(bytes.len() as u32),
         );
-        if self.sip.is_none() {
-            let start = bytes.iter().position(|b| !matches!(b, b'\r' | b'\n'));
-            match start {
-                // Keep-alives before the first message say nothing yet.
-                None => return,
-                Some(at) => {
-                    let sip = looks_like_sip(&bytes[at..]);
-                    self.sip = Some(sip);
-                    if !sip {
-                        out.push_back(problem(s, "a TCP stream that is not SIP; skipped"));
-                    }
-                }
+        let probed;
+        let bytes = if self.sip.is_none() {
+            // Whether the stream is SIP shows in its first line, which may come in pieces.
+            self.probe.extend_from_slice(bytes);
+            let start = self
+                .probe
+                .iter()
+                .position(|b| !matches!(b, b'\r' | b'\n'))
+                .unwrap_or(self.probe.len());
+            let first_line_done = self.probe[start..].contains(&b'\n');
+            // A start line is printable ASCII: a binary stream (TLS, RTP over TCP) shows
+            // itself in its first byte.
+            let binary = self.probe[start..]
+                .iter()
+                .any(|&b| (b < 0x20 && !matches!(b, b'\r' | b'\n' | b'\t')) || b >= 0x7f);
+            if !first_line_done && !binary && self.probe.len() - start < 1024 {
+                return;
             }
-        }
+            let sip = looks_like_sip(&self.probe[start..]);
+            self.sip = Some(sip);
+            if !sip {
+                out.push_back(problem(s, "a TCP stream that is not SIP; skipped"));
+                self.probe = Vec::new();
+                return;
+            }
+            probed = std::mem::take(&mut self.probe);
+            &probed[..]
+        } else {
+            bytes
+        };
         if self.sip != Some(true) {
             return;
         }
