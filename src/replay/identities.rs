@@ -4,17 +4,20 @@
 //! status to the same method, in order), and the remote side's messages are rewritten
 //! from then-values to now-values before they are fed in.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
-use super::tokens::{find, rewrite, Kind};
+use super::tokens::{find, rewrite, BoundedMap, Kind};
 
 /// How far ahead in tandem's live output a capture message's counterpart is looked for
 /// (retransmissions and timing make the two sequences differ a little).
 const LOOKAHEAD: usize = 6;
+/// Messages waiting for their counterpart, at most (a trace without tandem's side, or a
+/// replay that says nothing, must not grow without end).
+const QUEUED: usize = 1024;
 
 #[derive(Debug, Default)]
 pub struct Identities {
-    map: HashMap<(Kind, String), String>,
+    map: BoundedMap<(Kind, String), String>,
     then: VecDeque<String>,
     now: VecDeque<String>,
 }
@@ -23,12 +26,18 @@ impl Identities {
     /// A message tandem sent in the capture.
     pub fn sent_then(&mut self, text: String) {
         self.then.push_back(text);
+        if self.then.len() > QUEUED {
+            self.then.pop_front();
+        }
         self.pair();
     }
 
     /// A message the replayed tandem sent.
     pub fn sent_now(&mut self, text: String) {
         self.now.push_back(text);
+        if self.now.len() > QUEUED {
+            self.now.pop_front();
+        }
         self.pair();
     }
 

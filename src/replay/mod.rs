@@ -253,9 +253,21 @@ async fn one(trace: &Path, args: &Args) -> TraceResult {
             }
         }
     };
-    let outcome = match run::replay(source, &fixture, progress).await {
+    let produced_path = scratch_file(&expected_path);
+    let file = match std::fs::File::create(&produced_path) {
+        Ok(f) => f,
+        Err(e) => {
+            result.error = Some(format!("creating {}: {e}", produced_path.display()));
+            return result;
+        }
+    };
+    let mut writer = std::io::BufWriter::new(file);
+    let outcome = run::replay(source, &fixture, &mut writer, progress).await;
+    drop(writer);
+    let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
+            let _ = std::fs::remove_file(&produced_path);
             result.error = Some(format!("{e:#}"));
             return result;
         }
@@ -263,27 +275,115 @@ async fn one(trace: &Path, args: &Args) -> TraceResult {
     result.messages = outcome.messages;
     result.skipped = outcome.skipped;
     result.problems = outcome.problems.iter().map(|p| p.to_string()).collect();
-    let produced = outcome.transcript;
-    let expected = std::fs::read_to_string(&expected_path).ok();
+    let same = files_equal(&produced_path, &expected_path);
     if args.update {
-        match std::fs::write(&expected_path, &produced) {
-            Ok(()) => {
-                result.updated = expected.as_deref() != Some(produced.as_str());
+        match std::fs::copy(&produced_path, &expected_path) {
+            Ok(_) => {
+                result.updated = !same;
                 result.ok = true;
             }
             Err(e) => result.error = Some(format!("writing {}: {e}", expected_path.display())),
         }
-        return result;
+    } else if same {
+        result.ok = true;
+    } else if !expected_path.exists() {
+        result.error = Some(format!(
+            "no expected output at {} (run with --update to write it)",
+            expected_path.display()
+        ));
+    } else {
+        result.diff = Some(diff_inputs(&expected_path, &produced_path));
     }
-    match expected {
-        Some(expected) if expected == produced => result.ok = true,
-        Some(expected) => result.diff = Some((expected, produced)),
-        None => {
-            result.error = Some(format!(
-                "no expected output at {} (run with --update to write it)",
-                expected_path.display()
-            ))
+    let _ = std::fs::remove_file(&produced_path);
+    result
+}
+
+/// Where a transcript is written while it is produced (beside nothing the user owns).
+fn scratch_file(expected: &Path) -> PathBuf {
+    let mut random = [0u8; 8];
+    let _ = getrandom::fill(&mut random);
+    let tag: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let stem = expected
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    std::env::temp_dir().join(format!("tandem-replay-{stem}-{tag}.transcript"))
+}
+
+/// Compared a block at a time: a long transcript never sits in memory for this.
+fn files_equal(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (Ok(fa), Ok(fb)) = (std::fs::File::open(a), std::fs::File::open(b)) else {
+        return false;
+    };
+    let (mut ra, mut rb) = (std::io::BufReader::new(fa), std::io::BufReader::new(fb));
+    let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let (Ok(na), Ok(nb)) = (read_full(&mut ra, &mut ba), read_full(&mut rb, &mut bb)) else {
+            return false;
+        };
+        if na != nb || ba[..na] != bb[..nb] {
+            return false;
+        }
+        if na == 0 {
+            return true;
         }
     }
-    result
+
+    fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match r.read(&mut buf[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// What a diff is made from: whole files when small, else the lines around the first
+/// difference (a diff of two huge transcripts would need them whole in memory).
+fn diff_inputs(expected: &Path, produced: &Path) -> (String, String) {
+    use std::io::BufRead;
+    const WHOLE: u64 = 4 << 20;
+    let small = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.len() <= WHOLE)
+            .unwrap_or(false)
+    };
+    if small(expected) && small(produced) {
+        return (
+            std::fs::read_to_string(expected).unwrap_or_default(),
+            std::fs::read_to_string(produced).unwrap_or_default(),
+        );
+    }
+    let lines = |p: &Path| {
+        std::fs::File::open(p).map(|f| std::io::BufReader::new(f).lines().map_while(Result::ok))
+    };
+    let (Ok(mut e), Ok(mut g)) = (lines(expected), lines(produced)) else {
+        return (String::new(), String::new());
+    };
+    let mut context = std::collections::VecDeque::new();
+    loop {
+        match (e.next(), g.next()) {
+            (Some(x), Some(y)) if x == y => {
+                context.push_back(x);
+                if context.len() > 20 {
+                    context.pop_front();
+                }
+            }
+            (x, y) => {
+                let before: String = context.iter().map(|l| format!("{l}\n")).collect();
+                let rest = |first: Option<String>, more: &mut dyn Iterator<Item = String>| {
+                    first
+                        .into_iter()
+                        .chain(more.take(40))
+                        .map(|l| format!("{l}\n"))
+                        .collect::<String>()
+                };
+                return (before.clone() + &rest(x, &mut e), before + &rest(y, &mut g));
+            }
+        }
+    }
 }

@@ -3,7 +3,6 @@
 //! tandem sends either way is written down, normalised, as the transcript.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,9 +17,8 @@ use super::xmpp::{Later, XmppSide};
 use crate::config::{Config, TrustedPeer};
 use crate::sip::offline::OfflineEndpoint;
 
-/// What a replay produced.
+/// What a replay produced (the transcript went to the writer it was given).
 pub struct Outcome {
-    pub transcript: String,
     pub problems: Vec<TraceProblem>,
     /// Messages the trace held (both sides).
     pub messages: u64,
@@ -37,6 +35,7 @@ fn grace(fixture: &Fixture) -> Duration {
 pub async fn replay(
     mut source: TraceSource,
     fixture: &Fixture,
+    transcript: &mut dyn std::io::Write,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Outcome> {
     let mut problems = Vec::new();
@@ -53,7 +52,6 @@ pub async fn replay(
     }
     let Some(first) = first else {
         return Ok(Outcome {
-            transcript: String::new(),
             problems,
             messages: 0,
             skipped: source.skipped_packets(),
@@ -76,13 +74,13 @@ pub async fn replay(
         (tandem, proxy),
         fixture,
         &mut problems,
+        transcript,
         &mut progress,
     )
     .await;
     let _ = std::fs::remove_dir_all(&dir);
-    let (transcript, messages, skipped) = result?;
+    let (messages, skipped) = result?;
     Ok(Outcome {
-        transcript,
         problems,
         messages,
         skipped,
@@ -157,8 +155,9 @@ async fn run(
     (tandem, proxy): (SocketAddr, SocketAddr),
     fixture: &Fixture,
     problems: &mut Vec<TraceProblem>,
+    transcript: &mut dyn std::io::Write,
     progress: &mut impl FnMut(u64, u64),
-) -> Result<(String, u64, u64)> {
+) -> Result<(u64, u64)> {
     let config = config(dir, fixture, tandem, proxy)?;
     let storage = crate::storage::Storage::open(&config.storage().connection_url()).await?;
     for user in &fixture.users {
@@ -181,7 +180,8 @@ async fn run(
         origin: first.time,
     };
     let mut state = State {
-        transcript: String::new(),
+        transcript,
+        written: Ok(()),
         normaliser: Normaliser::with_gateway(&fixture.sip_domain()),
         identities: Identities::default(),
         later: BTreeMap::new(),
@@ -255,11 +255,15 @@ async fn run(
         }
     }
     storage.close().await;
-    Ok((state.transcript, messages, source.skipped_packets()))
+    state.written?;
+    state.transcript.flush()?;
+    Ok((messages, source.skipped_packets()))
 }
 
-struct State {
-    transcript: String,
+struct State<'w> {
+    transcript: &'w mut dyn std::io::Write,
+    /// The first failure to write the transcript.
+    written: std::io::Result<()>,
     normaliser: Normaliser,
     identities: Identities,
     /// Scripted actions by (time, order of scheduling).
@@ -268,7 +272,13 @@ struct State {
     trusted: HashSet<IpAddr>,
 }
 
-impl State {
+impl State<'_> {
+    fn write(&mut self, entry: &str) {
+        if self.written.is_ok() {
+            self.written = self.transcript.write_all(entry.as_bytes());
+        }
+    }
+
     fn schedule(&mut self, at: Instant, action: Later, n: usize) {
         self.sequence += 1;
         self.later.insert((at, self.sequence), (n, action));
@@ -308,26 +318,26 @@ impl State {
                 self.identities.sent_now(text.clone());
                 let shown = self.normaliser.normalise(&text);
                 let shown = with_body_length(&shown).replace("\r\n", "\n");
-                let _ = write!(
-                    self.transcript,
+                let entry = format!(
                     "+{:.3} sip {}\n{}\n\n",
                     offset.as_secs_f64(),
                     to.addr,
                     shown.trim_end()
                 );
+                self.write(&entry);
             }
             let mut replies = Vec::new();
             for (device, stanza) in delivered {
                 let mut xml = String::new();
                 stanza.write_to(&mut xml, "jabber:client");
                 let shown = self.normaliser.normalise(&xml);
-                let _ = write!(
-                    self.transcript,
+                let entry = format!(
                     "+{:.3} xmpp {}\n{}\n\n",
                     offset.as_secs_f64(),
                     xmpp.devices[device].jid,
                     shown
                 );
+                self.write(&entry);
                 let (now_replies, later) = xmpp.react(device, &stanza);
                 replies.extend(now_replies);
                 for (after, action) in later {

@@ -3,7 +3,45 @@
 //! message is never touched. Used to normalise tandem's output and to carry tandem's live
 //! identifiers into the trace's messages.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+/// How many values a map remembers: enough for every call in flight, so a long trace
+/// runs in bounded memory (a value met again after this many others gets a new name).
+pub const REMEMBERED: usize = 65_536;
+
+/// A map that forgets its oldest entries beyond [`REMEMBERED`].
+#[derive(Debug)]
+pub struct BoundedMap<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K, V> Default for BoundedMap<K, V> {
+    fn default() -> Self {
+        BoundedMap {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    pub fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > REMEMBERED {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+        }
+    }
+}
 
 /// A kind of volatile value and where it stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,7 +134,7 @@ pub fn rewrite(text: &str, mut replace: impl FnMut(Kind, &str) -> Option<String>
 /// Stable names for volatile values, in order of first appearance: `<tag-1>`, ...
 #[derive(Debug, Default)]
 pub struct Normaliser {
-    names: HashMap<(Kind, String), String>,
+    names: BoundedMap<(Kind, String), String>,
     counts: HashMap<Kind, usize>,
     /// `@<gateway domain>/`: the resource after it is the call's sid.
     gateway: Option<String>,
