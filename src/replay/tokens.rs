@@ -8,7 +8,7 @@ use std::hash::Hash;
 
 /// How many values a map remembers: enough for every call in flight, so a long trace
 /// runs in bounded memory (a value met again after this many others gets a new name).
-pub const REMEMBERED: usize = 65_536;
+pub const REMEMBERED: usize = 8_192;
 
 /// A map that forgets its oldest entries beyond [`REMEMBERED`].
 #[derive(Debug)]
