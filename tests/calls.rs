@@ -1055,17 +1055,20 @@ impl RawPhone {
 /// A Jingle session-initiate to this device: acknowledged; returns (from, sid).
 async fn initiated(client: &mut RawClient) -> (String, String) {
     client.read_until("session-initiate").await;
-    let got = client.read_until("</iq>").await.replace('"', "'");
-    let start = got[..got.find("session-initiate").unwrap()]
+    let start = client.received[..client.received.find("session-initiate").unwrap()]
         .rfind("<iq")
         .unwrap();
-    let got = &got[start..];
+    // Whatever follows the initiate (a session-terminate may come right behind it) stays.
+    client.received = client.received[start..].to_string();
+    let got = client.read_until("</iq>").await;
+    let end = got.find("</iq>").unwrap() + "</iq>".len();
+    let iq = got[..end].replace('"', "'");
+    client.received = got[end..].to_string();
     let (id, from, sid) = (
-        attr(got, "<iq", "id"),
-        attr(got, "<iq", "from"),
-        attr(got, "session-initiate", "sid"),
+        attr(&iq, "<iq", "id"),
+        attr(&iq, "<iq", "from"),
+        attr(&iq, "session-initiate", "sid"),
     );
-    client.received.clear();
     client
         .send(&format!("<iq type='result' id='{id}' to='{from}'/>"))
         .await;

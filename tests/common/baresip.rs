@@ -55,6 +55,17 @@ fn free_udp_port() -> u16 {
         .port()
 }
 
+/// A port free for both UDP and TCP (baresip listens on both, `sip_transports udp,tcp`).
+fn free_sip_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 impl Baresip {
     /// Starts baresip with one account line (`<sip:user@domain>;auth_pass=...;outbound=...`).
     /// `None` when baresip is not installed; with `TANDEM_REQUIRE_PEERS=1` that is a failure.
@@ -75,8 +86,19 @@ impl Baresip {
             );
             return None;
         }
+        // A port picked free can be taken again before baresip binds it (other tests run
+        // beside this one): then it is started again on other ports.
+        for _ in 0..5 {
+            if let Some(phone) = Baresip::launch(account) {
+                return Some(phone);
+            }
+        }
+        panic!("baresip could not bind its ports in 5 attempts");
+    }
+
+    fn launch(account: &str) -> Option<Baresip> {
         let dir = tempfile::tempdir().unwrap();
-        let sip_port = free_udp_port();
+        let sip_port = free_sip_port();
         let console_port = free_udp_port();
         let tone = dir.path().join("tone.wav");
         std::fs::write(&tone, tone_wav()).unwrap();
@@ -120,8 +142,21 @@ impl Baresip {
             console_port,
         };
         // Console commands sent before this line are lost (slow starts under parallel tests).
-        phone.wait_for("baresip is ready", Duration::from_secs(30));
-        Some(phone)
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = phone.log();
+            if log.contains("baresip is ready") {
+                return Some(phone);
+            }
+            if log.contains("Address already in use") {
+                return None;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "baresip never logged \"baresip is ready\"; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn log_path(&self) -> PathBuf {
