@@ -2,6 +2,8 @@
 //! fails with a diff, JSON for CI, text export of a real capture, and bad input reported
 //! by packet number rather than a crash.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -156,4 +158,44 @@ fn bad_input_is_reported_by_packet_and_never_crashes() {
     let out = tandem(&["replay", &junk.display().to_string()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("junk.toml"), "{}", text(&out));
+}
+
+/// Live mode: the traces whose outcome needs no XMPP client (unknown user, offline user)
+/// played over UDP to a running tandem that trusts the sender; a trace that needs alice's
+/// client to answer busy does not match, since no client is there.
+#[test]
+fn live_mode_checks_a_running_tandems_sip_answers() {
+    let server = common::Server::start_with(
+        "trusted_peers = [\"127.0.0.1\"]\n",
+        "[gateway]\nsip_domain = \"sip.example.test\"\n",
+    );
+    server.add_user("alice", "alicepw");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/traces");
+    let target = server.sip_udp.to_string();
+    let trace = |name: &str| dir.join(name).display().to_string();
+    let out = tandem(&[
+        "replay",
+        "--live",
+        &target,
+        &trace("unknown_user.txt"),
+        &trace("offline_user.txt"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("2 passed, 0 failed"), "{}", text(&out));
+    let out = tandem(&["replay", "--live", &target, &trace("busy.txt")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("+SIP/2.0 480 Temporarily Unavailable"),
+        "{}",
+        text(&out)
+    );
+    // Nothing listening: a clear error, not a hang.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let out = tandem(&["replay", "--live", &closed, &trace("unknown_user.txt")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("ERROR"), "{}", text(&out));
 }

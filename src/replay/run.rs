@@ -70,8 +70,11 @@ pub async fn replay(
     let result = run(
         &dir,
         source,
-        first,
-        (tandem, proxy),
+        Start {
+            first,
+            tandem,
+            proxy,
+        },
         fixture,
         &mut problems,
         transcript,
@@ -89,7 +92,7 @@ pub async fn replay(
 
 /// Tandem is where the first request went (or whoever sent the first response); when the
 /// XMPP side places calls, tandem sent the first request.
-fn tandem_of(first: &TraceMessage, tandem_calls: bool) -> SocketAddr {
+pub(super) fn tandem_of(first: &TraceMessage, tandem_calls: bool) -> SocketAddr {
     let request = !first.bytes.starts_with(b"SIP/2.0 ");
     if request != tandem_calls {
         first.destination
@@ -130,6 +133,14 @@ fn config(
     Ok(config)
 }
 
+/// Where a replay starts: the trace's first message, tandem's address in the trace, and
+/// the trunk it calls out through.
+struct Start {
+    first: TraceMessage,
+    tandem: SocketAddr,
+    proxy: SocketAddr,
+}
+
 /// The virtual timeline: trace time 0 is `base`.
 struct Clock {
     base: Instant,
@@ -151,13 +162,17 @@ impl Clock {
 async fn run(
     dir: &std::path::Path,
     mut source: TraceSource,
-    first: TraceMessage,
-    (tandem, proxy): (SocketAddr, SocketAddr),
+    start: Start,
     fixture: &Fixture,
     problems: &mut Vec<TraceProblem>,
     transcript: &mut dyn std::io::Write,
     progress: &mut impl FnMut(u64, u64),
 ) -> Result<(u64, u64)> {
+    let Start {
+        first,
+        tandem,
+        proxy,
+    } = start;
     let config = config(dir, fixture, tandem, proxy)?;
     let storage = crate::storage::Storage::open(&config.storage().connection_url()).await?;
     for user in &fixture.users {
@@ -353,7 +368,7 @@ impl State<'_> {
 
 /// The Content-Length of a normalised message, made to match its normalised body (names
 /// like `<sdp-session-1>` change the body's length from run to run).
-fn with_body_length(message: &str) -> String {
+pub(super) fn with_body_length(message: &str) -> String {
     let Some((head, body)) = message.split_once("\r\n\r\n") else {
         return message.to_owned();
     };

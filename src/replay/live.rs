@@ -1,0 +1,208 @@
+//! `tandem replay --live HOST:PORT`: the trace's remote side is played to a running tandem
+//! over UDP, with the trace's timing, and tandem's SIP answers are checked against the
+//! SIP part of the fixture's expected output. The XMPP side is whatever clients that
+//! tandem has (live mode cannot script them), so traces that need an XMPP user to answer
+//! match only when such a client behaves as the fixture says; the sender must be one of
+//! the tandem's `[sip] trusted_peers`, as the trace's caller was.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tandem_sip::trace::{TraceEvent, TraceTransport};
+use tokio::net::UdpSocket;
+
+use super::fixture::Fixture;
+use super::identities::Identities;
+use super::run::{tandem_of, Outcome};
+use super::source::TraceSource;
+use super::tokens::Normaliser;
+
+/// How long answers are awaited after the trace's last message.
+const TAIL: Duration = Duration::from_secs(3);
+
+pub async fn live(
+    mut source: TraceSource,
+    fixture: &Fixture,
+    target: SocketAddr,
+    transcript: &mut dyn Write,
+) -> Result<Outcome> {
+    let mut problems = Vec::new();
+    let mut messages = 0u64;
+    let mut pending = None;
+    for event in source.by_ref() {
+        match event? {
+            TraceEvent::Message(m) => {
+                pending = Some(m);
+                break;
+            }
+            TraceEvent::Problem(p) => problems.push(p),
+        }
+    }
+    let Some(first) = pending.clone() else {
+        return Ok(Outcome {
+            problems,
+            messages: 0,
+            skipped: source.skipped_packets(),
+        });
+    };
+    let tandem = fixture
+        .tandem
+        .unwrap_or_else(|| tandem_of(&first, !fixture.calls.is_empty()));
+    let bind: SocketAddr = if target.is_ipv6() {
+        "[::]:0".parse()?
+    } else {
+        "0.0.0.0:0".parse()?
+    };
+    let socket = UdpSocket::bind(bind).await?;
+    socket
+        .connect(target)
+        .await
+        .with_context(|| format!("reaching {target}"))?;
+    let local = socket.local_addr()?;
+    let mut identities = Identities::default();
+    let mut normaliser = Normaliser::with_gateway(&fixture.sip_domain());
+    // The trace's remote addresses are ours now (and back again in what tandem says).
+    let mut remotes: HashMap<String, String> = HashMap::new();
+    let start = Instant::now();
+    let origin = first.time;
+    let mut buf = vec![0u8; 65_535];
+    while let Some(message) = pending.take() {
+        messages += 1;
+        let due = start + message.time.saturating_sub(origin);
+        // Answers that come before the next message is due.
+        receive_until(&socket, due, &mut buf, &mut |text| {
+            record(
+                text,
+                &remotes,
+                tandem,
+                target,
+                &mut identities,
+                &mut normaliser,
+                transcript,
+            )
+        })
+        .await?;
+        if message.source == tandem {
+            identities.sent_then(String::from_utf8_lossy(&message.bytes).into_owned());
+        } else if message.transport == TraceTransport::Udp {
+            remotes
+                .entry(message.source.to_string())
+                .or_insert_with(|| local.to_string());
+            let mut text = identities.rewrite(&String::from_utf8_lossy(&message.bytes));
+            for (then, now) in &remotes {
+                text = text.replace(then.as_str(), now);
+            }
+            socket.send(text.as_bytes()).await?;
+        } else {
+            problems.push(tandem_sip::trace::TraceProblem {
+                packet: message.packet,
+                what: "a TCP message: live mode sends UDP only; skipped".into(),
+            });
+        }
+        for event in source.by_ref() {
+            match event? {
+                TraceEvent::Message(m) => {
+                    pending = Some(m);
+                    break;
+                }
+                TraceEvent::Problem(p) => problems.push(p),
+            }
+        }
+    }
+    receive_until(&socket, Instant::now() + TAIL, &mut buf, &mut |text| {
+        record(
+            text,
+            &remotes,
+            tandem,
+            target,
+            &mut identities,
+            &mut normaliser,
+            transcript,
+        )
+    })
+    .await?;
+    transcript.flush()?;
+    Ok(Outcome {
+        problems,
+        messages,
+        skipped: source.skipped_packets(),
+    })
+}
+
+async fn receive_until(
+    socket: &UdpSocket,
+    until: Instant,
+    buf: &mut [u8],
+    handle: &mut dyn FnMut(String) -> std::io::Result<()>,
+) -> Result<()> {
+    loop {
+        let wait = until.saturating_duration_since(Instant::now());
+        if wait.is_zero() {
+            return Ok(());
+        }
+        match tokio::time::timeout(wait, socket.recv(buf)).await {
+            Err(_) => return Ok(()),
+            // An ICMP port-unreachable surfaces here: tandem is not (yet) listening.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                anyhow::bail!("nothing listens at the --live address: {e}")
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Ok(Ok(n)) => {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if !text.trim().is_empty() {
+                    handle(text)?;
+                }
+            }
+        }
+    }
+}
+
+/// One message from tandem, written as the offline transcript writes SIP entries, with
+/// the live addresses put back to the trace's.
+fn record(
+    text: String,
+    remotes: &HashMap<String, String>,
+    tandem: SocketAddr,
+    target: SocketAddr,
+    identities: &mut Identities,
+    normaliser: &mut Normaliser,
+    transcript: &mut dyn Write,
+) -> std::io::Result<()> {
+    identities.sent_now(text.clone());
+    let mut text = text.replace(&target.to_string(), &tandem.to_string());
+    for (then, now) in remotes {
+        text = text.replace(now.as_str(), then);
+        // RFC 3581: tandem's Via echoes the port it saw, ours.
+        if let (Some((_, then_port)), Some((_, now_port))) =
+            (then.rsplit_once(':'), now.rsplit_once(':'))
+        {
+            text = text.replace(
+                &format!(";rport={now_port}"),
+                &format!(";rport={then_port}"),
+            );
+        }
+    }
+    let shown = super::run::with_body_length(&normaliser.normalise(&text)).replace("\r\n", "\n");
+    write!(transcript, "sip\n{}\n\n", shown.trim_end())
+}
+
+/// The SIP entries of an offline transcript, as live mode writes them: without the time
+/// and the address line (timing and ports differ on a live run).
+pub fn sip_only(transcript: &str) -> String {
+    let mut out = String::new();
+    for entry in transcript.split("\n\n+") {
+        let entry = entry.trim_start_matches('+');
+        let Some((head, body)) = entry.split_once('\n') else {
+            continue;
+        };
+        if head.split_whitespace().nth(1) == Some("sip") {
+            out.push_str("sip\n");
+            out.push_str(body.trim_end());
+            out.push_str("\n\n");
+        }
+    }
+    out
+}
