@@ -606,6 +606,17 @@ async fn hold_and_resume_both_ways() {
     assert!(resumed, "the phone never answered the hold re-INVITE");
 }
 
+/// The To tag of a response (the dialog's remote tag for the caller).
+fn to_tag(response: &str) -> String {
+    response
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split(";tag=").nth(1))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 /// A hand-written SIP caller from a trusted address (no digest): a raw UDP dialog that sends
 /// an RFC 8840 INFO with a trickled candidate once the call is answered.
 struct RawSipCaller {
@@ -679,13 +690,7 @@ async fn a_trickle_ice_info_from_sip_becomes_a_transport_info() {
     )
     .await;
     let ok = caller.expect("SIP/2.0 200");
-    let to_tag = ok
-        .lines()
-        .find(|l| l.starts_with("To:"))
-        .and_then(|l| l.split(";tag=").nth(1))
-        .unwrap()
-        .trim()
-        .to_string();
+    let to_tag = to_tag(&ok);
     caller.send("ACK", 1, Some(&to_tag), "", "");
 
     alice.received.clear();
@@ -1138,13 +1143,7 @@ async fn the_first_device_to_answer_wins_and_the_others_hear_it_was_answered_els
     assert!(ended.contains("<cancel/>"), "{ended}");
     assert!(ended.contains("Call completed elsewhere"), "{ended}");
     // The laptop's call is the call: one CDR line, when it ends.
-    let to_tag = ok
-        .lines()
-        .find(|l| l.starts_with("To:"))
-        .and_then(|l| l.split(";tag=").nth(1))
-        .unwrap()
-        .trim()
-        .to_string();
+    let to_tag = to_tag(&ok);
     caller.send("ACK", 1, Some(&to_tag), "", "");
     caller.send("BYE", 2, Some(&to_tag), "", "");
     caller.expect("SIP/2.0 200");
@@ -1238,13 +1237,7 @@ async fn a_sip_re_invite_adding_video_is_a_content_add_the_client_accepts() {
     .await;
     let ok = caller.expect("SIP/2.0 200");
     assert!(ok.contains("Recv-Info: trickle-ice"), "{ok}");
-    let to_tag = ok
-        .lines()
-        .find(|l| l.starts_with("To:"))
-        .and_then(|l| l.split(";tag=").nth(1))
-        .unwrap()
-        .trim()
-        .to_string();
+    let to_tag = to_tag(&ok);
     caller.send("ACK", 1, Some(&to_tag), "", "");
 
     alice.received.clear();
@@ -1309,13 +1302,7 @@ async fn late_candidates_reach_a_trickle_capable_caller_in_info() {
     // No end-of-candidates: the 200 goes out after the trickle wait.
     let ok = caller.expect("SIP/2.0 200");
     assert!(ok.contains("a=candidate:"), "{ok}");
-    let to_tag = ok
-        .lines()
-        .find(|l| l.starts_with("To:"))
-        .and_then(|l| l.split(";tag=").nth(1))
-        .unwrap()
-        .trim()
-        .to_string();
+    let to_tag = to_tag(&ok);
     caller.send("ACK", 1, Some(&to_tag), "", "");
     jingle(
         &mut alice,

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tandem_sip::trace::{TraceEvent, TraceTransport};
+use tandem_sip::trace::TraceTransport;
 use tokio::net::UdpSocket;
 
 use super::fixture::Fixture;
@@ -31,16 +31,7 @@ pub async fn live(
 ) -> Result<Outcome> {
     let mut problems = Vec::new();
     let mut messages = 0u64;
-    let mut pending = None;
-    for event in source.by_ref() {
-        match event? {
-            TraceEvent::Message(m) => {
-                pending = Some(m);
-                break;
-            }
-            TraceEvent::Problem(p) => problems.push(p),
-        }
-    }
+    let mut pending = source.next_message(&mut problems)?;
     let Some(first) = pending.clone() else {
         return Ok(Outcome {
             problems,
@@ -62,68 +53,47 @@ pub async fn live(
         .await
         .with_context(|| format!("reaching {target}"))?;
     let local = socket.local_addr()?;
-    let mut identities = Identities::default();
-    let mut normaliser = Normaliser::with_gateway(&fixture.sip_domain());
-    // The trace's remote addresses are ours now (and back again in what tandem says).
-    let mut remotes: HashMap<String, String> = HashMap::new();
+    let mut peer = Peer {
+        socket,
+        tandem,
+        target,
+        identities: Identities::default(),
+        normaliser: Normaliser::with_gateway(&fixture.sip_domain()),
+        remotes: HashMap::new(),
+        transcript,
+        buf: vec![0u8; 65_535],
+    };
     let start = Instant::now();
     let origin = first.time;
-    let mut buf = vec![0u8; 65_535];
     while let Some(message) = pending.take() {
         messages += 1;
-        let due = start + message.time.saturating_sub(origin);
         // Answers that come before the next message is due.
-        receive_until(&socket, due, &mut buf, &mut |text| {
-            record(
-                text,
-                &remotes,
-                tandem,
-                target,
-                &mut identities,
-                &mut normaliser,
-                transcript,
-            )
-        })
-        .await?;
+        peer.receive_until(start + message.time.saturating_sub(origin))
+            .await?;
         if message.source == tandem {
-            identities.sent_then(String::from_utf8_lossy(&message.bytes).into_owned());
+            peer.identities
+                .sent_then(String::from_utf8_lossy(&message.bytes).into_owned());
         } else if message.transport == TraceTransport::Udp {
-            remotes
+            peer.remotes
                 .entry(message.source.to_string())
                 .or_insert_with(|| local.to_string());
-            let mut text = identities.rewrite(&String::from_utf8_lossy(&message.bytes));
-            for (then, now) in &remotes {
+            let mut text = peer
+                .identities
+                .rewrite(&String::from_utf8_lossy(&message.bytes));
+            for (then, now) in &peer.remotes {
                 text = text.replace(then.as_str(), now);
             }
-            socket.send(text.as_bytes()).await?;
+            peer.socket.send(text.as_bytes()).await?;
         } else {
             problems.push(tandem_sip::trace::TraceProblem {
                 packet: message.packet,
                 what: "a TCP message: live mode sends UDP only; skipped".into(),
             });
         }
-        for event in source.by_ref() {
-            match event? {
-                TraceEvent::Message(m) => {
-                    pending = Some(m);
-                    break;
-                }
-                TraceEvent::Problem(p) => problems.push(p),
-            }
-        }
+        pending = source.next_message(&mut problems)?;
     }
-    receive_until(&socket, Instant::now() + TAIL, &mut buf, &mut |text| {
-        record(
-            text,
-            &remotes,
-            tandem,
-            target,
-            &mut identities,
-            &mut normaliser,
-            transcript,
-        )
-    })
-    .await?;
+    peer.receive_until(Instant::now() + TAIL).await?;
+    let transcript = peer.transcript;
     transcript.flush()?;
     Ok(Outcome {
         problems,
@@ -132,61 +102,66 @@ pub async fn live(
     })
 }
 
-async fn receive_until(
-    socket: &UdpSocket,
-    until: Instant,
-    buf: &mut [u8],
-    handle: &mut dyn FnMut(String) -> std::io::Result<()>,
-) -> Result<()> {
-    loop {
-        let wait = until.saturating_duration_since(Instant::now());
-        if wait.is_zero() {
-            return Ok(());
-        }
-        match tokio::time::timeout(wait, socket.recv(buf)).await {
-            Err(_) => return Ok(()),
-            // An ICMP port-unreachable surfaces here: tandem is not (yet) listening.
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                anyhow::bail!("nothing listens at the --live address: {e}")
+/// The running tandem as the trace's remote side sees it.
+struct Peer<'w> {
+    socket: UdpSocket,
+    /// tandem's address in the trace, and where it is now.
+    tandem: SocketAddr,
+    target: SocketAddr,
+    identities: Identities,
+    normaliser: Normaliser,
+    /// The trace's remote addresses and ours that stand for them.
+    remotes: HashMap<String, String>,
+    transcript: &'w mut dyn Write,
+    buf: Vec<u8>,
+}
+
+impl Peer<'_> {
+    /// Writes down what tandem says until `until`.
+    async fn receive_until(&mut self, until: Instant) -> Result<()> {
+        loop {
+            let wait = until.saturating_duration_since(Instant::now());
+            if wait.is_zero() {
+                return Ok(());
             }
-            Ok(Err(e)) => return Err(e.into()),
-            Ok(Ok(n)) => {
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if !text.trim().is_empty() {
-                    handle(text)?;
+            match tokio::time::timeout(wait, self.socket.recv(&mut self.buf)).await {
+                Err(_) => return Ok(()),
+                // An ICMP port-unreachable surfaces here: tandem is not (yet) listening.
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    anyhow::bail!("nothing listens at the --live address: {e}")
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok(n)) => {
+                    let text = String::from_utf8_lossy(&self.buf[..n]).into_owned();
+                    if !text.trim().is_empty() {
+                        self.record(text)?;
+                    }
                 }
             }
         }
     }
-}
 
-/// One message from tandem, written as the offline transcript writes SIP entries, with
-/// the live addresses put back to the trace's.
-fn record(
-    text: String,
-    remotes: &HashMap<String, String>,
-    tandem: SocketAddr,
-    target: SocketAddr,
-    identities: &mut Identities,
-    normaliser: &mut Normaliser,
-    transcript: &mut dyn Write,
-) -> std::io::Result<()> {
-    identities.sent_now(text.clone());
-    let mut text = text.replace(&target.to_string(), &tandem.to_string());
-    for (then, now) in remotes {
-        text = text.replace(now.as_str(), then);
-        // RFC 3581: tandem's Via echoes the port it saw, ours.
-        if let (Some((_, then_port)), Some((_, now_port))) =
-            (then.rsplit_once(':'), now.rsplit_once(':'))
-        {
-            text = text.replace(
-                &format!(";rport={now_port}"),
-                &format!(";rport={then_port}"),
-            );
+    /// One message from tandem, written as the offline transcript writes SIP entries,
+    /// with the live addresses put back to the trace's.
+    fn record(&mut self, text: String) -> std::io::Result<()> {
+        self.identities.sent_now(text.clone());
+        let mut text = text.replace(&self.target.to_string(), &self.tandem.to_string());
+        for (then, now) in &self.remotes {
+            text = text.replace(now.as_str(), then);
+            // RFC 3581: tandem's Via echoes the port it saw, ours.
+            if let (Some((_, then_port)), Some((_, now_port))) =
+                (then.rsplit_once(':'), now.rsplit_once(':'))
+            {
+                text = text.replace(
+                    &format!(";rport={now_port}"),
+                    &format!(";rport={then_port}"),
+                );
+            }
         }
+        let shown =
+            super::run::with_body_length(&self.normaliser.normalise(&text)).replace("\r\n", "\n");
+        write!(self.transcript, "sip\n{}\n\n", shown.trim_end())
     }
-    let shown = super::run::with_body_length(&normaliser.normalise(&text)).replace("\r\n", "\n");
-    write!(transcript, "sip\n{}\n\n", shown.trim_end())
 }
 
 /// The SIP entries of an offline transcript, as live mode writes them: without the time

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use tandem_sip::trace::{TraceEvent, TraceMessage, TraceProblem};
+use tandem_sip::trace::{TraceMessage, TraceProblem};
 
 use super::fixture::Fixture;
 use super::identities::Identities;
@@ -40,16 +40,7 @@ pub async fn replay(
 ) -> Result<Outcome> {
     let mut problems = Vec::new();
     // The first message says where tandem was (unless the fixture does) and when it began.
-    let mut first = None;
-    for event in source.by_ref() {
-        match event? {
-            TraceEvent::Message(m) => {
-                first = Some(m);
-                break;
-            }
-            TraceEvent::Problem(p) => problems.push(p),
-        }
-    }
+    let first = source.next_message(&mut problems)?;
     let Some(first) = first else {
         return Ok(Outcome {
             problems,
@@ -240,16 +231,7 @@ async fn run(
                     .await;
             }
             state.collect(&clock, now, &mut endpoint, &mut xmpp).await;
-            // The next message of the trace, problems noted on the way.
-            for event in source.by_ref() {
-                match event? {
-                    TraceEvent::Message(m) => {
-                        next_message = Some(m);
-                        break;
-                    }
-                    TraceEvent::Problem(p) => problems.push(p),
-                }
-            }
+            next_message = source.next_message(problems)?;
         }
         if later_at == Some(now) {
             while let Some(entry) = state.later.first_entry() {

@@ -54,6 +54,20 @@ impl TraceSource {
         Ok(source)
     }
 
+    /// The next message, with the problems met on the way added to `problems`.
+    pub fn next_message(
+        &mut self,
+        problems: &mut Vec<tandem_sip::trace::TraceProblem>,
+    ) -> Result<Option<tandem_sip::trace::TraceMessage>> {
+        for event in self.by_ref() {
+            match event? {
+                TraceEvent::Message(m) => return Ok(Some(m)),
+                TraceEvent::Problem(p) => problems.push(p),
+            }
+        }
+        Ok(None)
+    }
+
     /// Packets that were neither SIP nor a SIP problem (captures only).
     pub fn skipped_packets(&self) -> u64 {
         match &self.decoder {
