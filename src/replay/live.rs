@@ -16,7 +16,7 @@ use tokio::net::UdpSocket;
 
 use super::fixture::Fixture;
 use super::identities::Identities;
-use super::run::{tandem_of, Outcome};
+use super::run::{opening, Outcome};
 use super::source::TraceSource;
 use super::tokens::Normaliser;
 
@@ -31,17 +31,15 @@ pub async fn live(
 ) -> Result<Outcome> {
     let mut problems = Vec::new();
     let mut messages = 0u64;
-    let mut pending = source.next_message(&mut problems)?;
-    let Some(first) = pending.clone() else {
+    let Some((first, tandem)) = opening(&mut source, fixture, &mut problems)? else {
         return Ok(Outcome {
             problems,
             messages: 0,
             skipped: source.skipped_packets(),
         });
     };
-    let tandem = fixture
-        .tandem
-        .unwrap_or_else(|| tandem_of(&first, !fixture.calls.is_empty()));
+    let origin = first.time;
+    let mut pending = Some(first);
     let bind: SocketAddr = if target.is_ipv6() {
         "[::]:0".parse()?
     } else {
@@ -64,7 +62,6 @@ pub async fn live(
         buf: vec![0u8; 65_535],
     };
     let start = Instant::now();
-    let origin = first.time;
     while let Some(message) = pending.take() {
         messages += 1;
         // Answers that come before the next message is due.

@@ -39,18 +39,13 @@ pub async fn replay(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Outcome> {
     let mut problems = Vec::new();
-    // The first message says where tandem was (unless the fixture does) and when it began.
-    let first = source.next_message(&mut problems)?;
-    let Some(first) = first else {
+    let Some((first, tandem)) = opening(&mut source, fixture, &mut problems)? else {
         return Ok(Outcome {
             problems,
             messages: 0,
             skipped: source.skipped_packets(),
         });
     };
-    let tandem = fixture
-        .tandem
-        .unwrap_or_else(|| tandem_of(&first, !fixture.calls.is_empty()));
     let peer = if first.source == tandem {
         first.destination
     } else {
@@ -81,9 +76,24 @@ pub async fn replay(
     })
 }
 
+/// The trace's first message, which says where tandem was (unless the fixture does) and
+/// when the trace began; `None` for a trace without messages.
+pub(super) fn opening(
+    source: &mut TraceSource,
+    fixture: &Fixture,
+    problems: &mut Vec<TraceProblem>,
+) -> Result<Option<(TraceMessage, SocketAddr)>> {
+    Ok(source.next_message(problems)?.map(|first| {
+        let tandem = fixture
+            .tandem
+            .unwrap_or_else(|| tandem_of(&first, !fixture.calls.is_empty()));
+        (first, tandem)
+    }))
+}
+
 /// Tandem is where the first request went (or whoever sent the first response); when the
 /// XMPP side places calls, tandem sent the first request.
-pub(super) fn tandem_of(first: &TraceMessage, tandem_calls: bool) -> SocketAddr {
+fn tandem_of(first: &TraceMessage, tandem_calls: bool) -> SocketAddr {
     let request = !first.bytes.starts_with(b"SIP/2.0 ");
     if request != tandem_calls {
         first.destination
