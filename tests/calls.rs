@@ -1322,22 +1322,42 @@ async fn late_candidates_reach_a_trickle_capable_caller_in_info() {
     assert!(info.contains("a=end-of-candidates"), "{info}");
 }
 
-/// Not a test: writes `fixtures/traces/baresip_answered.pcap`, a tcpdump capture of a real
-/// baresip call through tandem (a trusted peer, so no digest), for `tandem replay`. Run by
-/// hand as root with tcpdump installed:
+/// How each captured call goes after alice's client got the session-initiate.
+#[derive(Clone, Copy)]
+enum Captured {
+    /// She answers; the phone hangs up a second later.
+    Answered,
+    /// She answers busy.
+    Busy,
+    /// The phone gives up while she rings.
+    Cancelled,
+}
+
+/// Not a test: writes `fixtures/traces/baresip_{answered,busy,cancelled}.pcap`, tcpdump
+/// captures of real baresip calls through tandem (a trusted peer, so no digest), for
+/// `tandem replay`. Run by hand as root with tcpdump installed:
 /// `TANDEM_CAPTURE_DIR=fixtures/traces cargo test --test calls capture -- --ignored`
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "writes a replay fixture; needs root and tcpdump"]
-async fn capture_a_baresip_call_for_replay() {
+#[ignore = "writes replay fixtures; needs root and tcpdump"]
+async fn capture_baresip_calls_for_replay() {
     // Relative to the workspace root, where cargo runs this package's tests.
     let dir =
         std::path::PathBuf::from(std::env::var("TANDEM_CAPTURE_DIR").expect("TANDEM_CAPTURE_DIR"));
+    for (name, how) in [
+        ("answered", Captured::Answered),
+        ("busy", Captured::Busy),
+        ("cancelled", Captured::Cancelled),
+    ] {
+        capture_one(&dir.join(format!("baresip_{name}.pcap")), how).await;
+    }
+}
+
+async fn capture_one(pcap: &std::path::Path, how: Captured) {
     let (server, mut alice) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
     let phone = bob_phone(&server).expect("baresip");
-    let pcap = dir.join("baresip_answered.pcap");
     let mut tcpdump = std::process::Command::new("tcpdump")
-        .args(["-i", "lo", "-U", "-s", "0", "-w"])
-        .arg(&pcap)
+        .args(["-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w"])
+        .arg(pcap)
         .arg(format!("udp and port {}", server.sip_udp.port()))
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -1345,18 +1365,43 @@ async fn capture_a_baresip_call_for_replay() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     phone.command("/dial sip:alice@localhost");
     let (from, sid) = incoming(&mut alice).await;
-    let _media = accept(&mut alice, &phone, &from, &sid).await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    phone.command("/hangup");
-    phone.wait_for("session closed", Duration::from_secs(10));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    // SIGTERM: tcpdump flushes and exits.
-    unsafe { libc_kill(tcpdump.id() as i32, 15) };
+    match how {
+        Captured::Answered => {
+            let _media = accept(&mut alice, &phone, &from, &sid).await;
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            phone.command("/hangup");
+            phone.wait_for("terminated", Duration::from_secs(10));
+        }
+        Captured::Busy => {
+            jingle(
+                &mut alice,
+                &from,
+                &sid,
+                "session-terminate",
+                "<reason><busy/></reason>",
+            )
+            .await;
+            phone.wait_for("486", Duration::from_secs(10));
+        }
+        Captured::Cancelled => {
+            jingle(
+                &mut alice,
+                &from,
+                &sid,
+                "session-info",
+                "<ringing xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>",
+            )
+            .await;
+            phone.wait_for("180 Ringing", Duration::from_secs(10));
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            phone.command("/hangup");
+            alice.read_until("session-terminate").await;
+        }
+    }
+    // Time for the last packets to reach the file: with `--immediate-mode` and `-U`
+    // tcpdump writes each as it comes, so nothing is lost by killing it after.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tcpdump.kill().unwrap();
     tcpdump.wait().unwrap();
     eprintln!("wrote {}", pcap.display());
-}
-
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }

@@ -20,6 +20,7 @@
 //! name = "alice"
 //! resources = ["laptop"]          # available resources (default ["phone"]; [] = offline)
 //! jmi = false                     # they advertise XEP-0353
+//! ringing = true                  # session-info ringing at once on a session-initiate
 //! answer = "accept"               # accept | busy | decline | ignore
 //! answer_after = 1.0              # seconds after the session-initiate (or propose)
 //! hangup_after = 5.0              # seconds after answering: session-terminate
@@ -68,6 +69,9 @@ pub struct User {
     pub resources: Vec<String>,
     #[serde(default)]
     pub jmi: bool,
+    /// The client says it rings (session-info ringing) as soon as a session-initiate comes.
+    #[serde(default)]
+    pub ringing: bool,
     #[serde(default)]
     pub answer: Answer,
     #[serde(default)]

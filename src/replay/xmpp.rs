@@ -127,6 +127,16 @@ impl XmppSide {
                 };
                 match j.action {
                     Action::SessionInitiate => {
+                        if user.ringing {
+                            let id = self.id();
+                            now.push(format!(
+                                "<iq type='set' id='{id}' from='{jid}' to='{}'>\
+                                 <jingle xmlns='{JINGLE_NS}' action='session-info' sid='{}'>\
+                                 <ringing xmlns='urn:xmpp:jingle:apps:rtp:info:1'/></jingle></iq>",
+                                attr(&from),
+                                attr(&j.sid)
+                            ));
+                        }
                         let proceeded = self.devices[i].proceeded.contains(&j.sid);
                         let wait = if proceeded { 0.0 } else { user.answer_after };
                         if let Some(reply) = self.answer_initiate(i, &from, &j) {
