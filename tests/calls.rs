@@ -411,7 +411,8 @@ async fn the_caller_cancelling_while_it_rings_ends_the_jingle_session() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_offline_and_unanswered_callees() {
-    let Some((server, mut alice, phone)) = setup("ring_timeout = 5\n").await else {
+    let Some((server, mut alice, phone)) = setup(&format!("ring_timeout = 5\n{METRICS}")).await
+    else {
         return;
     };
     phone.command("/dial sip:nobody@localhost");
@@ -438,6 +439,16 @@ async fn unknown_offline_and_unanswered_callees() {
     }
     let line = server.wait_for_log("reason=\"timeout\"", Duration::from_secs(5));
     assert!(line.contains("status=480"), "{line}");
+    // The unanswered call is over in the books too: one CDR line, nothing left active.
+    let cdr = std::fs::read_to_string(server.dir.join("cdr.jsonl")).unwrap_or_default();
+    assert_eq!(cdr.lines().count(), 1, "{cdr}");
+    assert!(cdr.contains("\"status\":480"), "{cdr}");
+    let metrics = scrape(&server).await;
+    assert!(metrics.contains("tandem_calls_active 0"), "{metrics}");
+    assert!(
+        metrics.contains("tandem_call_failures_total{reason=\"timeout\"} 1"),
+        "{metrics}"
+    );
 }
 
 /// [`server_with_alice`] and bob's phone registered at tandem, answering automatically.

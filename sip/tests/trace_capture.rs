@@ -329,3 +329,30 @@ mod properties {
             .collect()
     }
 }
+
+#[test]
+fn sequence_numbers_wrapping_past_2_32_keep_their_order() {
+    let stream = [invite("w1"), invite("w2")].concat();
+    let isn = u32::MAX - 150;
+    let at = |offset: usize| isn.wrapping_add(1).wrapping_add(offset as u32);
+    let cut = [0usize, 120, 260, stream.len()];
+    let frames = vec![
+        tcp(isn, Flag::Syn, b""),
+        // Both early: one just before the wrap, one after it.
+        tcp(at(cut[1]), Flag::None, &stream[cut[1]..cut[2]]),
+        tcp(at(cut[2]), Flag::None, &stream[cut[2]..cut[3]]),
+        tcp(at(cut[2]), Flag::None, &stream[cut[2]..cut[3]]), // retransmitted while held
+        tcp(at(0), Flag::None, &stream[..cut[1]]),
+    ];
+    let (events, _) = decode(&pcap(&frames), 64);
+    assert!(problems(&events).is_empty(), "{events:?}");
+    let got: Vec<_> = messages(&events).iter().map(|m| m.bytes.clone()).collect();
+    assert_eq!(got, [invite("w1"), invite("w2")]);
+}
+
+#[test]
+fn data_on_the_syn_is_not_lost() {
+    let (events, _) = decode(&pcap(&[tcp(500, Flag::Syn, &invite("tfo"))]), 64);
+    assert!(problems(&events).is_empty(), "{events:?}");
+    assert_eq!(messages(&events)[0].bytes, invite("tfo"));
+}

@@ -628,10 +628,11 @@ impl Endpoint {
             Decision::Won { others } => self.end_branches(call_id, &others, 200),
             Decision::Fail { status, others } => {
                 self.fork_final(call_id, status);
-                self.end_branches(call_id, &others, status);
+                // Recorded before the branches end: the last one to end forgets the fork.
                 if let Some(bridge) = self.bridge.as_mut() {
                     bridge.fork_over(call_id, status, None);
                 }
+                self.end_branches(call_id, &others, status);
             }
             Decision::Forward | Decision::Absorb | Decision::TooLate => {}
         }
@@ -742,7 +743,7 @@ impl Endpoint {
             _ => forked.fork.failed(branch, status),
         };
         if decision == Decision::Forward && status < 200 {
-            forked.ringing.get_or_insert_with(Instant::now);
+            forked.ringing.get_or_insert_with(clock::now);
         }
         let passes = match &decision {
             Decision::Forward | Decision::Won { .. } => true,
@@ -811,7 +812,7 @@ impl Endpoint {
             _ => return true,
         };
         if decision == Decision::Forward {
-            forked.ringing.get_or_insert_with(Instant::now);
+            forked.ringing.get_or_insert_with(clock::now);
         }
         let allowed = match &decision {
             Decision::Forward => true,

@@ -71,6 +71,13 @@ impl Reassembler {
             };
         }
         if !s.payload.is_empty() {
+            // The SYN takes one sequence number; data on it (TCP Fast Open) follows it.
+            let sequence = if s.syn {
+                s.sequence.wrapping_add(1)
+            } else {
+                s.sequence
+            };
+            let s = Segment { sequence, ..s };
             let next = *flow.next.get_or_insert(s.sequence);
             let offset = s.sequence.wrapping_sub(next) as i32;
             if offset > 0 {
@@ -86,7 +93,10 @@ impl Reassembler {
                     flow.deliver(&s, s.payload, out);
                 } else {
                     flow.ahead_bytes += s.payload.len();
-                    flow.ahead.insert(s.sequence, s.payload.to_vec());
+                    // A retransmitted early segment replaces the one held.
+                    if let Some(old) = flow.ahead.insert(s.sequence, s.payload.to_vec()) {
+                        flow.ahead_bytes -= old.len();
+                    }
                 }
             } else {
                 let skip = offset.unsigned_abs() as usize;
@@ -175,7 +185,13 @@ impl Flow {
     /// Early segments that now follow on.
     fn drain_ahead(&mut self, s: &Segment<'_>, out: &mut VecDeque<TraceEvent>) {
         while let Some(next) = self.next {
-            let Some((&sequence, _)) = self.ahead.iter().next() else {
+            // The held segment nearest in sequence order (numbers wrap at 2^32).
+            let Some(sequence) = self
+                .ahead
+                .keys()
+                .copied()
+                .min_by_key(|seq| seq.wrapping_sub(next) as i32)
+            else {
                 return;
             };
             let offset = sequence.wrapping_sub(next) as i32;

@@ -849,6 +849,8 @@ impl Call {
             }
             None => self.sip(SipAction::RejectReInvite { status: 500 }),
         }
+        // Candidates that came while SIP's offer was held go now.
+        self.reoffer_if_needed();
     }
 
     /// The XMPP side never answered the content-add: SIP's new streams are refused, and the
@@ -940,7 +942,9 @@ impl Call {
 
     /// A new offer from the XMPP side's current description (hold, senders, candidates).
     fn reoffer(&mut self) -> Result<(), JingleRefusal> {
-        if self.reinvite_in_flight {
+        // One offer at a time (RFC 3261 §14.1): ours in flight, or SIP's held for a
+        // content-accept.
+        if self.reinvite_in_flight || self.pending_sip_add.is_some() {
             return Err(JingleRefusal::TieBreak);
         }
         match self.next_local_sdp() {
