@@ -356,3 +356,26 @@ fn data_on_the_syn_is_not_lost() {
     assert!(problems(&events).is_empty(), "{events:?}");
     assert_eq!(messages(&events)[0].bytes, invite("tfo"));
 }
+
+#[test]
+fn a_record_cut_short_by_the_snaplen_is_skipped_and_reading_goes_on() {
+    let mut writer = PcapWriter::new(Vec::new()).unwrap();
+    let whole = udp(A, B, 5060, 5060, &invite("s1"));
+    let next = udp(A, B, 5060, 5060, &invite("s2"));
+    let t = Duration::from_secs(1_700_000_000);
+    writer
+        .write_packet(&PcapPacket::new(t, whole.len() as u32, &whole[..200]))
+        .unwrap();
+    writer
+        .write_packet(&PcapPacket::new(t, next.len() as u32, &next))
+        .unwrap();
+    let (events, _) = decode(&writer.into_writer(), 100);
+    let p = problems(&events);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].0, 1);
+    assert!(p[0].1.contains("cut short"), "{p:?}");
+    let got = messages(&events);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].packet, 2);
+    assert_eq!(got[0].bytes, invite("s2"));
+}

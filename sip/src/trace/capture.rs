@@ -9,7 +9,7 @@ use std::time::Duration;
 use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
-use pcap_file::{DataLink, PcapError};
+use pcap_file::{DataLink, PcapError, TsResolution};
 
 use super::link::{decode, Carried};
 use super::tcp::{Reassembler, Segment};
@@ -117,22 +117,42 @@ impl CaptureDecoder {
                     }
                 }
                 State::Pcap(parser) => {
-                    let link = parser.header().datalink;
-                    parser.next_packet(rest).map(|(left, packet)| {
+                    let header = parser.header();
+                    // Raw records: one whose lengths disagree with the header (a capture
+                    // made with a short snaplen) is reported and skipped, not the end.
+                    parser.next_raw_packet(rest).map(|(left, raw)| {
                         self.packet += 1;
-                        self.last_time = packet.timestamp;
-                        frame(
-                            &mut Frames {
-                                packet: self.packet,
-                                time: packet.timestamp,
-                                tcp: &mut self.tcp,
-                                sip_endpoints: &mut self.sip_endpoints,
-                                skipped: &mut self.skipped,
-                                out: &mut self.out,
-                            },
-                            link,
-                            &packet.data,
-                        );
+                        let time = match header.ts_resolution {
+                            TsResolution::MicroSecond => Duration::new(
+                                u64::from(raw.ts_sec),
+                                raw.ts_frac.min(999_999) * 1000,
+                            ),
+                            TsResolution::NanoSecond => {
+                                Duration::new(u64::from(raw.ts_sec), raw.ts_frac.min(999_999_999))
+                            }
+                        };
+                        self.last_time = time;
+                        let mut frames = Frames {
+                            packet: self.packet,
+                            time,
+                            tcp: &mut self.tcp,
+                            sip_endpoints: &mut self.sip_endpoints,
+                            skipped: &mut self.skipped,
+                            out: &mut self.out,
+                        };
+                        if raw.incl_len > header.snaplen.max(65_535) {
+                            frames.problem(format!(
+                                "a record of {} bytes, more than the capture's snaplen; skipped",
+                                raw.incl_len
+                            ));
+                        } else if raw.incl_len < raw.orig_len {
+                            frames.problem(format!(
+                                "cut short by the capture ({} of {} bytes kept); skipped",
+                                raw.incl_len, raw.orig_len
+                            ));
+                        } else {
+                            frame(&mut frames, header.datalink, &raw.data);
+                        }
                         (rest.len() - left.len(), None)
                     })
                 }
@@ -163,7 +183,19 @@ impl CaptureDecoder {
                             skipped: &mut self.skipped,
                             out: &mut self.out,
                         };
+                        let cut = match &block {
+                            Block::EnhancedPacket(p) => {
+                                (p.data.len() as u64) < u64::from(p.original_len)
+                            }
+                            Block::SimplePacket(p) => {
+                                (p.data.len() as u64) < u64::from(p.original_len)
+                            }
+                            _ => false,
+                        };
                         match link {
+                            _ if cut => {
+                                frames.problem("cut short by the capture (snaplen); skipped".into())
+                            }
                             Some(link) => frame(&mut frames, link, data),
                             None => frames.problem(
                                 "a packet on an interface the capture never described".into(),
