@@ -1053,6 +1053,21 @@ impl RawPhone {
         }
     }
 
+    /// Whatever arrives within `wait` (nothing: `None`).
+    fn within(&self, wait: Duration) -> Option<String> {
+        self.socket.set_read_timeout(Some(wait)).unwrap();
+        let mut buf = vec![0u8; 65535];
+        let got = self
+            .socket
+            .recv_from(&mut buf)
+            .ok()
+            .map(|(n, _)| String::from_utf8_lossy(&buf[..n]).into_owned());
+        self.socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        got
+    }
+
     /// Answers `request` with `status`, echoing its Vias and dialog headers (§8.2.6).
     fn reply(&self, request: &str, status: &str, tag: &str) {
         use tandem_sip::message::{Message, Response};
@@ -1162,6 +1177,48 @@ async fn the_first_device_to_answer_wins_and_the_others_hear_it_was_answered_els
     let cdr = std::fs::read_to_string(server.dir.join("cdr.jsonl")).unwrap();
     assert_eq!(cdr.lines().count(), 1, "{cdr}");
     assert!(cdr.contains(&laptop_sid), "{cdr}");
+}
+
+/// RFC 3261 §9.1: a phone that has sent no provisional response yet is not sent a CANCEL;
+/// the CANCEL goes out with its first provisional response.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_that_said_nothing_yet_is_cancelled_once_it_rings() {
+    let (server, mut laptop) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
+    let phone = RawPhone::register(server.sip_udp, "alice", "alicepw");
+    let caller = RawSipCaller::new(server.sip_udp);
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio 40700 RTP/AVP 0\r\n";
+    caller.send(
+        "INVITE",
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        offer,
+    );
+    let (from, sid) = incoming(&mut laptop).await;
+    let invite = phone.next("INVITE ");
+    jingle(
+        &mut laptop,
+        &from,
+        &sid,
+        "session-accept",
+        &pcmu_content(40800),
+    )
+    .await;
+    caller.expect("SIP/2.0 200");
+    // (The registrar's OPTIONS probe may come meanwhile.)
+    while let Some(early) = phone.within(Duration::from_millis(700)) {
+        assert!(
+            !early.starts_with("CANCEL"),
+            "a CANCEL before any provisional: {early}"
+        );
+    }
+    phone.reply(&invite, "180 Ringing", "late");
+    let cancel = phone.next("CANCEL ");
+    assert!(cancel.contains("Call completed elsewhere"), "{cancel}");
+    phone.reply(&cancel, "200 OK", "late");
+    phone.reply(&invite, "487 Request Terminated", "late");
+    phone.next("ACK ");
 }
 
 /// Alice's own SIP phone (baresip, auto-answer) picks up before her XMPP client does: the

@@ -98,8 +98,14 @@ enum ForkBranch {
     /// A registered phone: our forwarded INVITE.
     Phone {
         key: ClientKey,
-        invite: Request,
+        invite: Box<Request>,
         destination: Destination,
+        /// A provisional response came: a CANCEL may be sent (RFC 3261 §9.1).
+        provisional: bool,
+        /// A CANCEL waiting for that provisional response, with its Reason.
+        cancel: Option<String>,
+        /// Its final response came (or Timer B fired): nothing more will.
+        done: bool,
     },
 }
 
@@ -616,8 +622,11 @@ impl Endpoint {
         self.send_client_request(key.clone(), invite.clone(), destination.clone());
         Some(ForkBranch::Phone {
             key,
-            invite,
+            invite: Box::new(invite),
             destination: destination.clone(),
+            provisional: false,
+            cancel: None,
+            done: false,
         })
     }
 
@@ -677,7 +686,7 @@ impl Endpoint {
         } else {
             tandem_translations::errors::reason_header(status, default_reason(status))
         };
-        for branch in branches {
+        for (index, branch) in others.iter().zip(branches) {
             match branch {
                 ForkBranch::Jingle(sid) => {
                     if let Some(leg) = self.bridge.as_mut().and_then(|b| b.legs.get_mut(&sid)) {
@@ -686,22 +695,41 @@ impl Endpoint {
                     self.drive(&sid);
                 }
                 ForkBranch::Phone {
+                    provisional: false,
+                    done: false,
+                    ..
+                } => {
+                    // §9.1: no CANCEL before a provisional response; it goes with the first.
+                    if let Some(ForkBranch::Phone { cancel, .. }) = self
+                        .bridge
+                        .as_mut()
+                        .and_then(|b| b.forks.get_mut(call_id))
+                        .and_then(|f| f.branches.get_mut(*index))
+                    {
+                        *cancel = Some(reason.clone());
+                    }
+                }
+                ForkBranch::Phone { done: true, .. } => {}
+                ForkBranch::Phone {
                     key,
                     invite,
                     destination,
-                } => {
-                    if let Some(cancel) = cancel_request(&invite, &reason) {
-                        self.send_client_request(
-                            ClientKey {
-                                branch: key.branch,
-                                method: "CANCEL".into(),
-                            },
-                            cancel,
-                            destination,
-                        );
-                    }
-                }
+                    ..
+                } => self.cancel_phone(&key, &invite, destination, &reason),
             }
+        }
+    }
+
+    fn cancel_phone(&mut self, key: &ClientKey, invite: &Request, to: Destination, reason: &str) {
+        if let Some(cancel) = cancel_request(invite, reason) {
+            self.send_client_request(
+                ClientKey {
+                    branch: key.branch.clone(),
+                    method: "CANCEL".into(),
+                },
+                cancel,
+                to,
+            );
         }
     }
 
@@ -714,9 +742,10 @@ impl Endpoint {
         let Some(forked) = bridge.forks.get(call_id) else {
             return;
         };
+        // A phone still owes its final response (its 487, a late 2xx to pass on).
         let leg_alive = forked.branches.iter().any(|b| match b {
             ForkBranch::Jingle(sid) => bridge.legs.contains_key(sid),
-            ForkBranch::Phone { .. } => false,
+            ForkBranch::Phone { done, .. } => !done,
         });
         if !forked.fork.is_decided() || !forked.fork.is_settled() || leg_alive {
             return;
@@ -733,6 +762,32 @@ impl Endpoint {
     /// A response from a registered phone the call was forked to.
     fn phone_response(&mut self, call_id: &str, branch: usize, mut response: Response) {
         let status = response.status();
+        let Some(forked) = self.bridge.as_mut().and_then(|b| b.forks.get_mut(call_id)) else {
+            return;
+        };
+        let mut deferred = None;
+        if let Some(ForkBranch::Phone {
+            key,
+            invite,
+            destination,
+            provisional,
+            cancel,
+            done,
+        }) = forked.branches.get_mut(branch)
+        {
+            if status < 200 {
+                *provisional = true;
+                if let Some(reason) = cancel.take() {
+                    deferred = Some((key.clone(), invite.clone(), destination.clone(), reason));
+                }
+            } else {
+                *done = true;
+            }
+        }
+        if let Some((key, invite, destination, reason)) = deferred {
+            self.cancel_phone(&key, &invite, destination, &reason);
+            return;
+        }
         let Some(forked) = self.bridge.as_mut().and_then(|b| b.forks.get_mut(call_id)) else {
             return;
         };
@@ -1387,7 +1442,12 @@ impl Endpoint {
         };
         if let Some((call_id, branch)) = bridge.phone_branches.get(key).cloned() {
             let decision = match bridge.forks.get_mut(&call_id) {
-                Some(forked) => forked.fork.failed(branch, 408),
+                Some(forked) => {
+                    if let Some(ForkBranch::Phone { done, .. }) = forked.branches.get_mut(branch) {
+                        *done = true;
+                    }
+                    forked.fork.failed(branch, 408)
+                }
                 None => return,
             };
             return self.fork_decided(&call_id, decision);
