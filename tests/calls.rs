@@ -1070,12 +1070,20 @@ impl RawPhone {
 
     /// Answers `request` with `status`, echoing its Vias and dialog headers (§8.2.6).
     fn reply(&self, request: &str, status: &str, tag: &str) {
+        self.reply_with(request, status, tag, &[]);
+    }
+
+    /// [`Self::reply`] with extra header lines.
+    fn reply_with(&self, request: &str, status: &str, tag: &str, headers: &[(&str, &str)]) {
         use tandem_sip::message::{Message, Response};
         let Ok(Message::Request(request)) = Message::parse(request.as_bytes()) else {
             panic!("not a request: {request}");
         };
         let code: u16 = status[..3].parse().unwrap();
-        let response = Response::from_request(&request, code, &status[4..], Some(tag)).unwrap();
+        let mut response = Response::from_request(&request, code, &status[4..], Some(tag)).unwrap();
+        for (name, value) in headers {
+            response.push_header(name, value).unwrap();
+        }
         // Responses go where the request came from: tandem's one UDP socket here.
         self.socket
             .send_to(&response.to_bytes(), self.tandem)
@@ -1219,6 +1227,51 @@ async fn a_phone_that_said_nothing_yet_is_cancelled_once_it_rings() {
     phone.reply(&cancel, "200 OK", "late");
     phone.reply(&invite, "487 Request Terminated", "late");
     phone.next("ACK ");
+}
+
+/// RFC 3261 §16.7: when no device answers, the caller gets the best failure as it came.
+/// alice's client is busy and her phone redirects (302, lowest class): the caller gets the
+/// phone's 302 with its Contact, not one made up without it.
+#[tokio::test(flavor = "multi_thread")]
+async fn when_every_device_fails_the_caller_gets_the_best_response_as_it_came() {
+    let (server, mut laptop) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
+    let phone = RawPhone::register(server.sip_udp, "alice", "alicepw");
+    let caller = RawSipCaller::new(server.sip_udp);
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio 40900 RTP/AVP 0\r\n";
+    caller.send(
+        "INVITE",
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        offer,
+    );
+    let (from, sid) = incoming(&mut laptop).await;
+    let invite = phone.next("INVITE ");
+    jingle(
+        &mut laptop,
+        &from,
+        &sid,
+        "session-terminate",
+        "<reason><busy/></reason>",
+    )
+    .await;
+    phone.reply_with(
+        &invite,
+        "302 Moved Temporarily",
+        "redir",
+        &[("Contact", "<sip:alice@192.0.2.99:5060>")],
+    );
+    let redirect = caller.expect("SIP/2.0 302");
+    assert!(
+        redirect.contains("Contact: <sip:alice@192.0.2.99:5060>"),
+        "{redirect}"
+    );
+    assert_eq!(
+        redirect.matches("Via:").count(),
+        1,
+        "tandem's own Via is not passed on: {redirect}"
+    );
 }
 
 /// Alice's own SIP phone (baresip, auto-answer) picks up before her XMPP client does: the

@@ -89,6 +89,9 @@ struct Forked {
     clock: CallClock,
     setup: Instant,
     ringing: Option<Instant>,
+    /// Phones' failure responses, our Via removed: the chosen one is passed on as it came
+    /// (its Contact for a 3xx, its challenge for a 401/407; RFC 3261 §16.7 step 7).
+    failures: Vec<Response>,
 }
 
 #[derive(Clone)]
@@ -569,6 +572,7 @@ impl Endpoint {
             clock: CallClock::now(),
             setup: now,
             ringing: None,
+            failures: Vec::new(),
         };
         let nobody = forked.branches.is_empty();
         bridge.forks.insert(call_id.clone(), forked);
@@ -653,12 +657,27 @@ impl Endpoint {
         let Some(forked) = self.bridge.as_ref().and_then(|b| b.forks.get(call_id)) else {
             return;
         };
-        let Ok(response) = Response::from_request(
-            &forked.request,
-            status,
-            default_reason(status),
-            Some(&random_token()),
-        ) else {
+        let passed_on = forked
+            .failures
+            .iter()
+            .find(|r| r.status() == status)
+            .cloned();
+        // A redirect or a challenge means nothing without its Contact or challenge, which
+        // only a phone's own response has.
+        let status = match status {
+            300..=399 | 401 | 407 if passed_on.is_none() => 480,
+            other => other,
+        };
+        let response = match passed_on {
+            Some(r) => Ok(r),
+            None => Response::from_request(
+                &forked.request,
+                status,
+                default_reason(status),
+                Some(&random_token()),
+            ),
+        };
+        let Ok(response) = response else {
             return;
         };
         let key = forked.key.clone();
@@ -799,6 +818,12 @@ impl Endpoint {
         };
         if decision == Decision::Forward && status < 200 {
             forked.ringing.get_or_insert_with(clock::now);
+        }
+        if status >= 300 {
+            let mut failure = response.clone();
+            if failure.pop_via() {
+                forked.failures.push(failure);
+            }
         }
         let passes = match &decision {
             Decision::Forward | Decision::Won { .. } => true,
