@@ -8,8 +8,8 @@ use super::{CallConfig, Origin};
 use crate::errors::{jingle_reason_to_sip_status, reason_header, sip_status_to_jingle_reason};
 use crate::errors::{JingleReason, Target};
 use crate::jingle::{
-    Action, Content, Description, Jingle, JingleMessage, JmiKind, Reason, ReasonCondition, Senders,
-    SessionInfo, SessionInfoKind, Transport,
+    Action, Content, Creator, Description, Jingle, JingleMessage, JmiKind, Reason, ReasonCondition,
+    Senders, SessionInfo, SessionInfoKind, Transport,
 };
 use crate::mapping::{
     jingle_changes, jingle_to_sdp, sdp_to_jingle, sdpfrag_from_transport_info,
@@ -65,6 +65,11 @@ pub struct Call {
     /// A SIP re-offer that adds streams, unanswered until the XMPP side accepts or rejects
     /// the content-add it became (XEP-0166 §7.2.1-7.2.4).
     pending_sip_add: Option<SessionDescription>,
+    /// The contents that held re-offer proposed (withdrawn if the XMPP side never answers).
+    pending_sip_contents: Vec<(Creator, String)>,
+    /// Our SDP before the re-INVITE that carries the XMPP side's content-add: the session
+    /// as it stays if SIP refuses it (RFC 3261 §14.1).
+    local_before_add: Option<SessionDescription>,
     /// Contents the XMPP side added that our re-INVITE offers; accepted or rejected when
     /// SIP answers.
     pending_xmpp_add: Vec<Content>,
@@ -213,6 +218,8 @@ impl Call {
             reinvite_in_flight: false,
             reoffer_needed: false,
             pending_sip_add: None,
+            pending_sip_contents: Vec::new(),
+            local_before_add: None,
             pending_xmpp_add: Vec::new(),
             add_deadline: None,
             removed: Vec::new(),
@@ -590,6 +597,7 @@ impl Call {
             .map_err(|e| JingleRefusal::BadRequest(e.to_string()))?;
         self.xmpp_view = Some(next);
         self.pending_xmpp_add = j.contents.clone();
+        self.local_before_add = self.local_sdp.clone();
         self.reoffer()
     }
 
@@ -703,6 +711,9 @@ impl Call {
             // The re-INVITE failed: the streams never existed (RFC 3261 §14.1).
             if let Some(view) = self.xmpp_view.as_mut() {
                 view.contents.truncate(first);
+            }
+            if let Some(before) = self.local_before_add.take() {
+                self.local_sdp = Some(before);
             }
             self.removed.retain(|n| !added.iter().any(|c| &c.name == n));
         }
@@ -830,6 +841,11 @@ impl Call {
             Some(add) => {
                 // The answer waits for the XMPP side's content-accept or content-reject.
                 self.pending_sip_add = Some(offer);
+                self.pending_sip_contents = add
+                    .contents
+                    .iter()
+                    .map(|c| (c.creator, c.name.clone()))
+                    .collect();
                 self.add_deadline = Some(now + CONTENT_ADD_WAIT);
                 self.jingle(add);
             }
@@ -859,17 +875,12 @@ impl Call {
         let Some(offer) = self.pending_sip_add.take() else {
             return;
         };
-        let known = self.xmpp_view.as_ref().map_or(0, |v| v.contents.len());
-        if let Some(sip) = &self.sip_view {
-            let mut remove = Jingle::new(Action::ContentRemove, self.sid.clone());
-            for c in sip.contents.iter().skip(known) {
-                remove
-                    .contents
-                    .push(Content::new(c.creator, c.name.clone()));
-            }
-            if !remove.contents.is_empty() {
-                self.jingle(remove);
-            }
+        let mut remove = Jingle::new(Action::ContentRemove, self.sid.clone());
+        for (creator, name) in std::mem::take(&mut self.pending_sip_contents) {
+            remove.contents.push(Content::new(creator, name));
+        }
+        if !remove.contents.is_empty() {
+            self.jingle(remove);
         }
         self.answer_reinvite(now, offer);
     }
