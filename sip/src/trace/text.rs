@@ -22,7 +22,7 @@
 //! block's position otherwise), the time in seconds (decimal; since the epoch in exports,
 //! from any origin by hand: only differences matter to a replay), `udp` or `tcp`, and
 //! `source > destination`. The message follows, up to the next `---` line; lines may end
-//! in LF or CRLF and are sent with CRLF. Blank lines at the end of a block are dropped, and
+//! in LF or CRLF and are sent with CRLF. Empty lines at the end of a block are dropped, and
 //! `Content-Length` is set to the body as written (added when a body has none), so a
 //! hand-edited SDP needs no counting. A body line cannot start with `--- `.
 
@@ -137,7 +137,7 @@ impl TextDecoder {
         let Some(mut block) = self.block.take() else {
             return;
         };
-        while block.lines.last().is_some_and(|l| l.trim().is_empty()) {
+        while block.lines.last().is_some_and(|l| l.is_empty()) {
             block.lines.pop();
         }
         if block.lines.is_empty() {
