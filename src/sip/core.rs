@@ -399,6 +399,13 @@ impl Endpoint {
                     // §9.2: 200 for the CANCEL, 487 for the INVITE if it is still pending.
                     Some((invite_key, ServerState::Proceeding)) => {
                         let now = clock::now();
+                        // The CANCEL's 200 first, as phones expect, then the INVITE's 487.
+                        let answered = key.zip(self.response(request, 200));
+                        let answered_first = answered.is_some();
+                        if let Some((cancel_key, ok)) = answered {
+                            self.layer
+                                .send_response(now, cancel_key, 200, Message::Response(ok));
+                        }
                         let terminated = Response::from_request(
                             request,
                             487,
@@ -411,7 +418,11 @@ impl Endpoint {
                                 .send_response(now, &invite_key, 487, Message::Response(r));
                         }
                         self.bridge_cancelled(request.call_id());
-                        (200, None)
+                        if answered_first {
+                            (0, None)
+                        } else {
+                            (200, None)
+                        }
                     }
                     // §9.2: a CANCEL that matches a transaction gets 200 even when the INVITE
                     // was already answered; 481 only when nothing matches.
