@@ -617,6 +617,14 @@ async fn hold_and_resume_both_ways() {
     assert!(resumed, "the phone never answered the hold re-INVITE");
 }
 
+/// A minimal PCMU offer from loopback, at `port`.
+fn pcmu_offer(port: u16) -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0\r\n"
+    )
+}
+
 /// The To tag of a response (the dialog's remote tag for the caller).
 fn to_tag(response: &str) -> String {
     response
@@ -647,6 +655,17 @@ impl RawSipCaller {
             tandem,
             call_id: format!("raw-{}", std::process::id()),
         }
+    }
+
+    /// The dialog's INVITE (CSeq 1) with an SDP `offer` and `extra` header lines.
+    fn invite(&self, extra: &str, offer: &str) {
+        self.send(
+            "INVITE",
+            1,
+            None,
+            &format!("{extra}Content-Type: application/sdp\r\n"),
+            offer,
+        );
     }
 
     fn send(&self, method: &str, cseq: u32, to_tag: Option<&str>, extra: &str, body: &str) {
@@ -683,13 +702,7 @@ async fn a_trickle_ice_info_from_sip_becomes_a_transport_info() {
     let caller = RawSipCaller::new(server.sip_udp);
     let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                  m=audio 9 RTP/AVP 0\r\na=mid:0\r\na=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg\r\n";
-    caller.send(
-        "INVITE",
-        1,
-        None,
-        "Content-Type: application/sdp\r\n",
-        offer,
-    );
+    caller.invite("", &offer);
     let (from, sid) = incoming(&mut alice).await;
     let port = 40000;
     jingle(
@@ -905,14 +918,8 @@ async fn a_call_through_a_kamailio_trunk_via_the_outbound_proxy() {
 async fn session_timers_are_negotiated_with_the_caller_as_refresher() {
     let (server, mut alice) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
     let caller = RawSipCaller::new(server.sip_udp);
-    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
-    caller.send(
-        "INVITE",
-        1,
-        None,
-        "Supported: timer\r\nSession-Expires: 60\r\nContent-Type: application/sdp\r\n",
-        offer,
-    );
+    let offer = pcmu_offer(4000);
+    caller.invite("Supported: timer\r\nSession-Expires: 60\r\n", &offer);
     let refused = caller.expect("SIP/2.0 422");
     assert!(refused.contains("Min-SE: 90"), "{refused}");
     caller.send(
@@ -920,7 +927,7 @@ async fn session_timers_are_negotiated_with_the_caller_as_refresher() {
         2,
         None,
         "Supported: timer\r\nSession-Expires: 1800;refresher=uac\r\nContent-Type: application/sdp\r\n",
-        offer,
+        &offer,
     );
     let (from, sid) = incoming(&mut alice).await;
     jingle(
@@ -1127,15 +1134,8 @@ async fn the_first_device_to_answer_wins_and_the_others_hear_it_was_answered_els
     let phone = RawPhone::register(server.sip_udp, "alice", "alicepw");
 
     let caller = RawSipCaller::new(server.sip_udp);
-    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-                 m=audio 40100 RTP/AVP 0\r\n";
-    caller.send(
-        "INVITE",
-        1,
-        None,
-        "Content-Type: application/sdp\r\n",
-        offer,
-    );
+    let offer = pcmu_offer(40100);
+    caller.invite("", &offer);
     answer_caps(&mut laptop, false).await;
     answer_caps(&mut tablet, false).await;
     let (from, laptop_sid) = initiated(&mut laptop).await;
@@ -1194,15 +1194,8 @@ async fn a_phone_that_said_nothing_yet_is_cancelled_once_it_rings() {
     let (server, mut laptop) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
     let phone = RawPhone::register(server.sip_udp, "alice", "alicepw");
     let caller = RawSipCaller::new(server.sip_udp);
-    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-                 m=audio 40700 RTP/AVP 0\r\n";
-    caller.send(
-        "INVITE",
-        1,
-        None,
-        "Content-Type: application/sdp\r\n",
-        offer,
-    );
+    let offer = pcmu_offer(40700);
+    caller.invite("", &offer);
     let (from, sid) = incoming(&mut laptop).await;
     let invite = phone.next("INVITE ");
     jingle(
@@ -1237,15 +1230,8 @@ async fn when_every_device_fails_the_caller_gets_the_best_response_as_it_came() 
     let (server, mut laptop) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
     let phone = RawPhone::register(server.sip_udp, "alice", "alicepw");
     let caller = RawSipCaller::new(server.sip_udp);
-    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-                 m=audio 40900 RTP/AVP 0\r\n";
-    caller.send(
-        "INVITE",
-        1,
-        None,
-        "Content-Type: application/sdp\r\n",
-        offer,
-    );
+    let offer = pcmu_offer(40900);
+    caller.invite("", &offer);
     let (from, sid) = incoming(&mut laptop).await;
     let invite = phone.next("INVITE ");
     jingle(
@@ -1338,15 +1324,8 @@ async fn a_phone_registered_over_tcp_is_called_on_its_connection() {
 async fn a_sip_re_invite_adding_video_is_a_content_add_the_client_accepts() {
     let (server, mut alice) = server_with_alice_sip("trusted_peers = [\"127.0.0.1\"]\n", "").await;
     let caller = RawSipCaller::new(server.sip_udp);
-    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-                 m=audio 40300 RTP/AVP 0\r\n";
-    caller.send(
-        "INVITE",
-        1,
-        None,
-        "Content-Type: application/sdp\r\n",
-        offer,
-    );
+    let offer = pcmu_offer(40300);
+    caller.invite("", &offer);
     let (from, sid) = incoming(&mut alice).await;
     jingle(
         &mut alice,
@@ -1395,11 +1374,8 @@ async fn late_candidates_reach_a_trickle_capable_caller_in_info() {
     let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                  m=audio 40500 RTP/AVP 0\r\na=mid:0\r\na=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg\r\n\
                  a=candidate:1 1 udp 2130706431 127.0.0.1 40500 typ host\r\n";
-    caller.send(
-        "INVITE",
-        1,
-        None,
-        "Supported: trickle-ice\r\nRecv-Info: trickle-ice\r\nContent-Type: application/sdp\r\n",
+    caller.invite(
+        "Supported: trickle-ice\r\nRecv-Info: trickle-ice\r\n",
         offer,
     );
     let (from, sid) = incoming(&mut alice).await;
