@@ -702,7 +702,7 @@ async fn a_trickle_ice_info_from_sip_becomes_a_transport_info() {
     let caller = RawSipCaller::new(server.sip_udp);
     let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                  m=audio 9 RTP/AVP 0\r\na=mid:0\r\na=ice-ufrag:8hhY\r\na=ice-pwd:asd88fgpdd777uzjYhagZg\r\n";
-    caller.invite("", &offer);
+    caller.invite("", offer);
     let (from, sid) = incoming(&mut alice).await;
     let port = 40000;
     jingle(
