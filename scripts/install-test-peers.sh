@@ -5,6 +5,7 @@
 #   sipsak      - one-shot SIP OPTIONS/REGISTER probes over UDP and TCP
 #   python3-slixmpp - a third-party XMPP client for certificate logins (SASL EXTERNAL)
 #   kamailio    - a real SIP proxy, the trunk behind [sip] outbound_proxy in the call tests
+#   redis-server - the global route table of [cluster] (tests start private servers on loopback)
 # Safe to run again; does nothing for what is already there. Needs root (apt-get).
 set -euo pipefail
 
@@ -14,6 +15,7 @@ command -v baresip >/dev/null 2>&1 || need+=(baresip)
 command -v sipsak >/dev/null 2>&1 || need+=(sipsak)
 /usr/bin/python3 -c 'import slixmpp' >/dev/null 2>&1 || need+=(python3-slixmpp)
 command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

@@ -5,6 +5,7 @@
 //! by hand (instead of `#[derive(Deserialize)]`) so that *all* problems are
 //! reported at once, each with file:line:column and the dotted key.
 
+pub mod cluster;
 mod error;
 mod load;
 pub mod sip;
@@ -15,6 +16,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub use cluster::ClusterConfig;
 pub use error::{ConfigError, Problem, ProblemKind};
 pub use sip::{SipConfig, SipListen, SipTransport, TrustedPeer};
 
@@ -29,6 +31,8 @@ pub struct Config {
     pub sip: SipConfig,
     pub gateway: GatewayConfig,
     pub metrics: MetricsConfig,
+    /// `[cluster]`: global distribution; `None` runs one cluster with in-memory routes.
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// `[metrics]`: where Prometheus scrapes `GET /metrics`; off when `listen` is absent.
@@ -285,6 +289,7 @@ impl Default for Config {
             sip: SipConfig::default(),
             gateway: GatewayConfig::default(),
             metrics: MetricsConfig::default(),
+            cluster: None,
         }
     }
 }
@@ -464,6 +469,41 @@ impl Config {
                 "sip trusted certs: {} (TLS peers with a certificate from tls.client_ca)",
                 self.sip.trusted_certs.join(", ")
             );
+        }
+        match &self.cluster {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "cluster:           off (one cluster, routes in memory)"
+                );
+            }
+            Some(c) => {
+                let redis: Vec<String> = c.redis.iter().map(|u| cluster::redact(u)).collect();
+                let _ = writeln!(
+                    out,
+                    "cluster:           {} (links on {}, advertised as {})",
+                    c.name, c.listen, c.advertise
+                );
+                let _ = writeln!(
+                    out,
+                    "cluster routes:    {} ({}), locations live {} s, at most {} hops",
+                    redis.join(", "),
+                    if redis.len() > 1 {
+                        "Redis Cluster"
+                    } else {
+                        "one Redis node"
+                    },
+                    c.location_ttl,
+                    c.max_hops
+                );
+                let _ = writeln!(
+                    out,
+                    "cluster tls:       cert {}, key {}, ca {}",
+                    self.resolve(&c.cert).display(),
+                    self.resolve(&c.key).display(),
+                    self.resolve(&c.ca).display()
+                );
+            }
         }
         let _ = write!(out, "log filter:        {}", self.log.level);
         out

@@ -10,7 +10,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::error::{line_col, ConfigError, ProblemKind, Problems};
-use super::{Config, StorageUrl, MAX_DEPTH, MAX_STANZA_SIZE, MIN_DEPTH, MIN_STANZA_SIZE};
+use super::{
+    ClusterConfig, Config, StorageUrl, MAX_DEPTH, MAX_STANZA_SIZE, MIN_DEPTH, MIN_STANZA_SIZE,
+};
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -47,6 +49,20 @@ const SCHEMA: &[(&str, &[&str])] = &[
         ],
     ),
     ("metrics", &["listen"]),
+    (
+        "cluster",
+        &[
+            "name",
+            "redis",
+            "listen",
+            "advertise",
+            "ca",
+            "cert",
+            "key",
+            "location_ttl",
+            "max_hops",
+        ],
+    ),
     (
         "gateway",
         &[
@@ -269,6 +285,11 @@ impl<'t> Walker<'t> {
             self.gateway(t, &mut cfg);
         }
 
+        if let Some(t) = self.section(root, "cluster") {
+            let span = root.get("cluster").map(|v| v.span()).unwrap_or(0..0);
+            cfg.cluster = self.cluster(t, span);
+        }
+
         if let Some(t) = self.section(root, "log") {
             if let Some(v) = t.get("level") {
                 if let Some(s) = self.string(v, "log.level") {
@@ -314,6 +335,143 @@ impl<'t> Walker<'t> {
                 }
             }
         }
+    }
+
+    /// `[cluster]`; `None` (with problems reported) when a required key is missing or bad.
+    fn cluster(&mut self, t: &DeTable<'_>, section: Range<usize>) -> Option<ClusterConfig> {
+        use super::cluster::{check_advertise, check_name, check_redis_url};
+        let mut missing = Vec::new();
+        let mut ok = true;
+        let name = match t.get("name") {
+            Some(v) => self
+                .string(v, "cluster.name")
+                .and_then(|s| match check_name(s) {
+                    Ok(()) => Some(s.to_owned()),
+                    Err(msg) => {
+                        self.invalid(v, "cluster.name", msg);
+                        None
+                    }
+                }),
+            None => {
+                missing.push("name");
+                None
+            }
+        };
+        let mut redis = Vec::new();
+        match t.get("redis") {
+            Some(v) => {
+                // One URL, or several seed nodes of a Redis Cluster.
+                let items = match v.get_ref() {
+                    DeValue::String(s) => Some(vec![(None, v, s.as_ref())]),
+                    DeValue::Array(_) => self
+                        .string_list(v, "cluster.redis")
+                        .map(|l| l.into_iter().map(|(i, v, s)| (Some(i), v, s)).collect()),
+                    _ => {
+                        self.wrong_type(v, "cluster.redis", "a redis:// URL or an array of them");
+                        None
+                    }
+                };
+                ok &= items.is_some();
+                for (i, item, s) in items.unwrap_or_default() {
+                    let key = i.map_or("cluster.redis".to_string(), |i| {
+                        format!("cluster.redis[{i}]")
+                    });
+                    match check_redis_url(s) {
+                        Ok(()) => redis.push(s.to_owned()),
+                        Err(msg) => {
+                            self.invalid(item, &key, msg);
+                            ok = false;
+                        }
+                    }
+                }
+                if redis.is_empty() && ok {
+                    self.invalid(v, "cluster.redis", "names no Redis server".into());
+                    ok = false;
+                }
+            }
+            None => missing.push("redis"),
+        }
+        let listen = match t.get("listen") {
+            Some(v) => self
+                .string(v, "cluster.listen")
+                .and_then(|s| match parse_addr(s) {
+                    Ok(a) => Some(a),
+                    Err(msg) => {
+                        self.invalid(v, "cluster.listen", msg);
+                        None
+                    }
+                }),
+            None => {
+                missing.push("listen");
+                None
+            }
+        };
+        let advertise = match t.get("advertise") {
+            Some(v) => self
+                .string(v, "cluster.advertise")
+                .and_then(|s| match check_advertise(s) {
+                    Ok(()) => Some(s.to_owned()),
+                    Err(msg) => {
+                        self.invalid(v, "cluster.advertise", msg);
+                        None
+                    }
+                }),
+            None => match listen {
+                Some(l) if l.ip().is_unspecified() => {
+                    self.p.push(
+                        section.clone(),
+                        Some("cluster.advertise".into()),
+                        ProblemKind::InvalidValue,
+                        format!("needed: cluster.listen {l} is a wildcard, which other clusters cannot connect to"),
+                    );
+                    None
+                }
+                Some(l) => Some(l.to_string()),
+                None => None,
+            },
+        };
+        let mut path = |key: &'static str| match t.get(key) {
+            Some(v) => self.path(v, &format!("cluster.{key}"), "\"cluster.pem\""),
+            None => {
+                missing.push(key);
+                None
+            }
+        };
+        let (ca, cert, key) = (path("ca"), path("cert"), path("key"));
+        let location_ttl = match t.get("location_ttl") {
+            Some(v) => self
+                .ranged(v, "cluster.location_ttl", (5, 3600), " seconds")
+                .map(|n| n as u64),
+            None => Some(super::cluster::DEFAULT_LOCATION_TTL),
+        };
+        let max_hops = match t.get("max_hops") {
+            Some(v) => self
+                .ranged(v, "cluster.max_hops", (1, 16), "")
+                .map(|n| n as u8),
+            None => Some(super::cluster::DEFAULT_MAX_HOPS),
+        };
+        for key in &missing {
+            self.p.push(
+                section.clone(),
+                Some(format!("cluster.{key}")),
+                ProblemKind::InvalidValue,
+                format!("missing: [cluster] needs `{key}`"),
+            );
+        }
+        if !ok {
+            return None;
+        }
+        Some(ClusterConfig {
+            name: name?,
+            redis,
+            listen: listen?,
+            advertise: advertise?,
+            ca: ca?,
+            cert: cert?,
+            key: key?,
+            location_ttl: location_ttl?,
+            max_hops: max_hops?,
+        })
     }
 
     fn sip(&mut self, t: &DeTable<'_>, cfg: &mut Config) {

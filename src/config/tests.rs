@@ -891,3 +891,141 @@ fn outbound_credentials_come_in_pairs() {
         ProblemKind::InvalidValue,
     );
 }
+
+// ----- [cluster] ---------------------------------------------------------------
+
+const CLUSTER: &str = r#"[cluster]
+name = "eu-1"
+redis = "redis://127.0.0.1:6380"
+listen = "127.0.0.1:5280"
+advertise = "127.0.0.1:5280"
+ca = "cluster-ca.pem"
+cert = "cluster.pem"
+key = "cluster.key"
+"#;
+
+#[test]
+fn cluster_is_off_by_default_and_takes_the_issue_example() {
+    assert_eq!(Config::default().cluster, None);
+    let c = load(CLUSTER).unwrap().cluster.unwrap();
+    assert_eq!(c.name, "eu-1");
+    assert_eq!(c.redis, vec!["redis://127.0.0.1:6380".to_string()]);
+    assert_eq!(c.listen, "127.0.0.1:5280".parse().unwrap());
+    assert_eq!(c.advertise, "127.0.0.1:5280");
+    assert_eq!(
+        (c.ca, c.cert, c.key),
+        (
+            "cluster-ca.pem".into(),
+            "cluster.pem".into(),
+            "cluster.key".into()
+        )
+    );
+    assert_eq!((c.location_ttl, c.max_hops), (30, 4));
+    let explained = load(CLUSTER).unwrap().explain();
+    assert!(explained.contains("cluster:           eu-1"), "{explained}");
+}
+
+#[test]
+fn cluster_redis_may_list_the_seed_nodes_of_a_redis_cluster() {
+    let text = CLUSTER.replace(
+        "redis = \"redis://127.0.0.1:6380\"",
+        "redis = [\"redis://10.0.0.1:7000\", \"redis://:pw@10.0.0.2:7001/0\"]\nlocation_ttl = 10\nmax_hops = 2",
+    );
+    let c = load(&text).unwrap().cluster.unwrap();
+    assert_eq!(c.redis.len(), 2);
+    assert_eq!((c.location_ttl, c.max_hops), (10, 2));
+    assert!(load(&text)
+        .unwrap()
+        .explain()
+        .contains("redis://:***@10.0.0.2:7001/0 "));
+}
+
+#[test]
+fn cluster_advertise_defaults_to_listen_unless_listen_is_a_wildcard() {
+    let text = CLUSTER.replace("advertise = \"127.0.0.1:5280\"\n", "");
+    assert_eq!(
+        load(&text).unwrap().cluster.unwrap().advertise,
+        "127.0.0.1:5280"
+    );
+    let wildcard = text.replace("listen = \"127.0.0.1:5280\"", "listen = \"0.0.0.0:5280\"");
+    one(
+        &wildcard,
+        1,
+        Some("cluster.advertise"),
+        ProblemKind::InvalidValue,
+    );
+    let named = CLUSTER.replace(
+        "advertise = \"127.0.0.1:5280\"",
+        "advertise = \"eu-1.example.net:5280\"",
+    );
+    assert_eq!(
+        load(&named).unwrap().cluster.unwrap().advertise,
+        "eu-1.example.net:5280"
+    );
+}
+
+#[test]
+fn cluster_problems_name_their_key() {
+    let missing = "[cluster]\nname = \"eu-1\"\n";
+    let ps = problems(missing);
+    let keys: Vec<_> = ps.iter().filter_map(|p| p.key.as_deref()).collect();
+    for key in [
+        "cluster.redis",
+        "cluster.listen",
+        "cluster.ca",
+        "cluster.cert",
+        "cluster.key",
+    ] {
+        assert!(keys.contains(&key), "{key} not reported: {ps:#?}");
+    }
+    let p = one(
+        &CLUSTER.replace("\"eu-1\"", "\"eu 1\""),
+        2,
+        Some("cluster.name"),
+        ProblemKind::InvalidValue,
+    );
+    assert!(p.message.contains("cluster name"), "{p}");
+    let p = one(
+        &CLUSTER.replace("redis://127.0.0.1:6380", "rediss://127.0.0.1:6380"),
+        3,
+        Some("cluster.redis"),
+        ProblemKind::InvalidValue,
+    );
+    assert!(p.message.contains("TLS to Redis"), "{p}");
+    one(
+        &CLUSTER.replace("redis://127.0.0.1:6380", "http://x"),
+        3,
+        Some("cluster.redis"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        &CLUSTER.replace("redis://127.0.0.1:6380", "redis://h:0"),
+        3,
+        Some("cluster.redis"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        &CLUSTER.replace("127.0.0.1:5280\"\nadvertise", "localhost:5280\"\nadvertise"),
+        4,
+        Some("cluster.listen"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        &format!("{CLUSTER}max_hops = 0\n"),
+        9,
+        Some("cluster.max_hops"),
+        ProblemKind::InvalidValue,
+    );
+    one(
+        &format!("{CLUSTER}nodes = 3\n"),
+        9,
+        Some("cluster.nodes"),
+        ProblemKind::UnknownKey,
+    );
+    one(
+        &CLUSTER.replace("redis = \"redis://127.0.0.1:6380\"", "redis = 5"),
+        3,
+        Some("cluster.redis"),
+        ProblemKind::WrongType,
+    );
+}
