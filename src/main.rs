@@ -2,6 +2,7 @@
 
 mod cert;
 mod cli;
+mod cluster;
 mod config;
 mod im;
 mod metrics;

@@ -46,6 +46,15 @@ impl CallMetrics {
 pub struct Metrics {
     registry: Registry,
     pub calls: CallMetrics,
+    /// Stanzas sent to other clusters.
+    pub cluster_forwarded: Counter,
+    /// Stanzas taken from other clusters' links.
+    pub cluster_received: Counter,
+    /// Stanzas given up on between clusters, by reason (`max-hops`, `link-full`,
+    /// `redis-unavailable`); each is also logged.
+    pub cluster_give_ups: Family<Labels, Counter>,
+    /// Outbound link connections that failed or dropped.
+    pub cluster_link_failures: Counter,
 }
 
 impl Metrics {
@@ -84,7 +93,38 @@ impl Metrics {
             "Time from the call's first request to its answer",
             calls.setup_seconds.clone(),
         );
-        Arc::new(Metrics { registry, calls })
+        let cluster_forwarded = Counter::default();
+        let cluster_received = Counter::default();
+        let cluster_give_ups = Family::<Labels, Counter>::default();
+        let cluster_link_failures = Counter::default();
+        registry.register(
+            "cluster_forwarded",
+            "Stanzas sent to other clusters",
+            cluster_forwarded.clone(),
+        );
+        registry.register(
+            "cluster_received",
+            "Stanzas received from other clusters",
+            cluster_received.clone(),
+        );
+        registry.register(
+            "cluster_give_ups",
+            "Stanzas given up on between clusters, by reason",
+            cluster_give_ups.clone(),
+        );
+        registry.register(
+            "cluster_link_failures",
+            "Cluster link connections that failed or dropped",
+            cluster_link_failures.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            calls,
+            cluster_forwarded,
+            cluster_received,
+            cluster_give_ups,
+            cluster_link_failures,
+        })
     }
 
     /// The exposition text.

@@ -47,7 +47,16 @@ pub fn bounce(shared: &Shared, stanza: &Element, condition: StanzaErrorCondition
     let Some(sender) = stanza.attr("from").and_then(|f| FullJid::new(f).ok()) else {
         return;
     };
-    to_full(shared, &sender, reply);
+    if shared.cluster.is_none() || shared.routes.get(&sender).is_some() {
+        to_full(shared, &sender, reply);
+        return;
+    }
+    // The sender is in another cluster (the stanza came over a link): the error goes back
+    // there. Errors are never answered, so this cannot loop.
+    let Some(shared) = shared.me() else { return };
+    tokio::spawn(async move {
+        to_full_anywhere(&shared, &sender, reply).await;
+    });
 }
 
 /// Answers the session's own request with an error, written straight into its stream.
@@ -64,4 +73,85 @@ pub fn reply_error(
 /// True when the JID is one of ours (our domain); everything else would need s2s.
 pub fn is_local(shared: &Shared, jid: &Jid) -> bool {
     jid.domain().as_str() == shared.domain
+}
+
+/// Where a stanza for a full JID went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Local,
+    /// Handed to the link of the cluster the resource is connected to.
+    Remote,
+    /// No such resource anywhere.
+    Nowhere,
+    /// Not here, and the global table could not say (Redis down) or the stanza could not
+    /// be forwarded: callers answer `remote-server-timeout`.
+    Unknown,
+}
+
+/// The resources of a local user in other clusters: empty without `[cluster]`, `Err` when
+/// the global table cannot answer (logged and counted).
+pub async fn remote(
+    shared: &Shared,
+    bare: &BareJid,
+) -> Result<Vec<crate::cluster::directory::Location>, ()> {
+    let Some(cluster) = &shared.cluster else {
+        return Ok(Vec::new());
+    };
+    cluster.remote(bare).await.map_err(|e| {
+        tracing::warn!(user = %bare, error = %e, "global route lookup failed");
+        cluster.give_up("redis-unavailable");
+    })
+}
+
+/// To a full JID, in this cluster or another one.
+pub async fn to_full_anywhere(shared: &Shared, jid: &FullJid, stanza: Element) -> Reach {
+    let Some(cluster) = &shared.cluster else {
+        return if to_full(shared, jid, stanza) {
+            Reach::Local
+        } else {
+            Reach::Nowhere
+        };
+    };
+    if shared.routes.get(jid).is_some() && to_full(shared, jid, stanza.clone()) {
+        return Reach::Local;
+    }
+    let Ok(located) = remote(shared, &jid.to_bare()).await else {
+        return Reach::Unknown;
+    };
+    match located
+        .iter()
+        .find(|l| l.resource == jid.resource().as_str())
+    {
+        Some(l) => {
+            let target = crate::cluster::envelope::Target::Resources(vec![jid.to_string()]);
+            if cluster.forward(&l.cluster, &stanza, target) {
+                Reach::Remote
+            } else {
+                Reach::Unknown
+            }
+        }
+        None => Reach::Nowhere,
+    }
+}
+
+/// A copy of `stanza` to each other cluster where `bare` has an available resource, for its
+/// local sessions there. Returns how many clusters got one.
+pub async fn to_available_remote(shared: &Shared, bare: &BareJid, stanza: &Element) -> usize {
+    let Some(cluster) = &shared.cluster else {
+        return 0;
+    };
+    let Ok(located) = remote(shared, bare).await else {
+        return 0;
+    };
+    let mut clusters: Vec<&str> = located
+        .iter()
+        .filter(|l| l.priority.is_some())
+        .map(|l| l.cluster.as_str())
+        .collect();
+    clusters.sort_unstable();
+    clusters.dedup();
+    clusters
+        .into_iter()
+        .filter(|c| cluster.forward(c, stanza, crate::cluster::envelope::Target::LocalOnly))
+        .count()
 }

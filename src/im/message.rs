@@ -63,8 +63,15 @@ pub async fn route(shared: &Shared, stanza: Element) {
         return;
     }
     if let Ok(full) = to.clone().try_into_full() {
-        if delivery::to_full(shared, &full, stanza.clone()) {
-            return;
+        match delivery::to_full_anywhere(shared, &full, stanza.clone()).await {
+            delivery::Reach::Local | delivery::Reach::Remote => return,
+            delivery::Reach::Nowhere => {}
+            delivery::Reach::Unknown => {
+                if kind != MessageType::Error {
+                    bounce(shared, &stanza, StanzaErrorCondition::RemoteServerTimeout);
+                }
+                return;
+            }
         }
         // RFC 6121 §8.5.3.2.1: no such resource. Chat and normal messages go to the account;
         // headlines are only meaningful to the resource they were meant for.
@@ -85,6 +92,24 @@ async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: Message
         .into_iter()
         .filter(|r| r.priority.unwrap_or(-1) >= 0)
         .collect();
+    // Resources in other clusters count as the local ones do (RFC 6121 §8.5.2.1.1 is about
+    // the account, wherever its sessions are).
+    let remote = match delivery::remote(shared, bare).await {
+        Ok(located) => located
+            .into_iter()
+            .filter(|l| l.priority.unwrap_or(-1) >= 0)
+            .collect(),
+        Err(()) if candidates.is_empty() => {
+            if matches!(kind, MessageType::Normal | MessageType::Chat) {
+                bounce(shared, &stanza, StanzaErrorCondition::RemoteServerTimeout);
+            }
+            return;
+        }
+        Err(()) => Vec::new(),
+    };
+    if !remote.is_empty() {
+        return to_bare_across_clusters(shared, bare, stanza, kind, candidates, remote).await;
+    }
     if !candidates.is_empty() {
         match kind {
             MessageType::Normal | MessageType::Chat => {
@@ -132,6 +157,55 @@ async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: Message
         }
         // Headlines are not worth keeping (RFC 6121 §8.5.2.2.1); errors are never answered.
         MessageType::Headline | MessageType::Error => {}
+    }
+}
+
+/// [`to_bare`] when some of the user's available resources are in other clusters: the same
+/// rules over all of them; each cluster gets one copy naming the resources it should reach.
+async fn to_bare_across_clusters(
+    shared: &Shared,
+    bare: &BareJid,
+    stanza: Element,
+    kind: MessageType,
+    local: Vec<tandem_xmpp::router::ResourceRoute<crate::server::SessionHandle>>,
+    remote: Vec<crate::cluster::directory::Location>,
+) {
+    use std::collections::BTreeMap;
+    let Some(cluster) = &shared.cluster else {
+        return;
+    };
+    let top = local
+        .iter()
+        .filter_map(|r| r.priority)
+        .chain(remote.iter().filter_map(|l| l.priority))
+        .max()
+        .unwrap_or(0);
+    let wanted = |p: Option<i8>| match kind {
+        MessageType::Normal | MessageType::Chat => p == Some(top),
+        MessageType::Headline => true,
+        MessageType::Groupchat | MessageType::Error => false,
+    };
+    if kind == MessageType::Groupchat {
+        return bounce(shared, &stanza, StanzaErrorCondition::ServiceUnavailable);
+    }
+    let mut delivered = false;
+    for route in local.iter().filter(|r| wanted(r.priority)) {
+        delivered |= route.handle.deliver(stanza.clone());
+    }
+    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for l in remote.iter().filter(|l| wanted(l.priority)) {
+        by_cluster
+            .entry(l.cluster.as_str())
+            .or_default()
+            .push(format!("{bare}/{}", l.resource));
+    }
+    for (peer, resources) in by_cluster {
+        let target = crate::cluster::envelope::Target::Resources(resources);
+        delivered |= cluster.forward(peer, &stanza, target);
+    }
+    if !delivered && matches!(kind, MessageType::Normal | MessageType::Chat) {
+        let username = bare.node().map(|n| n.as_str()).unwrap_or_default();
+        store_offline(shared, username, stanza).await;
     }
 }
 

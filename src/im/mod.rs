@@ -118,6 +118,52 @@ pub async fn redeliver_after_close(shared: &Shared, stanza: Element) {
     }
 }
 
+/// A stanza another cluster forwarded (see `crate::cluster`), inside its scope.
+pub async fn from_cluster(
+    shared: &Shared,
+    stanza: Element,
+    target: crate::cluster::envelope::Target,
+) {
+    use crate::cluster::envelope::Target;
+    let kind = StanzaKind::of(&stanza);
+    match target {
+        Target::Resources(resources) => {
+            let mut delivered = false;
+            for jid in resources.iter().filter_map(|j| FullJid::new(j).ok()) {
+                delivered |= delivery::to_full(shared, &jid, stanza.clone());
+            }
+            if delivered {
+                return;
+            }
+            // Every resource it was meant for left (or moved): route it again from here.
+            match kind {
+                Some(StanzaKind::Message) => message::route(shared, stanza).await,
+                Some(StanzaKind::Iq)
+                    if matches!(stanza.attr("type"), Some("get") | Some("set")) =>
+                {
+                    delivery::bounce(
+                        shared,
+                        &stanza,
+                        tandem_xmpp::stanza::StanzaErrorCondition::ServiceUnavailable,
+                    )
+                }
+                Some(StanzaKind::Iq) => {
+                    if let Some(to) = to_jid(&stanza).and_then(|j| j.try_into_full().ok()) {
+                        delivery::to_full_anywhere(shared, &to, stanza).await;
+                    }
+                }
+                // Presence for a resource that is not there is dropped (RFC 6121 §8.5.3.2.1).
+                _ => {}
+            }
+        }
+        Target::LocalOnly => match kind {
+            Some(StanzaKind::Presence) => presence::from_cluster(shared, stanza).await,
+            Some(StanzaKind::Message) => message::route(shared, stanza).await,
+            _ => {}
+        },
+    }
+}
+
 /// The `to` of a stanza as a JID; `None` when absent (addressed to the sender's account).
 fn to_jid(stanza: &Element) -> Option<Jid> {
     stanza.attr("to").and_then(|t| Jid::new(t).ok())

@@ -34,7 +34,7 @@ pub async fn handle_outbound(
         Some("probe") => return,
         Some("error") => {
             if let Some(to) = super::to_jid(&stanza) {
-                route_directed(shared, &to, stanza);
+                route_directed(shared, &to, stanza).await;
             }
             return;
         }
@@ -56,17 +56,47 @@ pub async fn handle_outbound(
             } else {
                 im.directed.remove(&to);
             }
-            route_directed(shared, &to, stanza);
+            route_directed(shared, &to, stanza).await;
         }
     }
 }
 
-fn route_directed(shared: &Shared, to: &Jid, stanza: Element) {
+async fn route_directed(shared: &Shared, to: &Jid, stanza: Element) {
     if !delivery::is_local(shared, to) {
         return bounce(shared, &stanza, StanzaErrorCondition::RemoteServerNotFound);
     }
     match to.clone().try_into_full() {
         // Presence to a resource that is not there is dropped (RFC 6121 §8.5.3.2.1).
+        Ok(full) => {
+            delivery::to_full_anywhere(shared, &full, stanza).await;
+        }
+        Err(bare) => {
+            delivery::to_available(shared, &bare, &stanza, false);
+            delivery::to_available_remote(shared, &bare, &stanza).await;
+        }
+    }
+}
+
+/// Presence another cluster fanned out to this one's sessions: a probe is answered with the
+/// last presence of the user's resources here; anything else is delivered to them.
+pub async fn from_cluster(shared: &Shared, stanza: Element) {
+    let Some(to) = super::to_jid(&stanza) else {
+        return;
+    };
+    if stanza.attr("type") == Some("probe") {
+        let Some(prober) = super::from_jid(&stanza).and_then(|f| f.try_into_full().ok()) else {
+            return;
+        };
+        for route in delivery::available(shared, &to.to_bare()) {
+            if let Some(last) = &route.last_presence {
+                let mut copy = (**last).clone();
+                copy.set_attr("to", prober.to_string());
+                delivery::to_full_anywhere(shared, &prober, copy).await;
+            }
+        }
+        return;
+    }
+    match to.try_into_full() {
         Ok(full) => {
             delivery::to_full(shared, &full, stanza);
         }
@@ -105,10 +135,11 @@ async fn broadcast_available(
     for item in items.iter().filter(|i| i.subscription.has_from()) {
         let mut copy = stanza.clone();
         copy.set_attr("to", item.jid.to_string());
-        route_to_contact(shared, &item.jid, copy);
+        route_to_contact(shared, &item.jid, copy).await;
     }
     // The user's own available resources, this one included (RFC 6121 §4.2.2).
     delivery::to_available(shared, &im.bare, &stanza, true);
+    to_own_remote_resources(shared, &im.bare, &stanza).await;
     if initial {
         answer_probes(shared, im, session, &items).await;
         deliver_pending_subscriptions(shared, im, session).await;
@@ -148,6 +179,16 @@ async fn answer_probes(
         .map(|i| i.jid.clone())
         .collect();
     watched.push(im.bare.clone());
+    if shared.cluster.is_some() {
+        // Contacts connected to other clusters answer there (RFC 6121 §4.3.2 server probes).
+        for contact in &watched {
+            let probe = Element::new("presence", CLIENT_NS)
+                .with_attr("type", "probe")
+                .with_attr("from", im.jid.to_string())
+                .with_attr("to", contact.to_string());
+            delivery::to_available_remote(shared, contact, &probe).await;
+        }
+    }
     for contact in watched {
         for route in delivery::available(shared, &contact) {
             if route.jid == im.jid {
@@ -227,24 +268,37 @@ pub async fn broadcast_unavailable(shared: &Shared, im: &mut ImSession, stanza: 
         {
             let mut copy = stanza.clone();
             copy.set_attr("to", item.jid.to_string());
-            route_to_contact(shared, &item.jid, copy);
+            route_to_contact(shared, &item.jid, copy).await;
         }
         if !successor_online {
             delivery::to_available(shared, &im.bare, &stanza, true);
+            to_own_remote_resources(shared, &im.bare, &stanza).await;
         }
     }
     for to in std::mem::take(&mut im.directed) {
         let mut copy = stanza.clone();
         copy.set_attr("to", to.to_string());
-        route_directed(shared, &to, copy);
+        route_directed(shared, &to, copy).await;
     }
 }
 
-fn route_to_contact(shared: &Shared, contact: &BareJid, stanza: Element) {
+async fn route_to_contact(shared: &Shared, contact: &BareJid, stanza: Element) {
     // Remote contacts would need s2s, which this server does not speak yet.
     if contact.domain().as_str() == shared.domain {
         delivery::to_available(shared, contact, &stanza, false);
+        delivery::to_available_remote(shared, contact, &stanza).await;
     }
+}
+
+/// The user's resources in other clusters hear this one's presence too (addressed to the
+/// bare JID there: each cluster delivers to its own sessions).
+async fn to_own_remote_resources(shared: &Shared, bare: &BareJid, stanza: &Element) {
+    if shared.cluster.is_none() {
+        return;
+    }
+    let mut copy = stanza.clone();
+    copy.set_attr("to", bare.to_string());
+    delivery::to_available_remote(shared, bare, &copy).await;
 }
 
 async fn load_roster(shared: &Shared, username: &str) -> Vec<RosterItem> {
@@ -316,26 +370,26 @@ pub async fn outbound_subscription(
                 if let Some(last) = &route.last_presence {
                     let mut copy = (**last).clone();
                     copy.set_attr("to", contact.to_string());
-                    route_to_contact(shared, &contact, copy);
+                    route_to_contact(shared, &contact, copy).await;
                 }
             }
         }
         // The contact no longer sees us (RFC 6121 §3.2.2).
-        SubscriptionAction::Unsubscribed => send_unavailable(shared, &im.bare, &contact),
+        SubscriptionAction::Unsubscribed => send_unavailable(shared, &im.bare, &contact).await,
         // We no longer see the contact: its server says so with unavailable (RFC 6121 §3.3.3).
-        SubscriptionAction::Unsubscribe => send_unavailable(shared, &contact, &im.bare),
+        SubscriptionAction::Unsubscribe => send_unavailable(shared, &contact, &im.bare).await,
         SubscriptionAction::Subscribe => {}
     }
 }
 
 /// Unavailable presence from every available resource of `from` to `to`'s resources.
-fn send_unavailable(shared: &Shared, from: &BareJid, to: &BareJid) {
+async fn send_unavailable(shared: &Shared, from: &BareJid, to: &BareJid) {
     for route in delivery::available(shared, from) {
         let unavailable = Element::new("presence", CLIENT_NS)
             .with_attr("type", "unavailable")
             .with_attr("from", route.jid.to_string())
             .with_attr("to", to.to_string());
-        route_to_contact(shared, to, unavailable);
+        route_to_contact(shared, to, unavailable).await;
     }
 }
 
@@ -411,4 +465,5 @@ async fn inbound_subscription(
         .await;
     }
     delivery::to_available(shared, owner, &stanza, false);
+    delivery::to_available_remote(shared, owner, &stanza).await;
 }

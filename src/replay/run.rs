@@ -188,7 +188,12 @@ async fn run(
         &fixture.domain,
         None,
     )?;
-    let (shared, _gateway) = crate::server::build_shared(&config, storage.clone(), tls);
+    let (shared, _gateway) = crate::server::build_shared(
+        &config,
+        storage.clone(),
+        tls,
+        crate::server::Parts::standalone(),
+    );
     let mut endpoint = OfflineEndpoint::new(&config, storage.clone(), shared.clone(), tandem);
     let mut xmpp = XmppSide::bind(&shared, fixture)?;
     let clock = Clock {

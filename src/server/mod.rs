@@ -106,6 +106,10 @@ pub struct Shared {
     pub domain: String,
     pub storage: Storage,
     pub routes: Arc<dyn RouteTable<SessionHandle>>,
+    /// Itself, for work that must outlive the caller's borrow (spawned forwarding).
+    me: std::sync::Weak<Shared>,
+    /// `[cluster]`: the other clusters and the global route table.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     pub tls: TlsConfigs,
     /// Serialises roster read-modify-write per user.
     pub user_locks: crate::im::locks::UserLocks,
@@ -125,6 +129,10 @@ impl Shared {
         } else {
             self.direct_tls_session.clone()
         }
+    }
+
+    pub fn me(&self) -> Option<Arc<Shared>> {
+        self.me.upgrade()
     }
 
     pub fn next_session_id(&self) -> u64 {
@@ -176,9 +184,30 @@ impl RunningServer {
         let storage = Storage::open(&config.storage().connection_url())
             .await
             .with_context(|| format!("opening storage {}", config.storage()))?;
-        let (shared, gateway_rx) = build_shared(config, storage.clone(), tls);
+        let metrics = crate::metrics::Metrics::new();
+        let cluster = crate::cluster::Cluster::new(config, metrics.clone()).await?;
+        let (routes, updates): (Arc<dyn RouteTable<SessionHandle>>, _) = match &cluster {
+            Some(_) => {
+                let (table, updates) = crate::cluster::routes::GlobalRouteTable::new();
+                (Arc::new(table), Some(updates))
+            }
+            None => (Arc::new(LocalRouteTable::default()), None),
+        };
+        let (shared, gateway_rx) = build_shared(
+            config,
+            storage.clone(),
+            tls,
+            Parts {
+                metrics,
+                routes,
+                cluster: cluster.clone(),
+            },
+        );
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tracker = TaskTracker::new();
+        if let (Some(cluster), Some(updates)) = (&cluster, updates) {
+            cluster.run(shared.clone(), updates, &tracker).await?;
+        }
         for (addrs, direct_tls) in [
             (&config.xmpp.listen, false),
             (&config.xmpp.tls_listen, true),
@@ -245,10 +274,29 @@ impl RunningServer {
 /// distinct across restarts too.
 /// The state every session shares, and the receiving end of the gateway link (what XMPP
 /// users send to the gateway domain, for the SIP endpoint).
+/// What `build_shared` takes ready-made: shared with the cluster, or chosen by it.
+pub struct Parts {
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub routes: Arc<dyn RouteTable<SessionHandle>>,
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+}
+
+impl Parts {
+    /// One cluster, routes in memory.
+    pub fn standalone() -> Parts {
+        Parts {
+            metrics: crate::metrics::Metrics::new(),
+            routes: Arc::new(LocalRouteTable::default()),
+            cluster: None,
+        }
+    }
+}
+
 pub fn build_shared(
     config: &Config,
     storage: Storage,
     tls: TlsConfigs,
+    parts: Parts,
 ) -> (Arc<Shared>, tokio::sync::mpsc::Receiver<Element>) {
     let limits = ReaderLimits {
         max_stanza_size: config.xmpp.max_stanza_size,
@@ -278,10 +326,12 @@ pub fn build_shared(
             auto_create: config.xmpp.sasl_external.auto_create,
         });
     let (gateway_tx, gateway_rx) = tokio::sync::mpsc::channel(1024);
-    let shared = Arc::new(Shared {
+    let shared = Arc::new_cyclic(|me| Shared {
+        me: me.clone(),
         domain: config.server.domain.clone(),
         storage,
-        routes: Arc::new(LocalRouteTable::default()),
+        routes: parts.routes,
+        cluster: parts.cluster,
         tls,
         user_locks: Default::default(),
         gateway: match &config.gateway.sip_domain {
@@ -292,7 +342,7 @@ pub fn build_shared(
             }),
             _ => None,
         },
-        metrics: crate::metrics::Metrics::new(),
+        metrics: parts.metrics,
         starttls_session: session_config(
             domain,
             limits,

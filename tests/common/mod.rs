@@ -2,6 +2,8 @@
 //! ports with a CA-signed certificate that test clients trust.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

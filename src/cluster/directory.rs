@@ -1,0 +1,353 @@
+//! The global route table in Redis: which cluster each resource of a user is connected to,
+//! and where each cluster's link listener is.
+//!
+//! One hash per user, `tandem:{alice@example.test}:res`, field = resource, value =
+//! `<cluster> <expires unix ms> <priority or ->`. The braces are a Redis Cluster hash tag,
+//! so a user's keys live in one slot. A field is valid until its own expiry (a crashed
+//! cluster's entries age out even while other resources keep the key alive); the owner
+//! rewrites it every third of the TTL. Readers cache a user's entries briefly, and every
+//! write publishes the user on `tandem:moved` so the other clusters drop their copy at once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use redis::aio::ConnectionManager;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisError, Value};
+
+/// Redis commands that take longer than this count as a failure: callers answer
+/// `remote-server-timeout` instead of waiting.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a user's entries are served from the cache (invalidation usually comes first).
+pub const CACHE_FOR: Duration = Duration::from_secs(2);
+pub const MOVED_CHANNEL: &str = "tandem:moved";
+const CLUSTERS_KEY: &str = "tandem:clusters";
+
+/// Deletes a resource's field only if this cluster still owns it: a user who reconnected to
+/// another cluster with the same resource must not lose the new entry.
+const REMOVE_IF_OURS: &str = r"
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and string.sub(v, 1, string.len(ARGV[2]) + 1) == ARGV[2] .. ' ' then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("redis: {0}")]
+    Redis(#[from] RedisError),
+    #[error("redis did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Where one resource of a user is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub resource: String,
+    pub cluster: String,
+    /// Priority of its last available presence; `None` while unavailable.
+    pub priority: Option<i8>,
+}
+
+impl Location {
+    fn encode(&self, expires_ms: u64) -> String {
+        match self.priority {
+            Some(p) => format!("{} {expires_ms} {p}", self.cluster),
+            None => format!("{} {expires_ms} -", self.cluster),
+        }
+    }
+
+    /// `None` for a malformed or expired value (another version's, or a dead cluster's).
+    fn decode(resource: &str, value: &str, now_ms: u64) -> Option<Location> {
+        let mut parts = value.split(' ');
+        let cluster = parts.next()?;
+        let expires: u64 = parts.next()?.parse().ok()?;
+        let priority = match parts.next()? {
+            "-" => None,
+            p => Some(p.parse().ok()?),
+        };
+        (expires > now_ms && !cluster.is_empty()).then(|| Location {
+            resource: resource.to_string(),
+            cluster: cluster.to_string(),
+            priority,
+        })
+    }
+}
+
+fn user_key(bare: &str) -> String {
+    format!("tandem:{{{bare}}}:res")
+}
+
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Connection {
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T, DirectoryError> {
+        let run = async {
+            match self.clone() {
+                Connection::Single(mut c) => cmd.query_async(&mut c).await,
+                Connection::Cluster(mut c) => cmd.query_async(&mut c).await,
+            }
+        };
+        tokio::time::timeout(COMMAND_TIMEOUT, run)
+            .await
+            .map_err(|_| DirectoryError::Timeout(COMMAND_TIMEOUT))?
+            .map_err(DirectoryError::from)
+    }
+
+    async fn pipeline(&self, pipe: &Pipeline) -> Result<(), DirectoryError> {
+        let run = async {
+            match self.clone() {
+                Connection::Single(mut c) => pipe.query_async::<Value>(&mut c).await,
+                Connection::Cluster(mut c) => pipe.query_async::<Value>(&mut c).await,
+            }
+        };
+        tokio::time::timeout(COMMAND_TIMEOUT, run)
+            .await
+            .map_err(|_| DirectoryError::Timeout(COMMAND_TIMEOUT))?
+            .map(|_| ())
+            .map_err(DirectoryError::from)
+    }
+}
+
+pub struct Directory {
+    connection: Connection,
+    /// The first URL, for the invalidation subscription (PUBLISH reaches every node of a
+    /// Redis Cluster, so one subscription sees every move).
+    subscribe_url: String,
+    cluster: String,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Instant, Vec<Location>)>>,
+}
+
+impl Directory {
+    /// Connects lazily: Redis being down at startup is survivable, like later.
+    pub async fn connect(
+        urls: &[String],
+        cluster: &str,
+        ttl: Duration,
+    ) -> Result<Directory, DirectoryError> {
+        let connection = if urls.len() == 1 {
+            let client = redis::Client::open(urls[0].as_str())?;
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(COMMAND_TIMEOUT))
+                .set_response_timeout(Some(COMMAND_TIMEOUT))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_secs(2));
+            Connection::Single(ConnectionManager::new_lazy_with_config(client, config)?)
+        } else {
+            let client = redis::cluster::ClusterClient::builder(urls.iter().map(String::as_str))
+                .connection_timeout(COMMAND_TIMEOUT)
+                .response_timeout(COMMAND_TIMEOUT)
+                .retries(1)
+                .build()?;
+            let connect = client.get_async_connection();
+            Connection::Cluster(
+                tokio::time::timeout(COMMAND_TIMEOUT * 4, connect)
+                    .await
+                    .map_err(|_| DirectoryError::Timeout(COMMAND_TIMEOUT * 4))??,
+            )
+        };
+        Ok(Directory {
+            connection,
+            subscribe_url: urls[0].clone(),
+            cluster: cluster.to_string(),
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// How long an entry lives unless rewritten.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Every live resource of `bare`, in whichever cluster.
+    pub async fn locate(&self, bare: &str) -> Result<Vec<Location>, DirectoryError> {
+        if let Some((at, entries)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(bare)
+        {
+            if at.elapsed() < CACHE_FOR {
+                return Ok(entries.clone());
+            }
+        }
+        let fields: HashMap<String, String> = self
+            .connection
+            .query(redis::cmd("HGETALL").arg(user_key(bare)))
+            .await?;
+        let now = unix_ms();
+        let mut entries: Vec<Location> = fields
+            .iter()
+            .filter_map(|(resource, value)| Location::decode(resource, value, now))
+            .collect();
+        entries.sort_by(|a, b| a.resource.cmp(&b.resource));
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(bare.to_string(), (Instant::now(), entries.clone()));
+        Ok(entries)
+    }
+
+    /// Forgets the cached entries of `bare` (another cluster moved it).
+    pub fn invalidate(&self, bare: &str) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(bare);
+    }
+
+    /// Writes (or refreshes) local resources, then tells the other clusters which users
+    /// changed when `announce` (a refresh of unchanged entries does not).
+    pub async fn put(
+        &self,
+        entries: &[(String, Location)],
+        announce: bool,
+    ) -> Result<(), DirectoryError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let expires = unix_ms() + self.ttl.as_millis() as u64;
+        let mut pipe = redis::pipe();
+        for (bare, location) in entries {
+            let key = user_key(bare);
+            pipe.cmd("HSET")
+                .arg(&key)
+                .arg(&location.resource)
+                .arg(location.encode(expires))
+                .ignore();
+            pipe.cmd("PEXPIRE")
+                .arg(&key)
+                .arg(self.ttl.as_millis() as u64)
+                .ignore();
+            if announce {
+                pipe.cmd("PUBLISH").arg(MOVED_CHANNEL).arg(bare).ignore();
+            }
+            self.invalidate(bare);
+        }
+        self.connection.pipeline(&pipe).await
+    }
+
+    /// Removes a resource this cluster owns.
+    pub async fn remove(&self, bare: &str, resource: &str) -> Result<(), DirectoryError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(REMOVE_IF_OURS)
+            .arg(1)
+            .arg(user_key(bare))
+            .arg(resource)
+            .arg(&self.cluster);
+        let _: i64 = self.connection.query(&cmd).await?;
+        self.invalidate(bare);
+        let _: i64 = self
+            .connection
+            .query(redis::cmd("PUBLISH").arg(MOVED_CHANNEL).arg(bare))
+            .await?;
+        Ok(())
+    }
+
+    /// Publishes where this cluster's links connect.
+    pub async fn register(&self, advertise: &str) -> Result<(), DirectoryError> {
+        let _: i64 = self
+            .connection
+            .query(
+                redis::cmd("HSET")
+                    .arg(CLUSTERS_KEY)
+                    .arg(&self.cluster)
+                    .arg(advertise),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Where another cluster's links connect, as it registered.
+    pub async fn address_of(&self, cluster: &str) -> Result<Option<String>, DirectoryError> {
+        self.connection
+            .query(redis::cmd("HGET").arg(CLUSTERS_KEY).arg(cluster))
+            .await
+    }
+
+    /// Drops cache entries as other clusters announce moves, for as long as it runs;
+    /// resubscribes after Redis comes back (clearing the cache, which missed moves meanwhile).
+    pub async fn follow_moves(&self) {
+        use futures_util::StreamExt;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let subscribed = async {
+                let client = redis::Client::open(self.subscribe_url.as_str())?;
+                let mut pubsub = client.get_async_pubsub().await?;
+                pubsub.subscribe(MOVED_CHANNEL).await?;
+                Ok::<_, RedisError>(pubsub)
+            };
+            match tokio::time::timeout(COMMAND_TIMEOUT * 2, subscribed).await {
+                Ok(Ok(mut pubsub)) => {
+                    backoff = Duration::from_millis(100);
+                    self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        if let Ok(bare) = message.get_payload::<String>() {
+                            self.invalidate(&bare);
+                        }
+                    }
+                    tracing::warn!("lost the Redis subscription to moves; reconnecting");
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "cannot subscribe to moves yet"),
+                Err(_) => tracing::debug!("subscribing to moves timed out"),
+            }
+            self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_values_round_trip_and_expire() {
+        let l = Location {
+            resource: "phone".into(),
+            cluster: "eu-1".into(),
+            priority: Some(-3),
+        };
+        assert_eq!(
+            Location::decode("phone", &l.encode(2000), 1000),
+            Some(l.clone())
+        );
+        assert_eq!(Location::decode("phone", &l.encode(2000), 2000), None);
+        let away = Location {
+            priority: None,
+            ..l
+        };
+        assert_eq!(Location::decode("phone", &away.encode(9), 1), Some(away));
+        for bad in ["", "eu-1", "eu-1 x -", "eu-1 5 high", " 5 -"] {
+            assert_eq!(Location::decode("r", bad, 1), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_users_keys_share_one_redis_cluster_slot() {
+        assert_eq!(
+            user_key("alice@example.test"),
+            "tandem:{alice@example.test}:res"
+        );
+    }
+}

@@ -1,0 +1,314 @@
+//! Links between clusters: TLS with certificates from `[cluster] ca` both ways, one
+//! outbound link per remote cluster, acknowledged envelopes resent after a reconnection.
+//!
+//! Order: one link carries everything from here to a cluster, in the order `send` was
+//! called, so per-sender order holds. Nothing is lost: an envelope stays in the link's
+//! buffer until the receiver acknowledges it, the receiver skips ids it already took
+//! (resends after a reconnection), and a full buffer refuses new envelopes instead of
+//! dropping old ones.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use super::directory::Directory;
+use super::envelope::{encode, Decoder, Envelope, Frame, Payload};
+
+/// Envelopes waiting for an acknowledgement, per remote cluster.
+pub const LINK_BUFFER: usize = 20_000;
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Both rustls configurations of a cluster's links.
+pub struct LinkTls {
+    pub client: Arc<rustls::ClientConfig>,
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+/// Loads `[cluster] ca/cert/key`. The certificate must name this cluster (a DNS SAN equal
+/// to the cluster name): that is how the other end knows who connected.
+pub fn load_tls(ca: &Path, cert: &Path, key: &Path) -> Result<LinkTls> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca)
+        .with_context(|| format!("reading cluster CA {}", ca.display()))?
+    {
+        roots
+            .add(c.with_context(|| format!("parsing cluster CA {}", ca.display()))?)
+            .context("cluster CA certificate")?;
+    }
+    let roots = Arc::new(roots);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading cluster certificate {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing cluster certificate {}", cert.display()))?;
+    if certs.is_empty() {
+        bail!("no certificate in {}", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading cluster key {}", key.display()))?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        roots.clone(),
+        provider.clone(),
+    )
+    .build()
+    .context("cluster client verifier")?;
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .context("TLS versions")?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs.clone(), key.clone_key())
+        .context("cluster certificate and key")?;
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .context("TLS versions")?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .context("cluster certificate and key")?;
+    Ok(LinkTls {
+        client: Arc::new(client),
+        server: Arc::new(server),
+    })
+}
+
+/// The DNS names a peer's certificate carries (its claimed cluster must be one of them).
+pub fn dns_names(der: &[u8]) -> Vec<String> {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|n| match n {
+            x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Queue {
+    next_id: u64,
+    /// Sent or not, not yet acknowledged, in id order.
+    unacked: VecDeque<Envelope>,
+}
+
+/// The sending half of the link to one remote cluster.
+struct Outbound {
+    queue: Mutex<Queue>,
+    wake: Notify,
+}
+
+/// All outbound links of this cluster.
+pub struct Links {
+    name: String,
+    incarnation: u64,
+    tls: Arc<rustls::ClientConfig>,
+    directory: Arc<Directory>,
+    outbound: Mutex<HashMap<String, Arc<Outbound>>>,
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    #[error("the link to {0} has {LINK_BUFFER} envelopes waiting")]
+    Full(String),
+}
+
+impl Links {
+    pub fn new(
+        name: &str,
+        tls: Arc<rustls::ClientConfig>,
+        directory: Arc<Directory>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Links {
+        let mut seed = [0u8; 8];
+        // A clock-derived value would do too; it only has to differ between starts.
+        let _ = getrandom::fill(&mut seed);
+        Links {
+            name: name.to_string(),
+            incarnation: u64::from_le_bytes(seed) | 1,
+            tls,
+            directory,
+            outbound: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    /// Queues `payload` for `cluster`, opening the link on first use.
+    pub fn send(
+        self: &Arc<Self>,
+        cluster: &str,
+        origin: &str,
+        hops: u8,
+        payload: Payload,
+    ) -> Result<(), SendError> {
+        let link = {
+            let mut all = self.outbound.lock().unwrap_or_else(|p| p.into_inner());
+            match all.get(cluster) {
+                Some(l) => l.clone(),
+                None => {
+                    let l = Arc::new(Outbound {
+                        queue: Mutex::new(Queue {
+                            next_id: 1,
+                            unacked: VecDeque::new(),
+                        }),
+                        wake: Notify::new(),
+                    });
+                    all.insert(cluster.to_string(), l.clone());
+                    tokio::spawn(self.clone().run(cluster.to_string(), l.clone()));
+                    l
+                }
+            }
+        };
+        {
+            let mut q = link.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if q.unacked.len() >= LINK_BUFFER {
+                return Err(SendError::Full(cluster.to_string()));
+            }
+            let id = q.next_id;
+            q.next_id += 1;
+            q.unacked.push_back(Envelope {
+                id,
+                origin: origin.to_string(),
+                hops,
+                payload,
+            });
+        }
+        link.wake.notify_one();
+        Ok(())
+    }
+
+    /// Keeps the link to `cluster` up for as long as the process runs.
+    async fn run(self: Arc<Self>, cluster: String, link: Arc<Outbound>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.connect_and_pump(&cluster, &link).await {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    let waiting = link
+                        .queue
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .unacked
+                        .len();
+                    tracing::warn!(peer = %cluster, error = %format!("{e:#}"), waiting, "cluster link down; retrying in {backoff:?}");
+                    self.metrics.cluster_link_failures.inc();
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn connect_and_pump(&self, cluster: &str, link: &Outbound) -> Result<()> {
+        let address = self
+            .directory
+            .address_of(cluster)
+            .await
+            .context("looking up the cluster's address")?
+            .with_context(|| format!("cluster {cluster} is not registered"))?;
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&address))
+            .await
+            .context("connect timed out")?
+            .with_context(|| format!("connecting to {address}"))?;
+        tcp.set_nodelay(true)?;
+        let name = ServerName::try_from(cluster.to_string()).context("cluster name")?;
+        let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+        let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
+            .await
+            .context("TLS handshake timed out")?
+            .context("TLS handshake")?;
+        let (mut reader, mut writer) = tokio::io::split(tls);
+        let mut out = Vec::new();
+        encode(
+            &Frame::Hello {
+                cluster: self.name.clone(),
+                incarnation: self.incarnation,
+            },
+            &mut out,
+        );
+        writer.write_all(&out).await?;
+        let mut decoder = Decoder::default();
+        let received = match read_frame(&mut reader, &mut decoder).await? {
+            Frame::Welcome {
+                cluster: c,
+                received,
+            } if c == cluster => received,
+            other => bail!("expected a welcome from {cluster}, got {other:?}"),
+        };
+        ack(link, received);
+        tracing::info!(peer = %cluster, %address, "cluster link up");
+        // Everything not acknowledged is (re)sent, then new envelopes as they come.
+        let mut sent_up_to = received;
+        loop {
+            out.clear();
+            {
+                let q = link.queue.lock().unwrap_or_else(|p| p.into_inner());
+                let from = sent_up_to;
+                for e in q.unacked.iter().filter(|e| e.id > from) {
+                    encode(&Frame::Envelope(e.clone()), &mut out);
+                    sent_up_to = e.id;
+                    if out.len() > 256 * 1024 {
+                        break;
+                    }
+                }
+            }
+            if !out.is_empty() {
+                writer.write_all(&out).await?;
+                continue;
+            }
+            writer.flush().await?;
+            tokio::select! {
+                _ = link.wake.notified() => {}
+                frame = read_frame(&mut reader, &mut decoder) => match frame? {
+                    Frame::Ack { id } => ack(link, id),
+                    other => bail!("unexpected frame {other:?}"),
+                },
+            }
+        }
+    }
+}
+
+fn ack(link: &Outbound, id: u64) {
+    let mut q = link.queue.lock().unwrap_or_else(|p| p.into_inner());
+    while q.unacked.front().is_some_and(|e| e.id <= id) {
+        q.unacked.pop_front();
+    }
+}
+
+/// Reads until one frame is whole. Cancel-safe: bytes read stay in `decoder`.
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    decoder: &mut Decoder,
+) -> Result<Frame> {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(frame) = decoder.next_frame()? {
+            return Ok(frame);
+        }
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            bail!("the link closed");
+        }
+        decoder.push(&buf[..n]);
+    }
+}
+
+pub async fn write_frame<W: AsyncWrite + Unpin>(writer: &mut W, frame: &Frame) -> Result<()> {
+    let mut out = Vec::new();
+    encode(frame, &mut out);
+    writer.write_all(&out).await?;
+    writer.flush().await?;
+    Ok(())
+}

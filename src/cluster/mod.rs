@@ -1,0 +1,201 @@
+//! Global distribution (`[cluster]`): several clusters serve one domain. The Redis
+//! [`directory`] says where each user's resources are, [`routes`] keeps this cluster's entries
+//! in it, and [`link`]s carry stanzas to the cluster that has the recipient.
+//!
+//! A stanza that crosses a link carries its hop count; whatever the receiving cluster does
+//! with it (deliver, route again because the user moved, answer a probe) runs inside
+//! [`Scope`], so a further forward counts one more hop and stanzas meant only for the local
+//! sessions of a cluster are not sent on.
+
+pub mod directory;
+pub mod envelope;
+pub mod link;
+pub mod listener;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use jid::BareJid;
+use tandem_xmpp::stream::writer::CLIENT_NS;
+use tandem_xmpp::Element;
+
+use crate::config::Config;
+use crate::metrics::{CallMetrics, Metrics};
+use crate::server::Shared;
+use directory::{Directory, DirectoryError, Location};
+use envelope::{Envelope, Payload, Target};
+use link::{LinkTls, Links};
+
+/// How the current task came to handle a stanza (see the module documentation).
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub hops: u8,
+    /// The stanza was fanned out to this cluster's sessions only.
+    pub local_only: bool,
+    /// The cluster it entered at; `None` for stanzas of local clients.
+    pub origin: Option<Arc<str>>,
+}
+
+tokio::task_local! {
+    static SCOPE: Scope;
+}
+
+/// The scope of the running task: local clients' stanzas have the default.
+pub fn scope() -> Scope {
+    SCOPE.try_with(Clone::clone).unwrap_or_default()
+}
+
+pub struct Cluster {
+    name: String,
+    max_hops: u8,
+    directory: Arc<Directory>,
+    links: Arc<Links>,
+    metrics: Arc<Metrics>,
+    received: Arc<listener::Received>,
+    server_tls: Arc<rustls::ServerConfig>,
+    listen: std::net::SocketAddr,
+    advertise: String,
+}
+
+impl Cluster {
+    /// Loads the link certificates and prepares the Redis connection; nothing listens
+    /// until [`Cluster::run`].
+    pub async fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Option<Arc<Cluster>>> {
+        let Some(c) = &config.cluster else {
+            return Ok(None);
+        };
+        let LinkTls { client, server } = link::load_tls(
+            &config.resolve(&c.ca),
+            &config.resolve(&c.cert),
+            &config.resolve(&c.key),
+        )?;
+        let directory = Arc::new(
+            Directory::connect(&c.redis, &c.name, Duration::from_secs(c.location_ttl))
+                .await
+                .context("connecting to Redis")?,
+        );
+        let links = Arc::new(Links::new(
+            &c.name,
+            client,
+            directory.clone(),
+            metrics.clone(),
+        ));
+        Ok(Some(Arc::new(Cluster {
+            name: c.name.clone(),
+            max_hops: c.max_hops,
+            directory,
+            links,
+            metrics,
+            received: Arc::default(),
+            server_tls: server,
+            listen: c.listen,
+            advertise: c.advertise.clone(),
+        })))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Binds the link listener and starts the background work: registering this cluster's
+    /// address, following moves, keeping local entries in Redis (`updates`).
+    pub async fn run(
+        self: &Arc<Self>,
+        shared: Arc<Shared>,
+        updates: routes::UpdateReceiver,
+        tracker: &tokio_util::task::TaskTracker,
+    ) -> Result<std::net::SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .with_context(|| format!("binding cluster link listener {}", self.listen))?;
+        let local = listener.local_addr()?;
+        // An advertised port of 0 (tests) means "the port we got".
+        let advertise = match self.advertise.strip_suffix(":0") {
+            Some(host) => format!("{host}:{}", local.port()),
+            None => self.advertise.clone(),
+        };
+        tracing::info!(cluster = %self.name, addr = %local, %advertise, "cluster links listening");
+        tracker.spawn(listener::accept_loop(
+            listener,
+            self.server_tls.clone(),
+            shared,
+            self.received.clone(),
+        ));
+        let me = self.clone();
+        tracker.spawn(async move { me.directory.follow_moves().await });
+        let me = self.clone();
+        tracker.spawn(async move {
+            routes::keep_directory(me.directory.clone(), updates, advertise).await
+        });
+        Ok(local)
+    }
+
+    /// The resources of `bare` in other clusters. Empty inside a local-only scope.
+    pub async fn remote(&self, bare: &BareJid) -> Result<Vec<Location>, DirectoryError> {
+        if scope().local_only {
+            return Ok(Vec::new());
+        }
+        let mut all = self.directory.locate(bare.as_str()).await?;
+        all.retain(|l| l.cluster != self.name);
+        Ok(all)
+    }
+
+    /// Sends `stanza` to `cluster`. False (logged and counted) past the hop limit or when
+    /// the link's buffer is full; the caller then treats the recipient as unreachable.
+    pub fn forward(&self, cluster: &str, stanza: &Element, target: Target) -> bool {
+        let here = scope();
+        let hops = here.hops.saturating_add(1);
+        if hops > self.max_hops {
+            tracing::warn!(to = ?stanza.attr("to"), peer = %cluster, hops, "stanza over the cluster hop limit dropped");
+            self.give_up("max-hops");
+            return false;
+        }
+        let origin = here.origin.as_deref().unwrap_or(&self.name).to_string();
+        let payload = Payload::Stanza {
+            xml: stanza.to_xml_in(CLIENT_NS),
+            target,
+        };
+        match self.links.send(cluster, &origin, hops, payload) {
+            Ok(()) => {
+                self.metrics.cluster_forwarded.inc();
+                true
+            }
+            Err(e) => {
+                tracing::warn!(to = ?stanza.attr("to"), error = %e, "stanza not forwarded");
+                self.give_up("link-full");
+                false
+            }
+        }
+    }
+
+    pub fn give_up(&self, reason: &str) {
+        self.metrics
+            .cluster_give_ups
+            .get_or_create(&CallMetrics::reason(reason))
+            .inc();
+    }
+
+    /// An envelope from another cluster, handled in order by its link.
+    pub async fn receive(&self, shared: &Shared, envelope: Envelope) {
+        self.metrics.cluster_received.inc();
+        let Payload::Stanza { xml, target } = envelope.payload;
+        let stanza = match tandem_xmpp::stream::parse_stanza(&xml) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(origin = %envelope.origin, error = %e, "unreadable stanza from another cluster dropped");
+                self.give_up("malformed");
+                return;
+            }
+        };
+        let scope = Scope {
+            hops: envelope.hops,
+            local_only: matches!(target, Target::LocalOnly),
+            origin: Some(envelope.origin.into()),
+        };
+        SCOPE
+            .scope(scope, crate::im::from_cluster(shared, stanza, target))
+            .await;
+    }
+}

@@ -1,0 +1,167 @@
+//! The route table of a clustered node: the in-memory table for local sessions, whose every
+//! change is also queued for the Redis directory. Lookups stay local and synchronous; the
+//! directory is written behind, in order, by [`keep_directory`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jid::{BareJid, FullJid};
+use tandem_xmpp::router::{LocalRouteTable, ResourceRoute, RouteTable};
+use tandem_xmpp::Element;
+use tokio::sync::mpsc;
+
+use super::directory::{Directory, Location};
+use crate::server::SessionHandle;
+
+#[derive(Debug)]
+pub enum Update {
+    /// Bound, or its presence changed: `Some(priority)` while available.
+    Put(FullJid, Option<i8>),
+    Remove(FullJid),
+}
+
+pub type UpdateReceiver = mpsc::UnboundedReceiver<Update>;
+
+pub struct GlobalRouteTable {
+    local: LocalRouteTable<SessionHandle>,
+    updates: mpsc::UnboundedSender<Update>,
+}
+
+impl GlobalRouteTable {
+    pub fn new() -> (GlobalRouteTable, UpdateReceiver) {
+        let (updates, rx) = mpsc::unbounded_channel();
+        (
+            GlobalRouteTable {
+                local: LocalRouteTable::default(),
+                updates,
+            },
+            rx,
+        )
+    }
+
+    fn queue(&self, update: Update) {
+        // The receiver lives as long as the server; after shutdown nothing needs writing.
+        let _ = self.updates.send(update);
+    }
+}
+
+impl RouteTable<SessionHandle> for GlobalRouteTable {
+    fn bind(&self, jid: FullJid, handle: SessionHandle) -> Option<SessionHandle> {
+        self.queue(Update::Put(jid.clone(), None));
+        self.local.bind(jid, handle)
+    }
+
+    fn unbind(&self, jid: &FullJid, is_mine: &dyn Fn(&SessionHandle) -> bool) -> bool {
+        let removed = self.local.unbind(jid, is_mine);
+        if removed {
+            self.queue(Update::Remove(jid.clone()));
+        }
+        removed
+    }
+
+    fn get(&self, jid: &FullJid) -> Option<ResourceRoute<SessionHandle>> {
+        self.local.get(jid)
+    }
+
+    fn resources(&self, bare: &BareJid) -> Vec<ResourceRoute<SessionHandle>> {
+        self.local.resources(bare)
+    }
+
+    fn set_presence(
+        &self,
+        jid: &FullJid,
+        is_mine: &dyn Fn(&SessionHandle) -> bool,
+        presence: Option<(i8, Arc<Element>)>,
+    ) {
+        let priority = presence.as_ref().map(|(p, _)| *p);
+        self.local.set_presence(jid, is_mine, presence);
+        if self.local.get(jid).is_some_and(|r| is_mine(&r.handle)) {
+            self.queue(Update::Put(jid.clone(), priority));
+        }
+    }
+
+    fn set_interested(&self, jid: &FullJid, is_mine: &dyn Fn(&SessionHandle) -> bool) {
+        self.local.set_interested(jid, is_mine)
+    }
+
+    fn len(&self) -> usize {
+        self.local.len()
+    }
+}
+
+/// Writes local changes to Redis as they come (batched while Redis is busy) and rewrites
+/// every local entry each third of the TTL, which also rebuilds the table after Redis was
+/// lost. Registers `advertise` as this cluster's link address on every rewrite.
+pub async fn keep_directory(
+    directory: Arc<Directory>,
+    mut updates: UpdateReceiver,
+    advertise: String,
+) {
+    let mut mine: HashMap<FullJid, Option<i8>> = HashMap::new();
+    let refresh_every = directory.ttl() / 3;
+    let mut refresh = tokio::time::interval(refresh_every);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // After a failed write, the next refresh announces everything (others' caches missed it).
+    let mut dirty = true;
+    loop {
+        tokio::select! {
+            update = updates.recv() => {
+                let Some(first) = update else { return };
+                let mut batch = vec![first];
+                while let Ok(more) = updates.try_recv() {
+                    batch.push(more);
+                }
+                let mut puts = Vec::new();
+                for update in batch {
+                    match update {
+                        Update::Put(jid, priority) => {
+                            mine.insert(jid.clone(), priority);
+                            puts.push(entry(&directory, &jid, priority));
+                        }
+                        Update::Remove(jid) => {
+                            mine.remove(&jid);
+                            puts.retain(|(bare, l): &(String, Location)| !(bare == jid.to_bare().as_str() && l.resource == jid.resource().as_str()));
+                            if let Err(e) = directory.remove(jid.to_bare().as_str(), jid.resource().as_str()).await {
+                                // Its entry expires with the TTL; until then lookups may point here,
+                                // and this cluster routes such stanzas on as for a moved user.
+                                tracing::warn!(%jid, error = %e, "could not remove a location from Redis");
+                                dirty = true;
+                            }
+                        }
+                    }
+                }
+                if let Err(e) = directory.put(&puts, true).await {
+                    tracing::warn!(error = %e, "could not write locations to Redis; retrying at the next refresh");
+                    dirty = true;
+                }
+            }
+            _ = refresh.tick() => {
+                let all: Vec<_> = mine.iter().map(|(jid, p)| entry(&directory, jid, *p)).collect();
+                let registered = directory.register(&advertise).await;
+                match registered.and(directory.put(&all, dirty).await) {
+                    Ok(()) => {
+                        if dirty {
+                            tracing::info!(entries = all.len(), "cluster locations written to Redis");
+                        }
+                        dirty = false;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Redis unavailable; local routing goes on, remote lookups fail");
+                        dirty = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn entry(directory: &Directory, jid: &FullJid, priority: Option<i8>) -> (String, Location) {
+    (
+        jid.to_bare().to_string(),
+        Location {
+            resource: jid.resource().to_string(),
+            cluster: directory.cluster().to_string(),
+            priority,
+        },
+    )
+}

@@ -1,0 +1,217 @@
+//! Global distribution with a real `redis-server`: tandem instances run as different
+//! clusters of one domain (one shared database), and real XMPP clients (tokio-xmpp) on
+//! different clusters talk to each other.
+
+mod common;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use common::redis::Redis;
+use common::{Server, DOMAIN, STEP};
+use futures::StreamExt;
+use tokio_xmpp::connect::DnsConfig;
+use tokio_xmpp::parsers::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::message::{Message, MessageType};
+use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+use tokio_xmpp::{Client, Event, Stanza};
+
+/// Redis, the shared database and the cluster certificates of one test.
+struct Deployment {
+    redis: Redis,
+    dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn new() -> Deployment {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), &common::ca().cert_pem).unwrap();
+        Deployment {
+            redis: Redis::start(),
+            dir,
+        }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("shared.db")
+    }
+
+    /// A tandem running as cluster `name`, its link certificate naming it.
+    fn cluster(&self, name: &str) -> Server {
+        let (cert, key) = common::ca().issue_cert(&[name]);
+        let path = |ext: &str| self.dir.path().join(format!("{name}.{ext}"));
+        std::fs::write(path("pem"), cert).unwrap();
+        std::fs::write(path("key"), key).unwrap();
+        let extra = format!(
+            "\n[storage]\nurl = \"sqlite://{db}\"\n\
+             [cluster]\nname = \"{name}\"\nredis = \"{redis}\"\n\
+             listen = \"127.0.0.1:0\"\nadvertise = \"127.0.0.1:0\"\n\
+             ca = \"{ca}\"\ncert = \"{cert}\"\nkey = \"{key}\"\nlocation_ttl = 6\n",
+            db = self.db().display(),
+            redis = self.redis.url(),
+            ca = self.dir.path().join("ca.pem").display(),
+            cert = path("pem").display(),
+            key = path("key").display(),
+        );
+        let server = Server::start_with_config(&extra);
+        server.wait_for_log("cluster links listening", STEP);
+        server
+    }
+
+    /// Waits until Redis says `user`'s resource is available at `cluster`.
+    fn wait_available(&self, user: &str, cluster: &str) {
+        let key = format!("tandem:{{{user}@{DOMAIN}}}:res");
+        self.redis
+            .wait_for(&["HGETALL", &key], &format!("{user} at {cluster}"), |out| {
+                out.lines()
+                    .any(|l| l.starts_with(&format!("{cluster} ")) && !l.ends_with(" -"))
+            });
+    }
+}
+
+async fn connect(server: &Server, user: &str) -> (Client, Jid) {
+    common::ca();
+    let jid = BareJid::from_str(&format!("{user}@{DOMAIN}")).unwrap();
+    let mut client = Client::new_starttls(
+        jid,
+        "pw",
+        DnsConfig::Addr {
+            addr: server.starttls.to_string(),
+        },
+        Default::default(),
+    );
+    let bound = loop {
+        match tokio::time::timeout(STEP, client.next())
+            .await
+            .expect("login timed out")
+            .expect("client ended")
+        {
+            Event::Online { bound_jid, .. } => break bound_jid,
+            Event::Disconnected(e) => panic!("{user} could not log in: {e}"),
+            Event::Stanza(_) => {}
+        }
+    };
+    (client, bound)
+}
+
+async fn expect<T>(
+    client: &mut Client,
+    what: &str,
+    mut pred: impl FnMut(&Stanza) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + STEP;
+    let mut skipped = Vec::new();
+    loop {
+        let event = tokio::time::timeout_at(deadline, client.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}; skipped {skipped:#?}"))
+            .expect("client ended");
+        match event {
+            Event::Stanza(stanza) => {
+                if let Some(found) = pred(&stanza) {
+                    return found;
+                }
+                skipped.push(stanza);
+            }
+            Event::Disconnected(e) => panic!("disconnected while waiting for {what}: {e}"),
+            Event::Online { .. } => {}
+        }
+    }
+}
+
+fn presence(type_: PresenceType, to: &str) -> Stanza {
+    let mut p = Presence::new(type_);
+    p.to = Some(Jid::from_str(to).unwrap());
+    p.into()
+}
+
+fn chat(to: &str, body: &str) -> Stanza {
+    let mut m = Message::new(Some(Jid::from_str(to).unwrap()));
+    m.type_ = MessageType::Chat;
+    m.bodies.insert(
+        tokio_xmpp::parsers::message::Lang::default(),
+        body.to_string(),
+    );
+    m.into()
+}
+
+fn body_of(stanza: &Stanza) -> Option<(String, String)> {
+    match stanza {
+        Stanza::Message(m) => {
+            let body = m.bodies.values().next()?.clone();
+            Some((m.from.as_ref()?.to_string(), body))
+        }
+        _ => None,
+    }
+}
+
+fn presence_from(stanza: &Stanza, from_bare: &str, type_: PresenceType) -> bool {
+    matches!(stanza, Stanza::Presence(p) if p.type_ == type_ && p.from.as_ref().is_some_and(|f| f.to_bare().to_string() == from_bare))
+}
+
+async fn available(client: &mut Client) {
+    client
+        .send_stanza(Presence::new(PresenceType::None).into())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
+    let d = Deployment::new();
+    let eu = d.cluster("eu-1");
+    let us = d.cluster("us-1");
+    eu.add_user("alice", "pw");
+    eu.add_user("bob", "pw");
+    let (mut alice, alice_jid) = connect(&eu, "alice").await;
+    let (mut bob, bob_jid) = connect(&us, "bob").await;
+    available(&mut alice).await;
+    available(&mut bob).await;
+    d.wait_available("alice", "eu-1");
+    d.wait_available("bob", "us-1");
+
+    // Messages both ways: to the bare JID (eu-1 -> us-1) and to the full JID (back).
+    alice
+        .send_stanza(chat("bob@localhost", "hello from eu-1"))
+        .await
+        .unwrap();
+    let (from, body) = expect(&mut bob, "alice's message", body_of).await;
+    assert_eq!(
+        (from.as_str(), body.as_str()),
+        (alice_jid.to_string().as_str(), "hello from eu-1")
+    );
+    bob.send_stanza(chat(&alice_jid.to_string(), "hello from us-1"))
+        .await
+        .unwrap();
+    let (from, body) = expect(&mut alice, "bob's message", body_of).await;
+    assert_eq!(
+        (from.as_str(), body.as_str()),
+        (bob_jid.to_string().as_str(), "hello from us-1")
+    );
+
+    // A subscription across clusters, then presence follows it.
+    alice
+        .send_stanza(presence(PresenceType::Subscribe, "bob@localhost"))
+        .await
+        .unwrap();
+    expect(&mut bob, "alice's subscribe", |s| {
+        presence_from(s, "alice@localhost", PresenceType::Subscribe).then_some(())
+    })
+    .await;
+    bob.send_stanza(presence(PresenceType::Subscribed, "alice@localhost"))
+        .await
+        .unwrap();
+    expect(&mut alice, "bob's subscribed", |s| {
+        presence_from(s, "bob@localhost", PresenceType::Subscribed).then_some(())
+    })
+    .await;
+    expect(&mut alice, "bob's presence", |s| {
+        presence_from(s, "bob@localhost", PresenceType::None).then_some(())
+    })
+    .await;
+    bob.send_end().await.unwrap();
+    expect(&mut alice, "bob unavailable", |s| {
+        presence_from(s, "bob@localhost", PresenceType::Unavailable).then_some(())
+    })
+    .await;
+}
