@@ -38,6 +38,11 @@ impl Deployment {
 
     /// A tandem running as cluster `name`, its link certificate naming it.
     fn cluster(&self, name: &str) -> Server {
+        self.cluster_advertising(name, "127.0.0.1:0")
+    }
+
+    /// [`Self::cluster`], telling the others to connect to `advertise` (a proxy).
+    fn cluster_advertising(&self, name: &str, advertise: &str) -> Server {
         let (cert, key) = common::ca().issue_cert(&[name]);
         let path = |ext: &str| self.dir.path().join(format!("{name}.{ext}"));
         std::fs::write(path("pem"), cert).unwrap();
@@ -45,7 +50,7 @@ impl Deployment {
         let extra = format!(
             "\n[storage]\nurl = \"sqlite://{db}\"\n\
              [cluster]\nname = \"{name}\"\nredis = \"{redis}\"\n\
-             listen = \"127.0.0.1:0\"\nadvertise = \"127.0.0.1:0\"\n\
+             listen = \"127.0.0.1:0\"\nadvertise = \"{advertise}\"\n\
              ca = \"{ca}\"\ncert = \"{cert}\"\nkey = \"{key}\"\nlocation_ttl = 6\n",
             db = self.db().display(),
             redis = self.redis.url(),
@@ -214,4 +219,219 @@ async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
         presence_from(s, "bob@localhost", PresenceType::Unavailable).then_some(())
     })
     .await;
+}
+
+fn error_of(stanza: &Stanza) -> Option<String> {
+    match stanza {
+        Stanza::Message(m) if m.type_ == MessageType::Error => {
+            let payload = m.payloads.iter().find(|p| p.name() == "error")?;
+            payload.children().next().map(|c| c.name().to_string())
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn messages_sent_while_the_recipient_moves_arrive_once_and_in_order() {
+    let d = Deployment::new();
+    let eu = d.cluster("eu-1");
+    let us = d.cluster("us-1");
+    eu.add_user("alice", "pw");
+    eu.add_user("bob", "pw");
+    let (mut alice, _) = connect(&eu, "alice").await;
+    let (mut bob, _) = connect(&us, "bob").await;
+    available(&mut alice).await;
+    available(&mut bob).await;
+    d.wait_available("bob", "us-1");
+
+    const N: usize = 60;
+    let sender = tokio::spawn(async move {
+        for i in 0..N {
+            alice
+                .send_stanza(chat("bob@localhost", &format!("m{i:03}")))
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        alice
+    });
+    // bob leaves us-1 mid-stream and comes back on eu-1.
+    let mut got = Vec::new();
+    while got.len() < 15 {
+        let (_, body) = expect(&mut bob, "messages before the move", body_of).await;
+        got.push(body);
+    }
+    bob.send_end().await.unwrap();
+    let (mut bob, _) = connect(&eu, "bob").await;
+    available(&mut bob).await;
+    let mut alice = sender.await.unwrap();
+    while got.len() < N {
+        let (_, body) = expect(&mut bob, "messages after the move", body_of).await;
+        got.push(body);
+    }
+    let expected: Vec<String> = (0..N).map(|i| format!("m{i:03}")).collect();
+    assert_eq!(got, expected, "each message once, in the order sent");
+    // A later message goes straight to eu-1, and nothing else is still on its way.
+    alice
+        .send_stanza(chat("bob@localhost", "after"))
+        .await
+        .unwrap();
+    let (_, body) = expect(&mut bob, "a later message", body_of).await;
+    assert_eq!(body, "after");
+}
+
+#[tokio::test]
+async fn without_redis_local_users_still_talk_remote_ones_fail_fast_and_it_heals() {
+    let mut d = Deployment::new();
+    let eu = d.cluster("eu-1");
+    let us = d.cluster("us-1");
+    eu.add_user("alice", "pw");
+    eu.add_user("bob", "pw");
+    eu.add_user("carol", "pw");
+    let (mut alice, _) = connect(&eu, "alice").await;
+    let (mut carol, _) = connect(&eu, "carol").await;
+    let (mut bob, _) = connect(&us, "bob").await;
+    for c in [&mut alice, &mut carol, &mut bob] {
+        available(c).await;
+    }
+    d.wait_available("bob", "us-1");
+    d.redis.kill();
+    // Outlive the lookup cache: the table itself must be asked.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+
+    alice
+        .send_stanza(chat("carol@localhost", "local still works"))
+        .await
+        .unwrap();
+    let (_, body) = expect(&mut carol, "a local message", body_of).await;
+    assert_eq!(body, "local still works");
+    let asked = std::time::Instant::now();
+    alice
+        .send_stanza(chat("bob@localhost", "to nowhere"))
+        .await
+        .unwrap();
+    let condition = expect(&mut alice, "an error for bob's message", error_of).await;
+    assert_eq!(condition, "remote-server-timeout");
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(3),
+        "failed fast"
+    );
+
+    // Redis comes back empty; the clusters write their users again.
+    d.redis.restart();
+    d.wait_available("bob", "us-1");
+    d.wait_available("alice", "eu-1");
+    alice
+        .send_stanza(chat("bob@localhost", "healed"))
+        .await
+        .unwrap();
+    let (_, body) = expect(&mut bob, "a message after Redis returned", body_of).await;
+    assert_eq!(body, "healed");
+}
+
+/// A TCP relay between clusters that the test can cut: every connection through it is
+/// closed at once, as a network failure would.
+struct CuttableLink {
+    addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl CuttableLink {
+    async fn start(
+        target: std::sync::Arc<std::sync::Mutex<Option<std::net::SocketAddr>>>,
+    ) -> CuttableLink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let Some(to) = *target.lock().unwrap() else {
+                    continue;
+                };
+                let mut cuts = cuts.clone();
+                // Only cuts after this connection opened close it.
+                cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        CuttableLink { addr, cut }
+    }
+
+    fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+#[tokio::test]
+async fn a_link_cut_mid_stream_loses_and_duplicates_nothing() {
+    let d = Deployment::new();
+    let target = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let relay = CuttableLink::start(target.clone()).await;
+    let eu = d.cluster("eu-1");
+    let us = d.cluster_advertising("us-1", &relay.addr.to_string());
+    let line = us.wait_for_log("cluster links listening", STEP);
+    let listening = line
+        .split("addr=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    *target.lock().unwrap() = Some(listening);
+    eu.add_user("alice", "pw");
+    eu.add_user("bob", "pw");
+    let (mut alice, _) = connect(&eu, "alice").await;
+    let (mut bob, _) = connect(&us, "bob").await;
+    available(&mut alice).await;
+    available(&mut bob).await;
+    d.wait_available("bob", "us-1");
+
+    const N: usize = 300;
+    let sender = tokio::spawn(async move {
+        for i in 0..N {
+            alice
+                .send_stanza(chat("bob@localhost", &format!("m{i:03}")))
+                .await
+                .unwrap();
+            if i % 10 == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        alice
+    });
+    let mut got = Vec::new();
+    let mut cuts = 0;
+    while got.len() < N {
+        let (_, body) = expect(&mut bob, "alice's messages", body_of).await;
+        got.push(body);
+        if got.len() % 70 == 0 {
+            relay.cut();
+            cuts += 1;
+        }
+    }
+    let _alice = sender.await.unwrap();
+    let expected: Vec<String> = (0..N).map(|i| format!("m{i:03}")).collect();
+    assert_eq!(
+        got, expected,
+        "each message once, in order, across {cuts} cuts"
+    );
+    assert!(
+        eu.log_lines()
+            .iter()
+            .filter(|l| l.contains("cluster link up"))
+            .count()
+            > 1,
+        "the link was re-established"
+    );
 }
