@@ -122,3 +122,27 @@ async fn serve(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resent_envelopes_are_skipped_until_the_sender_restarts() {
+        let r = Received::default();
+        assert_eq!(r.resume("eu-1", 7), 0);
+        r.taken("eu-1", 5);
+        r.taken("eu-1", 3);
+        assert_eq!(
+            r.resume("eu-1", 7),
+            5,
+            "a reconnection resumes after the last taken"
+        );
+        assert_eq!(
+            r.resume("eu-1", 8),
+            0,
+            "a restarted sender numbers from 1 again"
+        );
+        assert_eq!(r.resume("us-1", 7), 0, "per cluster");
+    }
+}

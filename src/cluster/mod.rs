@@ -47,6 +47,12 @@ pub fn scope() -> Scope {
     SCOPE.try_with(Clone::clone).unwrap_or_default()
 }
 
+/// The hop count a stanza leaves with, or `None` when it would exceed `max` (a routing loop,
+/// or a user moving faster than the tables follow).
+fn next_hop(hops: u8, max: u8) -> Option<u8> {
+    hops.checked_add(1).filter(|h| *h <= max)
+}
+
 pub struct Cluster {
     name: String,
     max_hops: u8,
@@ -146,12 +152,11 @@ impl Cluster {
     /// the link's buffer is full; the caller then treats the recipient as unreachable.
     pub fn forward(&self, cluster: &str, stanza: &Element, target: Target) -> bool {
         let here = scope();
-        let hops = here.hops.saturating_add(1);
-        if hops > self.max_hops {
-            tracing::warn!(to = ?stanza.attr("to"), peer = %cluster, hops, "stanza over the cluster hop limit dropped");
+        let Some(hops) = next_hop(here.hops, self.max_hops) else {
+            tracing::warn!(to = ?stanza.attr("to"), peer = %cluster, hops = here.hops, "stanza over the cluster hop limit dropped");
             self.give_up("max-hops");
             return false;
-        }
+        };
         let origin = here.origin.as_deref().unwrap_or(&self.name).to_string();
         let payload = Payload::Stanza {
             xml: stanza.to_xml_in(CLIENT_NS),
@@ -197,5 +202,38 @@ impl Cluster {
         SCOPE
             .scope(scope, crate::im::from_cluster(shared, stanza, target))
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stanzas_stop_at_the_hop_limit() {
+        assert_eq!(next_hop(0, 4), Some(1));
+        assert_eq!(next_hop(3, 4), Some(4));
+        assert_eq!(next_hop(4, 4), None);
+        assert_eq!(next_hop(u8::MAX, 16), None);
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_stanza_carries_its_hops_into_what_it_causes() {
+        assert_eq!(scope().hops, 0, "local clients' stanzas start at 0");
+        let inner = Scope {
+            hops: 3,
+            local_only: true,
+            origin: Some("eu-1".into()),
+        };
+        let seen = SCOPE.scope(inner, async { scope() }).await;
+        assert_eq!(
+            (seen.hops, seen.local_only, seen.origin.as_deref()),
+            (3, true, Some("eu-1"))
+        );
+        assert_eq!(
+            next_hop(seen.hops, 3),
+            None,
+            "a fourth crossing is refused at max_hops 3"
+        );
     }
 }
