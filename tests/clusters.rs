@@ -194,6 +194,24 @@ async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
         (bob_jid.to_string().as_str(), "hello from us-1")
     );
 
+    // An iq to a full JID in the other cluster, and its result back.
+    let ping = tokio_xmpp::parsers::iq::Iq::from_get("ping-1", tokio_xmpp::parsers::ping::Ping)
+        .with_to(bob_jid.clone());
+    alice.send_stanza(ping.into()).await.unwrap();
+    let request = expect(&mut bob, "alice's ping", |s| match s {
+        Stanza::Iq(iq) if iq.id() == "ping-1" => Some(iq.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(request.from(), Some(&alice_jid));
+    let result = tokio_xmpp::parsers::iq::Iq::empty_result(alice_jid.clone(), "ping-1");
+    bob.send_stanza(result.into()).await.unwrap();
+    expect(&mut alice, "bob's pong", |s| match s {
+        Stanza::Iq(iq) if iq.id() == "ping-1" && iq.from() == Some(&bob_jid) => Some(()),
+        _ => None,
+    })
+    .await;
+
     // A subscription across clusters, then presence follows it.
     alice
         .send_stanza(presence(PresenceType::Subscribe, "bob@localhost"))

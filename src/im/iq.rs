@@ -58,6 +58,7 @@ pub async fn handle_outbound(
     if is_request
         && is_session_initiate(&iq)
         && delivery::available(shared, &to.to_bare()).is_empty()
+        && !available_elsewhere(shared, &to.to_bare()).await
     {
         if let Some(gateway) = &shared.gateway {
             if !gateway.send(iq.clone()) {
@@ -67,12 +68,17 @@ pub async fn handle_outbound(
         }
     }
     match to.clone().try_into_full() {
-        Ok(full) => {
+        Ok(full) => match delivery::to_full_anywhere(shared, &full, iq.clone()).await {
+            delivery::Reach::Local | delivery::Reach::Remote => {}
             // RFC 6120 §10.5.3.2: an iq for a resource that is not there.
-            if !delivery::to_full(shared, &full, iq.clone()) && is_request {
-                reply_error(session, &iq, StanzaErrorCondition::ServiceUnavailable);
+            delivery::Reach::Nowhere if is_request => {
+                reply_error(session, &iq, StanzaErrorCondition::ServiceUnavailable)
             }
-        }
+            delivery::Reach::Unknown if is_request => {
+                reply_error(session, &iq, StanzaErrorCondition::RemoteServerTimeout)
+            }
+            delivery::Reach::Nowhere | delivery::Reach::Unknown => {}
+        },
         // Responses to a bare JID have nobody to go to.
         Err(_) if !is_request => {}
         Err(bare) if bare.node().is_none() => handle_for_server(session, &iq),
@@ -80,6 +86,14 @@ pub async fn handle_outbound(
         // On behalf of another account, nothing is offered yet.
         Err(_) => reply_error(session, &iq, StanzaErrorCondition::ServiceUnavailable),
     }
+}
+
+/// Whether the user has an available resource in another cluster (then her XMPP client,
+/// not her phone, takes the call).
+async fn available_elsewhere(shared: &Shared, bare: &jid::BareJid) -> bool {
+    delivery::remote(shared, bare)
+        .await
+        .is_ok_and(|located| located.iter().any(|l| l.priority.is_some()))
 }
 
 fn is_session_initiate(iq: &Element) -> bool {
