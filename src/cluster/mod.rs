@@ -112,6 +112,7 @@ impl Cluster {
         shared: Arc<Shared>,
         updates: routes::UpdateReceiver,
         tracker: &tokio_util::task::TaskTracker,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<std::net::SocketAddr> {
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
@@ -123,17 +124,19 @@ impl Cluster {
             None => self.advertise.clone(),
         };
         tracing::info!(cluster = %self.name, addr = %local, %advertise, "cluster links listening");
-        tracker.spawn(listener::accept_loop(
+        // Links and the move subscription end with the runtime; only the directory writer
+        // is waited for at shutdown, so sessions' last removals reach Redis.
+        tokio::spawn(listener::accept_loop(
             listener,
             self.server_tls.clone(),
             shared,
             self.received.clone(),
         ));
         let me = self.clone();
-        tracker.spawn(async move { me.directory.follow_moves().await });
+        tokio::spawn(async move { me.directory.follow_moves().await });
         let me = self.clone();
         tracker.spawn(async move {
-            routes::keep_directory(me.directory.clone(), updates, advertise).await
+            routes::keep_directory(me.directory.clone(), updates, advertise, shutdown).await
         });
         Ok(local)
     }

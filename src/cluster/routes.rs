@@ -96,7 +96,10 @@ pub async fn keep_directory(
     directory: Arc<Directory>,
     mut updates: UpdateReceiver,
     advertise: String,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    // After shutdown starts, sessions close and unbind for a moment more.
+    let mut stop_at: Option<tokio::time::Instant> = None;
     let mut mine: HashMap<FullJid, Option<i8>> = HashMap::new();
     let refresh_every = directory.ttl() / 3;
     let mut refresh = tokio::time::interval(refresh_every);
@@ -104,7 +107,17 @@ pub async fn keep_directory(
     // After a failed write, the next refresh announces everything (others' caches missed it).
     let mut dirty = true;
     loop {
+        let stopping = async {
+            match stop_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            _ = shutdown.changed(), if stop_at.is_none() => {
+                stop_at = Some(tokio::time::Instant::now() + std::time::Duration::from_secs(1));
+            }
+            _ = stopping => return,
             update = updates.recv() => {
                 let Some(first) = update else { return };
                 let mut batch = vec![first];

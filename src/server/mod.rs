@@ -206,7 +206,9 @@ impl RunningServer {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tracker = TaskTracker::new();
         if let (Some(cluster), Some(updates)) = (&cluster, updates) {
-            cluster.run(shared.clone(), updates, &tracker).await?;
+            cluster
+                .run(shared.clone(), updates, &tracker, shutdown_rx.clone())
+                .await?;
         }
         for (addrs, direct_tls) in [
             (&config.xmpp.listen, false),

@@ -175,6 +175,10 @@ enum Cmd {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 300)]
         max_secs: u64,
+        /// Log the receivers in at this c2s address instead (another cluster of the same
+        /// domain: cross-cluster latency).
+        #[arg(long)]
+        receivers_at: Option<SocketAddr>,
     },
 }
 
@@ -378,13 +382,29 @@ async fn run(cli: Cli) -> Result<()> {
             window,
             body_bytes,
             max_secs,
+            receivers_at,
         } => {
             if pairs == 0 || window == 0 {
                 bail!("--pairs and --window must be > 0");
             }
             let deadline = Duration::from_secs(max_secs);
+            let receiver_setup = match receivers_at {
+                None => setup.clone(),
+                Some(addr) => Arc::new(ClientSetup {
+                    addr,
+                    domain: setup.domain.clone(),
+                    tls_name: setup.tls_name.clone(),
+                    user_prefix: setup.user_prefix.clone(),
+                    password: setup.password.clone(),
+                    mech: setup.mech,
+                    direct_tls: setup.direct_tls,
+                    force_session: setup.force_session,
+                    scram_cache: setup.scram_cache,
+                    connector: setup.connector.clone(),
+                }),
+            };
             messages(
-                setup,
+                [setup, receiver_setup],
                 c.first_user,
                 pairs,
                 count,
@@ -654,7 +674,7 @@ struct PairState {
 
 #[allow(clippy::too_many_arguments)]
 async fn messages(
-    setup: Arc<ClientSetup>,
+    [setup, receiver_setup]: [Arc<ClientSetup>; 2],
     first: usize,
     pairs: usize,
     count: usize,
@@ -668,6 +688,7 @@ async fn messages(
     let sem = Arc::new(Semaphore::new(50));
     let mut logins = Vec::new();
     for u in 0..2 * pairs {
+        let setup = if u < pairs { &setup } else { &receiver_setup };
         let (setup, sem) = (setup.clone(), sem.clone());
         logins.push(tokio::spawn(async move {
             let _p = sem.acquire_owned().await.expect("semaphore");
