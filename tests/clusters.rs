@@ -3,18 +3,21 @@
 //! different clusters talk to each other.
 
 mod common;
+#[path = "common/im_client.rs"]
+mod im_client;
+#[path = "common/redis.rs"]
+mod redis;
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
-use common::redis::Redis;
 use common::{Server, DOMAIN, STEP};
-use futures::StreamExt;
-use tokio_xmpp::connect::DnsConfig;
-use tokio_xmpp::parsers::jid::{BareJid, Jid};
-use tokio_xmpp::parsers::message::{Message, MessageType};
-use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
-use tokio_xmpp::{Client, Event, Stanza};
+use im_client::{available, body_of, chat, expect, presence, presence_from};
+use redis::Redis;
+use tokio_xmpp::parsers::jid::Jid;
+use tokio_xmpp::parsers::message::MessageType;
+use tokio_xmpp::parsers::presence::Type as PresenceType;
+use tokio_xmpp::Client;
+use tokio_xmpp::Stanza;
 
 /// Redis, the shared database and the cluster certificates of one test.
 struct Deployment {
@@ -74,93 +77,6 @@ impl Deployment {
     }
 }
 
-async fn connect(server: &Server, user: &str) -> (Client, Jid) {
-    common::ca();
-    let jid = BareJid::from_str(&format!("{user}@{DOMAIN}")).unwrap();
-    let mut client = Client::new_starttls(
-        jid,
-        "pw",
-        DnsConfig::Addr {
-            addr: server.starttls.to_string(),
-        },
-        Default::default(),
-    );
-    let bound = loop {
-        match tokio::time::timeout(STEP, client.next())
-            .await
-            .expect("login timed out")
-            .expect("client ended")
-        {
-            Event::Online { bound_jid, .. } => break bound_jid,
-            Event::Disconnected(e) => panic!("{user} could not log in: {e}"),
-            Event::Stanza(_) => {}
-        }
-    };
-    (client, bound)
-}
-
-async fn expect<T>(
-    client: &mut Client,
-    what: &str,
-    mut pred: impl FnMut(&Stanza) -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + STEP;
-    let mut skipped = Vec::new();
-    loop {
-        let event = tokio::time::timeout_at(deadline, client.next())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}; skipped {skipped:#?}"))
-            .expect("client ended");
-        match event {
-            Event::Stanza(stanza) => {
-                if let Some(found) = pred(&stanza) {
-                    return found;
-                }
-                skipped.push(stanza);
-            }
-            Event::Disconnected(e) => panic!("disconnected while waiting for {what}: {e}"),
-            Event::Online { .. } => {}
-        }
-    }
-}
-
-fn presence(type_: PresenceType, to: &str) -> Stanza {
-    let mut p = Presence::new(type_);
-    p.to = Some(Jid::from_str(to).unwrap());
-    p.into()
-}
-
-fn chat(to: &str, body: &str) -> Stanza {
-    let mut m = Message::new(Some(Jid::from_str(to).unwrap()));
-    m.type_ = MessageType::Chat;
-    m.bodies.insert(
-        tokio_xmpp::parsers::message::Lang::default(),
-        body.to_string(),
-    );
-    m.into()
-}
-
-fn body_of(stanza: &Stanza) -> Option<(String, String)> {
-    match stanza {
-        Stanza::Message(m) => {
-            let body = m.bodies.values().next()?.clone();
-            Some((m.from.as_ref()?.to_string(), body))
-        }
-        _ => None,
-    }
-}
-
-fn presence_from(stanza: &Stanza, from_bare: &str, type_: PresenceType) -> bool {
-    matches!(stanza, Stanza::Presence(p) if p.type_ == type_ && p.from.as_ref().is_some_and(|f| f.to_bare().to_string() == from_bare))
-}
-
-async fn available(client: &mut Client) {
-    client
-        .send_stanza(Presence::new(PresenceType::None).into())
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
     let d = Deployment::new();
@@ -168,10 +84,8 @@ async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
     let us = d.cluster("us-1");
     eu.add_user("alice", "pw");
     eu.add_user("bob", "pw");
-    let (mut alice, alice_jid) = connect(&eu, "alice").await;
-    let (mut bob, bob_jid) = connect(&us, "bob").await;
-    available(&mut alice).await;
-    available(&mut bob).await;
+    let (mut alice, alice_jid) = online(&eu, "alice").await;
+    let (mut bob, bob_jid) = online(&us, "bob").await;
     d.wait_available("alice", "eu-1");
     d.wait_available("bob", "us-1");
 
@@ -239,6 +153,13 @@ async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
     .await;
 }
 
+/// Logged in on `server` and available.
+async fn online(server: &Server, user: &str) -> (Client, Jid) {
+    let (mut client, jid) = im_client::connect(server, user, false).await;
+    available(&mut client).await;
+    (client, jid)
+}
+
 fn error_of(stanza: &Stanza) -> Option<String> {
     match stanza {
         Stanza::Message(m) if m.type_ == MessageType::Error => {
@@ -256,10 +177,8 @@ async fn messages_sent_while_the_recipient_moves_arrive_once_and_in_order() {
     let us = d.cluster("us-1");
     eu.add_user("alice", "pw");
     eu.add_user("bob", "pw");
-    let (mut alice, _) = connect(&eu, "alice").await;
-    let (mut bob, _) = connect(&us, "bob").await;
-    available(&mut alice).await;
-    available(&mut bob).await;
+    let (mut alice, _) = online(&eu, "alice").await;
+    let (mut bob, _) = online(&us, "bob").await;
     d.wait_available("bob", "us-1");
 
     const N: usize = 60;
@@ -280,8 +199,7 @@ async fn messages_sent_while_the_recipient_moves_arrive_once_and_in_order() {
         got.push(body);
     }
     bob.send_end().await.unwrap();
-    let (mut bob, _) = connect(&eu, "bob").await;
-    available(&mut bob).await;
+    let (mut bob, _) = online(&eu, "bob").await;
     let mut alice = sender.await.unwrap();
     while got.len() < N {
         let (_, body) = expect(&mut bob, "messages after the move", body_of).await;
@@ -306,12 +224,9 @@ async fn without_redis_local_users_still_talk_remote_ones_fail_fast_and_it_heals
     eu.add_user("alice", "pw");
     eu.add_user("bob", "pw");
     eu.add_user("carol", "pw");
-    let (mut alice, _) = connect(&eu, "alice").await;
-    let (mut carol, _) = connect(&eu, "carol").await;
-    let (mut bob, _) = connect(&us, "bob").await;
-    for c in [&mut alice, &mut carol, &mut bob] {
-        available(c).await;
-    }
+    let (mut alice, _) = online(&eu, "alice").await;
+    let (mut carol, _) = online(&eu, "carol").await;
+    let (mut bob, _) = online(&us, "bob").await;
     d.wait_available("bob", "us-1");
     d.redis.kill();
     // Outlive the lookup cache: the table itself must be asked.
@@ -409,10 +324,8 @@ async fn a_link_cut_mid_stream_loses_and_duplicates_nothing() {
     *target.lock().unwrap() = Some(listening);
     eu.add_user("alice", "pw");
     eu.add_user("bob", "pw");
-    let (mut alice, _) = connect(&eu, "alice").await;
-    let (mut bob, _) = connect(&us, "bob").await;
-    available(&mut alice).await;
-    available(&mut bob).await;
+    let (mut alice, _) = online(&eu, "alice").await;
+    let (mut bob, _) = online(&us, "bob").await;
     d.wait_available("bob", "us-1");
 
     const N: usize = 300;

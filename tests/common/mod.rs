@@ -2,8 +2,6 @@
 //! ports with a CA-signed certificate that test clients trust.
 #![allow(dead_code)]
 
-pub mod redis;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
