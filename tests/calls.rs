@@ -6,10 +6,14 @@ mod common;
 
 #[path = "common/baresip.rs"]
 mod baresip;
+#[path = "common/cluster.rs"]
+mod cluster;
 #[path = "common/kamailio.rs"]
 mod kamailio;
 #[path = "common/peer_log.rs"]
 mod peer_log;
+#[path = "common/redis.rs"]
+mod redis;
 
 use std::time::Duration;
 
@@ -1501,4 +1505,65 @@ async fn capture_one(pcap: &std::path::Path, how: Captured) {
     tcpdump.kill().unwrap();
     tcpdump.wait().unwrap();
     eprintln!("wrote {}", pcap.display());
+}
+
+/// Two clusters of one domain: bob's phone is registered at eu-1 (which has the SIP side
+/// of every call it takes), alice is connected to us-1. The phone calls alice: the Jingle
+/// side crosses to us-1 and her answers come back to eu-1's gateway, which the caller's
+/// resource names. Then alice calls bob's SIP address: us-1's gateway finds the phone's
+/// registration in the shared database and calls it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_at_one_cluster_calls_a_user_at_another_and_back() {
+    let d = cluster::Deployment::new();
+    let eu = d.cluster_with("eu-1", "127.0.0.1:0", "", GATEWAY);
+    let us = d.cluster_with("us-1", "127.0.0.1:0", "", GATEWAY);
+    eu.add_user("alice", "alicepw");
+    eu.add_user("bob", "bobpw");
+    let mut alice = RawClient::login(us.starttls, "alice", "alicepw", Some("laptop")).await;
+    alice.send("<presence/>").await;
+    alice.sync().await;
+    d.wait_available("alice", "us-1");
+    let Some(phone) = baresip::Baresip::start(&format!(
+        "<sip:bob@localhost>;auth_pass=bobpw;outbound=\"sip:{}\";regint=600;answermode=auto",
+        eu.sip_udp
+    )) else {
+        return;
+    };
+    phone.wait_for("200 OK", Duration::from_secs(10));
+
+    phone.command("/dial sip:alice@localhost");
+    let (from, sid) = incoming(&mut alice).await;
+    assert!(
+        from.starts_with("bob@sip.localhost/eu-1~"),
+        "the caller's JID names the cluster with the SIP dialog: {from}"
+    );
+    let media = accept(&mut alice, &phone, &from, &sid).await;
+    expect_pcmu(&media.0).await;
+    alice.received.clear();
+    jingle(
+        &mut alice,
+        &from,
+        &sid,
+        "session-terminate",
+        "<reason><success/></reason>",
+    )
+    .await;
+    phone.wait_for("session closed", Duration::from_secs(10));
+    let line = eu.wait_for_log("call ended", Duration::from_secs(5));
+    assert!(line.contains("status=200"), "{line}");
+
+    // And back: alice calls bob's SIP address through her own cluster.
+    let (media, _rtcp) = udp_pair().await;
+    let to = "bob@sip.localhost";
+    alice.received.clear();
+    initiate(&mut alice, to, "back1", &media).await;
+    let reply = alice.read_until("id='init'").await.replace('"', "'");
+    assert!(reply.contains("type='result'"), "{reply}");
+    alice.read_until("session-accept").await;
+    talk_and_hang_up(&mut alice, &phone, to, "back1", &media).await;
+    let line = us.wait_for_log("call ended", Duration::from_secs(5));
+    assert!(
+        line.contains("origin=Jingle") && line.contains("status=200"),
+        "{line}"
+    );
 }

@@ -2,80 +2,22 @@
 //! clusters of one domain (one shared database), and real XMPP clients (tokio-xmpp) on
 //! different clusters talk to each other.
 
+#[path = "common/cluster.rs"]
+mod cluster;
 mod common;
 #[path = "common/im_client.rs"]
 mod im_client;
 #[path = "common/redis.rs"]
 mod redis;
 
-use std::path::PathBuf;
-
-use common::{Server, DOMAIN, STEP};
+use cluster::Deployment;
+use common::{Server, STEP};
 use im_client::{available, body_of, chat, expect, presence, presence_from};
-use redis::Redis;
 use tokio_xmpp::parsers::jid::Jid;
 use tokio_xmpp::parsers::message::MessageType;
 use tokio_xmpp::parsers::presence::Type as PresenceType;
 use tokio_xmpp::Client;
 use tokio_xmpp::Stanza;
-
-/// Redis, the shared database and the cluster certificates of one test.
-struct Deployment {
-    redis: Redis,
-    dir: tempfile::TempDir,
-}
-
-impl Deployment {
-    fn new() -> Deployment {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ca.pem"), &common::ca().cert_pem).unwrap();
-        Deployment {
-            redis: Redis::start(),
-            dir,
-        }
-    }
-
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("shared.db")
-    }
-
-    /// A tandem running as cluster `name`, its link certificate naming it.
-    fn cluster(&self, name: &str) -> Server {
-        self.cluster_advertising(name, "127.0.0.1:0")
-    }
-
-    /// [`Self::cluster`], telling the others to connect to `advertise` (a proxy).
-    fn cluster_advertising(&self, name: &str, advertise: &str) -> Server {
-        let (cert, key) = common::ca().issue_cert(&[name]);
-        let path = |ext: &str| self.dir.path().join(format!("{name}.{ext}"));
-        std::fs::write(path("pem"), cert).unwrap();
-        std::fs::write(path("key"), key).unwrap();
-        let extra = format!(
-            "\n[storage]\nurl = \"sqlite://{db}\"\n\
-             [cluster]\nname = \"{name}\"\nredis = \"{redis}\"\n\
-             listen = \"127.0.0.1:0\"\nadvertise = \"{advertise}\"\n\
-             ca = \"{ca}\"\ncert = \"{cert}\"\nkey = \"{key}\"\nlocation_ttl = 6\n",
-            db = self.db().display(),
-            redis = self.redis.url(),
-            ca = self.dir.path().join("ca.pem").display(),
-            cert = path("pem").display(),
-            key = path("key").display(),
-        );
-        let server = Server::start_with_config(&extra);
-        server.wait_for_log("cluster links listening", STEP);
-        server
-    }
-
-    /// Waits until Redis says `user`'s resource is available at `cluster`.
-    fn wait_available(&self, user: &str, cluster: &str) {
-        let key = format!("tandem:{{{user}@{DOMAIN}}}:res");
-        self.redis
-            .wait_for(&["HGETALL", &key], &format!("{user} at {cluster}"), |out| {
-                out.lines()
-                    .any(|l| l.starts_with(&format!("{cluster} ")) && !l.ends_with(" -"))
-            });
-    }
-}
 
 #[tokio::test]
 async fn users_on_different_clusters_subscribe_see_presence_and_chat() {

@@ -57,6 +57,8 @@ pub enum Target {
     /// Route it as a stanza from a local user would be, but only to sessions of this
     /// cluster (presence and its probes, which the sender fans out per cluster itself).
     LocalOnly,
+    /// For the SIP gateway of the receiving cluster, which owns the call it belongs to.
+    Gateway,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

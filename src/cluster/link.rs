@@ -145,6 +145,11 @@ impl Links {
         }
     }
 
+    pub fn peers(&self) -> Vec<String> {
+        let all = self.outbound.lock().unwrap_or_else(|p| p.into_inner());
+        all.keys().cloned().collect()
+    }
+
     /// Queues `payload` for `cluster`, opening the link on first use.
     pub fn send(
         self: &Arc<Self>,

@@ -53,6 +53,18 @@ fn next_hop(hops: u8, max: u8) -> Option<u8> {
     hops.checked_add(1).filter(|h| *h <= max)
 }
 
+/// Separates the owning cluster from the call id in the resources of the gateway's JIDs
+/// (`+15551234@sip.example/eu-1~a8f3`); cluster names cannot contain it.
+const CALL_OWNER_SEPARATOR: char = '~';
+
+/// The cluster that owns a gateway call, from the resource of one of its JIDs.
+pub fn call_owner(resource: &str) -> Option<&str> {
+    resource
+        .split_once(CALL_OWNER_SEPARATOR)
+        .map(|(cluster, _)| cluster)
+        .filter(|c| !c.is_empty())
+}
+
 pub struct Cluster {
     name: String,
     max_hops: u8,
@@ -63,6 +75,9 @@ pub struct Cluster {
     server_tls: Arc<rustls::ServerConfig>,
     listen: std::net::SocketAddr,
     advertise: String,
+    /// Stanzas for resources that are not here, looked up and forwarded in order by one
+    /// task (for callers that cannot wait, such as the SIP bridge).
+    later: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(jid::FullJid, Element)>>,
 }
 
 impl Cluster {
@@ -98,11 +113,30 @@ impl Cluster {
             server_tls: server,
             listen: c.listen,
             advertise: c.advertise.clone(),
+            later: std::sync::OnceLock::new(),
         })))
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The resource of the gateway's JIDs for call `sid`, naming this cluster as its owner.
+    pub fn call_resource(&self, sid: &str) -> String {
+        format!("{}{CALL_OWNER_SEPARATOR}{sid}", self.name)
+    }
+
+    /// The clusters this one has opened links to.
+    pub fn linked_peers(&self) -> Vec<String> {
+        self.links.peers()
+    }
+
+    /// Queues `stanza` for `to`, which is not bound here: forwarded in order after a
+    /// lookup. False before [`Cluster::run`].
+    pub fn send_later(&self, to: jid::FullJid, stanza: Element) -> bool {
+        self.later
+            .get()
+            .is_some_and(|later| later.send((to, stanza)).is_ok())
     }
 
     /// Binds the link listener and starts the background work: registering this cluster's
@@ -129,11 +163,25 @@ impl Cluster {
         tokio::spawn(listener::accept_loop(
             listener,
             self.server_tls.clone(),
-            shared,
+            shared.clone(),
             self.received.clone(),
         ));
         let me = self.clone();
         tokio::spawn(async move { me.directory.follow_moves().await });
+        let (later, mut queued) = tokio::sync::mpsc::unbounded_channel();
+        let _ = self.later.set(later);
+        let for_later = shared.clone();
+        tokio::spawn(async move {
+            while let Some((to, stanza)) = queued.recv().await {
+                let reach = crate::im::delivery::to_full_anywhere(&for_later, &to, stanza).await;
+                if !matches!(
+                    reach,
+                    crate::im::delivery::Reach::Local | crate::im::delivery::Reach::Remote
+                ) {
+                    tracing::info!(%to, ?reach, "stanza for a resource in no cluster dropped");
+                }
+            }
+        });
         let me = self.clone();
         tracker.spawn(async move {
             routes::keep_directory(me.directory.clone(), updates, advertise, shutdown).await
@@ -211,6 +259,17 @@ impl Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_resource_names_its_owner() {
+        assert_eq!(call_owner("eu-1~a8f3"), Some("eu-1"));
+        assert_eq!(
+            call_owner("a8f3"),
+            None,
+            "calls of a lone cluster carry no owner"
+        );
+        assert_eq!(call_owner("~a8f3"), None);
+    }
 
     #[test]
     fn stanzas_stop_at_the_hop_limit() {

@@ -75,6 +75,33 @@ pub fn is_local(shared: &Shared, jid: &Jid) -> bool {
     jid.domain().as_str() == shared.domain
 }
 
+/// For the SIP bridge, which cannot wait on lookups: delivers here, or queues the stanza for
+/// the cluster the resource is in. False when it can go nowhere.
+pub fn to_full_or_queue(shared: &Shared, jid: &FullJid, stanza: Element) -> bool {
+    if shared.routes.get(jid).is_some() || shared.cluster.is_none() {
+        return to_full(shared, jid, stanza);
+    }
+    shared
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.send_later(jid.clone(), stanza))
+}
+
+/// The cluster that owns the gateway call `to` belongs to, when it is another one.
+pub fn gateway_call_elsewhere<'j>(shared: &Shared, to: &'j Jid) -> Option<&'j str> {
+    let cluster = shared.cluster.as_ref()?;
+    let owner = crate::cluster::call_owner(to.resource()?.as_str())?;
+    (owner != cluster.name()).then_some(owner)
+}
+
+/// Sends a stanza for a gateway call to the cluster that owns it; true if it went.
+pub fn to_gateway_of(shared: &Shared, owner: &str, stanza: &Element) -> bool {
+    shared
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.forward(owner, stanza, crate::cluster::envelope::Target::Gateway))
+}
+
 /// Where a stanza for a full JID went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {

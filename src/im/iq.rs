@@ -43,6 +43,13 @@ pub async fn handle_outbound(
         }
         return;
     };
+    // A call another cluster's gateway bridges.
+    if let Some(owner) = delivery::gateway_call_elsewhere(shared, &to) {
+        if !delivery::to_gateway_of(shared, owner, &iq) && is_request {
+            reply_error(session, &iq, StanzaErrorCondition::RemoteServerTimeout);
+        }
+        return;
+    }
     // SIP addresses behind the gateway: the call bridge answers (Jingle, and the results
     // and errors to the bridge's own requests).
     if let Some(gateway) = shared.gateway.as_ref().filter(|g| g.serves(&to)) {

@@ -42,6 +42,13 @@ pub async fn route(shared: &Shared, stanza: Element) {
             None => return,
         },
     };
+    // A call another cluster's gateway bridges.
+    if let Some(owner) = delivery::gateway_call_elsewhere(shared, &to) {
+        if !delivery::to_gateway_of(shared, owner, &stanza) && kind != MessageType::Error {
+            bounce(shared, &stanza, StanzaErrorCondition::RemoteServerTimeout);
+        }
+        return;
+    }
     // Jingle Message Initiation (XEP-0353) to a SIP address: the call bridge's.
     if let Some(gateway) = shared.gateway.as_ref().filter(|g| g.serves(&to)) {
         let is_jmi = stanza

@@ -92,10 +92,16 @@ pub async fn session_ended(shared: &Shared, im: &mut ImSession, handle: &Session
     }
     // Calls this resource was in end on the SIP side too (a BYE, or the INVITE refused).
     if still_ours {
+        let gone = Element::new("presence", tandem_xmpp::stream::writer::CLIENT_NS)
+            .with_attr("type", "unavailable")
+            .with_attr("from", im.jid.to_string());
+        // Calls bridged by other clusters' gateways too: every cluster this one talks to.
+        if let Some(cluster) = &shared.cluster {
+            for peer in cluster.linked_peers() {
+                cluster.forward(&peer, &gone, crate::cluster::envelope::Target::Gateway);
+            }
+        }
         if let Some(gateway) = &shared.gateway {
-            let gone = Element::new("presence", tandem_xmpp::stream::writer::CLIENT_NS)
-                .with_attr("type", "unavailable")
-                .with_attr("from", im.jid.to_string());
             gateway.send(gone);
         }
     }
@@ -156,6 +162,21 @@ pub async fn from_cluster(
                 _ => {}
             }
         }
+        Target::Gateway => match &shared.gateway {
+            Some(gateway) if gateway.send(stanza.clone()) => {}
+            // A departure broadcast to every linked cluster: no gateway here, nothing to end.
+            _ if kind == Some(StanzaKind::Presence) => {}
+            _ => {
+                tracing::warn!(to = ?stanza.attr("to"), "a stanza for this cluster's gateway could not be handed to it");
+                if stanza.attr("type") != Some("error") && kind != Some(StanzaKind::Presence) {
+                    delivery::bounce(
+                        shared,
+                        &stanza,
+                        tandem_xmpp::stanza::StanzaErrorCondition::ServiceUnavailable,
+                    );
+                }
+            }
+        },
         Target::LocalOnly => match kind {
             Some(StanzaKind::Presence) => presence::from_cluster(shared, stanza).await,
             Some(StanzaKind::Message) => message::route(shared, stanza).await,

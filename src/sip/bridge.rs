@@ -355,7 +355,19 @@ impl Endpoint {
         // Every device of hers rings: each available resource, each registered phone.
         let phones = self.registered_phones(&user).await;
         let bridge = self.bridge.as_ref().expect("checked above");
-        if delivery::available(&bridge.shared, &bare).is_empty() && phones.is_empty() {
+        // Her available resources here and in other clusters, highest priority first.
+        let mut resources: Vec<(Option<i8>, FullJid)> = delivery::available(&bridge.shared, &bare)
+            .into_iter()
+            .map(|r| (r.priority, r.jid))
+            .collect();
+        let elsewhere = delivery::remote(&bridge.shared, &bare)
+            .await
+            .unwrap_or_default();
+        resources.extend(elsewhere.into_iter().filter_map(|l| {
+            let jid = bare.clone().with_resource_str(&l.resource).ok()?;
+            l.priority.map(|p| (Some(p), jid))
+        }));
+        if resources.is_empty() && phones.is_empty() {
             return InviteOutcome::Refused(480, "the user is offline");
         }
         let is_sdp = request
@@ -378,6 +390,12 @@ impl Endpoint {
             return InviteOutcome::IntervalTooBrief { min_se: MIN_SE };
         }
         let sid = random_token();
+        // With several clusters, the caller's resource names this one, so the callee's
+        // answers come back to this gateway from wherever she is connected.
+        let resource = match &bridge.shared.cluster {
+            Some(cluster) => cluster.call_resource(&sid),
+            None => sid.clone(),
+        };
         let caller_user = request
             .from()
             .uri()
@@ -387,15 +405,14 @@ impl Endpoint {
             "sip:{caller_user}@{}",
             bridge.sip_domain
         )) {
-            Ok(jid) => format!("{jid}/{sid}"),
-            Err(_) => format!("anonymous@{}/{sid}", bridge.sip_domain),
+            Ok(jid) => format!("{jid}/{resource}"),
+            Err(_) => format!("anonymous@{}/{resource}", bridge.sip_domain),
         };
         // Which devices speak XEP-0353? Ask each available resource (disco#info, from the
         // caller's JID so the answers come back to the bridge); the call starts when all
         // answered or after a short wait, whichever comes first.
-        let mut resources = delivery::available(&bridge.shared, &bare);
-        resources.sort_by_key(|r| std::cmp::Reverse(r.priority));
-        let resources: Vec<FullJid> = resources.into_iter().map(|r| r.jid).collect();
+        resources.sort_by_key(|(priority, _)| std::cmp::Reverse(*priority));
+        let resources: Vec<FullJid> = resources.into_iter().map(|(_, jid)| jid).collect();
         let mut pending = Vec::new();
         for (i, resource) in resources.iter().enumerate() {
             let id = format!("{sid}-caps-{i}");
@@ -405,7 +422,7 @@ impl Endpoint {
                 xml_attr(&resource.to_string())
             );
             if let Ok(iq) = tandem_xmpp::stream::parse_stanza(&xml) {
-                if delivery::to_full(&bridge.shared, resource, iq) {
+                if delivery::to_full_or_queue(&bridge.shared, resource, iq) {
                     pending.push(id);
                 }
             }
@@ -1093,7 +1110,7 @@ impl Endpoint {
                     Err(refusal) => jingle_error(&stanza, &refusal),
                 };
                 if let (Some(reply), Some(from)) = (reply, from) {
-                    delivery::to_full(&shared, &from, reply);
+                    delivery::to_full_or_queue(&shared, &from, reply);
                 }
             }
             Some("error") => {
@@ -1120,7 +1137,7 @@ impl Endpoint {
                     None => error_reply(&stanza, StanzaErrorCondition::ServiceUnavailable, None),
                 };
                 if let (Some(reply), Some(from)) = (reply, from) {
-                    delivery::to_full(&shared, &from, reply);
+                    delivery::to_full_or_queue(&shared, &from, reply);
                 }
             }
             _ => {}
@@ -1236,7 +1253,7 @@ impl Endpoint {
             xml_attr(id)
         );
         if let Ok(proceed) = tandem_xmpp::stream::parse_stanza(&xml) {
-            delivery::to_full(&bridge.shared, from, proceed);
+            delivery::to_full_or_queue(&bridge.shared, from, proceed);
         }
     }
 
@@ -1730,7 +1747,7 @@ impl Endpoint {
                 m.to_xml()
             );
             if let Ok(message) = tandem_xmpp::stream::parse_stanza(&xml) {
-                delivery::to_full(&bridge.shared, device, message);
+                delivery::to_full_or_queue(&bridge.shared, device, message);
             }
         }
     }
@@ -1754,7 +1771,7 @@ impl Endpoint {
             j.to_xml()
         );
         let delivered = match tandem_xmpp::stream::parse_stanza(&xml) {
-            Ok(iq) => delivery::to_full(&shared, &leg.xmpp_party, iq),
+            Ok(iq) => delivery::to_full_or_queue(&shared, &leg.xmpp_party, iq),
             Err(e) => {
                 tracing::error!(error = %e, "a Jingle element we wrote does not parse");
                 false
