@@ -308,3 +308,45 @@ async fn a_link_cut_mid_stream_loses_and_duplicates_nothing() {
         "the link was re-established"
     );
 }
+
+#[tokio::test]
+async fn a_redis_cluster_holds_the_table_as_well_as_one_node() {
+    let d = Deployment::with_redis_cluster();
+    let eu = d.cluster("eu-1");
+    let us = d.cluster("us-1");
+    eu.add_user("alice", "pw");
+    eu.add_user("bob", "pw");
+    let (mut alice, alice_jid) = online(&eu, "alice").await;
+    let (mut bob, bob_jid) = online(&us, "bob").await;
+    d.wait_available("alice", "eu-1");
+    d.wait_available("bob", "us-1");
+    alice
+        .send_stanza(chat("bob@localhost", "through a redis cluster"))
+        .await
+        .unwrap();
+    let (from, body) = expect(&mut bob, "alice's message", body_of).await;
+    assert_eq!(
+        (from, body.as_str()),
+        (alice_jid.to_string(), "through a redis cluster")
+    );
+    bob.send_stanza(chat(&alice_jid.to_string(), "back"))
+        .await
+        .unwrap();
+    let (from, _) = expect(&mut alice, "bob's answer", body_of).await;
+    assert_eq!(from, bob_jid.to_string());
+    // bob leaves: his entry goes (the removal script runs on the key's node).
+    bob.send_end().await.unwrap();
+    let key = "tandem:{bob@localhost}:res";
+    let deadline = std::time::Instant::now() + STEP;
+    while d
+        .redis_cluster
+        .as_ref()
+        .unwrap()
+        .cli(&["HLEN", key])
+        .as_deref()
+        != Some("0")
+    {
+        assert!(std::time::Instant::now() < deadline, "bob's entry stayed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -225,8 +225,7 @@ impl Directory {
             return Ok(());
         }
         let expires = unix_ms() + self.ttl.as_millis() as u64;
-        let mut pipe = redis::pipe();
-        for (bare, location) in entries {
+        let write = |pipe: &mut Pipeline, bare: &str, location: &Location| {
             let key = user_key(bare);
             pipe.cmd("HSET")
                 .arg(&key)
@@ -237,12 +236,42 @@ impl Directory {
                 .arg(&key)
                 .arg(self.ttl.as_millis() as u64)
                 .ignore();
-            if announce {
-                pipe.cmd("PUBLISH").arg(MOVED_CHANNEL).arg(bare).ignore();
-            }
+        };
+        let mut announcements = redis::pipe();
+        for (bare, _) in entries {
             self.invalidate(bare);
+            if announce {
+                announcements.cmd("PUBLISH").arg(MOVED_CHANNEL).arg(bare).ignore();
+            }
         }
-        self.connection.pipeline(&pipe).await
+        match &self.connection {
+            Connection::Single(_) => {
+                let mut pipe = redis::pipe();
+                for (bare, location) in entries {
+                    write(&mut pipe, bare, location);
+                }
+                self.connection.pipeline(&pipe).await?;
+            }
+            // A Redis Cluster pipeline must stay within one slot: one per user, at once.
+            Connection::Cluster(_) => {
+                let pipes: Vec<Pipeline> = entries
+                    .iter()
+                    .map(|(bare, location)| {
+                        let mut pipe = redis::pipe();
+                        write(&mut pipe, bare, location);
+                        pipe
+                    })
+                    .collect();
+                let writes = pipes.iter().map(|p| self.connection.pipeline(p));
+                for written in futures_util::future::join_all(writes).await {
+                    written?;
+                }
+            }
+        }
+        if announce {
+            self.connection.pipeline(&announcements).await?;
+        }
+        Ok(())
     }
 
     /// Removes a resource this cluster owns.

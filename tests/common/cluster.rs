@@ -5,11 +5,13 @@
 use std::path::PathBuf;
 
 use crate::common::{self, Server, DOMAIN, STEP};
-use crate::redis::Redis;
+use crate::redis::{Redis, RedisCluster};
 
 /// Redis, the shared database and the cluster certificates of one test.
 pub struct Deployment {
     pub redis: Redis,
+    /// When set, the clusters use this Redis Cluster instead of `redis`.
+    pub redis_cluster: Option<RedisCluster>,
     dir: tempfile::TempDir,
 }
 
@@ -19,7 +21,31 @@ impl Deployment {
         std::fs::write(dir.path().join("ca.pem"), &common::ca().cert_pem).unwrap();
         Deployment {
             redis: Redis::start(),
+            redis_cluster: None,
             dir,
+        }
+    }
+
+    /// [`Self::new`], the clusters sharing a three-node Redis Cluster.
+    pub fn with_redis_cluster() -> Deployment {
+        Deployment {
+            redis_cluster: Some(RedisCluster::start()),
+            ..Deployment::new()
+        }
+    }
+
+    /// The `[cluster] redis` value.
+    fn redis_setting(&self) -> String {
+        match &self.redis_cluster {
+            Some(c) => format!(
+                "[{}]",
+                c.urls()
+                    .iter()
+                    .map(|u| format!("\"{u}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!("\"{}\"", self.redis.url()),
         }
     }
 
@@ -45,11 +71,11 @@ impl Deployment {
         std::fs::write(path("key"), key).unwrap();
         let config = format!(
             "\n[storage]\nurl = \"sqlite://{db}\"\n\
-             [cluster]\nname = \"{name}\"\nredis = \"{redis}\"\n\
+             [cluster]\nname = \"{name}\"\nredis = {redis}\n\
              listen = \"127.0.0.1:0\"\nadvertise = \"{advertise}\"\n\
              ca = \"{ca}\"\ncert = \"{cert}\"\nkey = \"{key}\"\nlocation_ttl = 6\n{extra}",
             db = self.db().display(),
-            redis = self.redis.url(),
+            redis = self.redis_setting(),
             ca = self.dir.path().join("ca.pem").display(),
             cert = path("pem").display(),
             key = path("key").display(),
@@ -62,10 +88,25 @@ impl Deployment {
     /// Waits until Redis says `user`'s resource is available at `cluster`.
     pub fn wait_available(&self, user: &str, cluster: &str) {
         let key = format!("tandem:{{{user}@{DOMAIN}}}:res");
-        self.redis
-            .wait_for(&["HGETALL", &key], &format!("{user} at {cluster}"), |out| {
-                out.lines()
-                    .any(|l| l.starts_with(&format!("{cluster} ")) && !l.ends_with(" -"))
-            });
+        let there = |out: &str| {
+            out.lines()
+                .any(|l| l.starts_with(&format!("{cluster} ")) && !l.ends_with(" -"))
+        };
+        let Some(redis_cluster) = &self.redis_cluster else {
+            self.redis
+                .wait_for(&["HGETALL", &key], &format!("{user} at {cluster}"), there);
+            return;
+        };
+        let deadline = std::time::Instant::now() + STEP;
+        while !redis_cluster
+            .cli(&["HGETALL", &key])
+            .is_some_and(|o| there(&o))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{user} never showed at {cluster}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }

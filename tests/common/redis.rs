@@ -10,6 +10,8 @@ pub struct Redis {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// `--cluster-enabled yes`: a node of a Redis Cluster.
+    cluster_node: bool,
 }
 
 impl Redis {
@@ -23,6 +25,23 @@ impl Redis {
             port,
             dir: tempfile::tempdir().unwrap(),
             child: None,
+            cluster_node: false,
+        };
+        redis.spawn();
+        redis
+    }
+
+    fn start_cluster_node() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Redis {
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+            cluster_node: true,
         };
         redis.spawn();
         redis
@@ -37,6 +56,11 @@ impl Redis {
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--dir"])
             .arg(self.dir.path())
+            .args(if self.cluster_node {
+                &["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"][..]
+            } else {
+                &[][..]
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -95,5 +119,52 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A Redis Cluster of three masters (no replicas) on free loopback ports.
+pub struct RedisCluster {
+    pub nodes: Vec<Redis>,
+}
+
+impl RedisCluster {
+    pub fn start() -> RedisCluster {
+        let nodes: Vec<Redis> = (0..3).map(|_| Redis::start_cluster_node()).collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let status = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli");
+        assert!(status.success(), "redis-cli --cluster create failed");
+        for n in &nodes {
+            n.wait_for(&["CLUSTER", "INFO"], "cluster_state:ok", |o| {
+                o.contains("cluster_state:ok")
+            });
+        }
+        RedisCluster { nodes }
+    }
+
+    /// The seed URLs, as `[cluster] redis` takes them.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(Redis::url).collect()
+    }
+
+    /// Runs a command against the cluster (`-c`: follows redirections).
+    pub fn cli(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("redis-cli")
+            .args(["-c", "-p", &self.nodes[0].port.to_string()])
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 }
