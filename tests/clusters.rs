@@ -350,3 +350,56 @@ async fn a_redis_cluster_holds_the_table_as_well_as_one_node() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// MongooseIM's "ungraceful reconnection to a different cluster": bob's cluster dies, he
+/// reconnects to the other one. What was on its way to the dead cluster reaches him there
+/// once its registration lapses, and later messages go straight to him, each once.
+#[tokio::test]
+async fn a_dead_clusters_messages_reach_its_users_where_they_reconnect() {
+    let d = Deployment::new();
+    let eu = d.cluster("eu-1");
+    let mut us = d.cluster("us-1");
+    eu.add_user("alice", "pw");
+    eu.add_user("bob", "pw");
+    let (mut alice, _) = online(&eu, "alice").await;
+    let (mut bob, _) = online(&us, "bob").await;
+    d.wait_available("bob", "us-1");
+    alice
+        .send_stanza(chat("bob@localhost", "before"))
+        .await
+        .unwrap();
+    let (_, body) = expect(&mut bob, "a message before the crash", body_of).await;
+    assert_eq!(body, "before");
+
+    us.kill();
+    alice
+        .send_stanza(chat("bob@localhost", "while down"))
+        .await
+        .unwrap();
+    // Let eu-1 notice the link failing before bob's new session competes with the old entry.
+    eu.wait_for_log("cluster link down", STEP);
+    let (mut bob, _) = online(&eu, "bob").await;
+    alice
+        .send_stanza(chat("bob@localhost", "after"))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(25);
+    while got.len() < 2 {
+        let (_, body) =
+            tokio::time::timeout_at(deadline, expect(&mut bob, "the messages", body_of))
+                .await
+                .expect("both messages arrive once us-1's registration lapses");
+        got.push(body);
+    }
+    got.sort();
+    assert_eq!(got, ["after", "while down"]);
+    eu.wait_for_log("cluster is gone; routing what waited for it again", STEP);
+    // Nothing else arrives: no second copy of either.
+    alice
+        .send_stanza(chat("bob@localhost", "last"))
+        .await
+        .unwrap();
+    let (_, body) = expect(&mut bob, "the last message", body_of).await;
+    assert_eq!(body, "last", "no duplicate came before it");
+}

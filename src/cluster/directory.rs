@@ -75,6 +75,13 @@ impl Location {
     }
 }
 
+/// `<advertise> <expires unix ms>` -> the address, while not expired.
+fn live_address(value: &str, now_ms: u64) -> Option<String> {
+    let (address, expires) = value.rsplit_once(' ')?;
+    let expires: u64 = expires.parse().ok()?;
+    (expires > now_ms).then(|| address.to_string())
+}
+
 fn user_key(bare: &str) -> String {
     format!("tandem:{{{bare}}}:res")
 }
@@ -241,7 +248,11 @@ impl Directory {
         for (bare, _) in entries {
             self.invalidate(bare);
             if announce {
-                announcements.cmd("PUBLISH").arg(MOVED_CHANNEL).arg(bare).ignore();
+                announcements
+                    .cmd("PUBLISH")
+                    .arg(MOVED_CHANNEL)
+                    .arg(bare)
+                    .ignore();
             }
         }
         match &self.connection {
@@ -292,24 +303,39 @@ impl Directory {
     }
 
     /// Publishes where this cluster's links connect.
+    /// Publishes where this cluster's links connect, with an expiry: rewritten with the
+    /// locations, so a cluster that died stops counting once it passes.
     pub async fn register(&self, advertise: &str) -> Result<(), DirectoryError> {
+        let expires = unix_ms() + self.ttl.as_millis() as u64;
         let _: i64 = self
             .connection
             .query(
                 redis::cmd("HSET")
                     .arg(CLUSTERS_KEY)
                     .arg(&self.cluster)
-                    .arg(advertise),
+                    .arg(format!("{advertise} {expires}")),
             )
             .await?;
         Ok(())
     }
 
-    /// Where another cluster's links connect, as it registered.
+    /// Takes this cluster out (a clean shutdown): the others stop counting on it at once.
+    pub async fn unregister(&self) -> Result<(), DirectoryError> {
+        let _: i64 = self
+            .connection
+            .query(redis::cmd("HDEL").arg(CLUSTERS_KEY).arg(&self.cluster))
+            .await?;
+        Ok(())
+    }
+
+    /// Where another cluster's links connect; `None` when it is not registered or its
+    /// registration expired (it is gone).
     pub async fn address_of(&self, cluster: &str) -> Result<Option<String>, DirectoryError> {
-        self.connection
+        let value: Option<String> = self
+            .connection
             .query(redis::cmd("HGET").arg(CLUSTERS_KEY).arg(cluster))
-            .await
+            .await?;
+        Ok(value.and_then(|v| live_address(&v, unix_ms())))
     }
 
     /// Drops cache entries as other clusters announce moves, for as long as it runs;
@@ -370,6 +396,20 @@ mod tests {
         for bad in ["", "eu-1", "eu-1 x -", "eu-1 5 high", " 5 -"] {
             assert_eq!(Location::decode("r", bad, 1), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_cluster_registration_lapses() {
+        assert_eq!(
+            live_address("127.0.0.1:5280 2000", 1000).as_deref(),
+            Some("127.0.0.1:5280")
+        );
+        assert_eq!(live_address("127.0.0.1:5280 2000", 2000), None);
+        assert_eq!(
+            live_address("127.0.0.1:5280", 1),
+            None,
+            "an unversioned value"
+        );
     }
 
     #[test]

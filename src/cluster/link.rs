@@ -107,6 +107,10 @@ struct Queue {
 struct Outbound {
     queue: Mutex<Queue>,
     wake: Notify,
+    /// Connected and welcomed.
+    up: std::sync::atomic::AtomicBool,
+    /// Failed to connect (or dropped) since it was last up.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 /// All outbound links of this cluster.
@@ -117,6 +121,8 @@ pub struct Links {
     directory: Arc<Directory>,
     outbound: Mutex<HashMap<String, Arc<Outbound>>>,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Where envelopes go that a gone cluster will never take (see [`Links::run`]).
+    reroute: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Envelope>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -142,7 +148,21 @@ impl Links {
             directory,
             outbound: Mutex::new(HashMap::new()),
             metrics,
+            reroute: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Envelopes for clusters that are gone are handed to `reroute` to be routed again.
+    pub fn set_reroute(&self, reroute: tokio::sync::mpsc::UnboundedSender<Envelope>) {
+        let _ = self.reroute.set(reroute);
+    }
+
+    /// Whether the link to `cluster` is failing (it was opened and is not up now).
+    pub fn is_down(&self, cluster: &str) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let all = self.outbound.lock().unwrap_or_else(|p| p.into_inner());
+        all.get(cluster)
+            .is_some_and(|l| !l.up.load(Relaxed) && l.failing.load(Relaxed))
     }
 
     pub fn peers(&self) -> Vec<String> {
@@ -169,6 +189,8 @@ impl Links {
                             unacked: VecDeque::new(),
                         }),
                         wake: Notify::new(),
+                        up: false.into(),
+                        failing: false.into(),
                     });
                     all.insert(cluster.to_string(), l.clone());
                     tokio::spawn(self.clone().run(cluster.to_string(), l.clone()));
@@ -194,25 +216,51 @@ impl Links {
         Ok(())
     }
 
-    /// Keeps the link to `cluster` up for as long as the process runs.
+    /// Keeps the link to `cluster` up for as long as the process runs. While it cannot,
+    /// and the cluster's registration has lapsed (it died, or shut down), what waits for it
+    /// is routed again from here: its users are elsewhere now, or offline.
     async fn run(self: Arc<Self>, cluster: String, link: Arc<Outbound>) {
+        use std::sync::atomic::Ordering::Relaxed;
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.connect_and_pump(&cluster, &link).await {
-                Ok(()) => backoff = Duration::from_millis(100),
-                Err(e) => {
-                    let waiting = link
-                        .queue
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .unacked
-                        .len();
-                    tracing::warn!(peer = %cluster, error = %format!("{e:#}"), waiting, "cluster link down; retrying in {backoff:?}");
-                    self.metrics.cluster_link_failures.inc();
-                }
+            let result = self.connect_and_pump(&cluster, &link).await;
+            link.up.store(false, Relaxed);
+            link.failing.store(true, Relaxed);
+            if let Err(e) = result {
+                let waiting = link
+                    .queue
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .unacked
+                    .len();
+                tracing::warn!(peer = %cluster, error = %format!("{e:#}"), waiting, "cluster link down; retrying in {backoff:?}");
+                self.metrics.cluster_link_failures.inc();
+            }
+            if matches!(self.directory.address_of(&cluster).await, Ok(None)) {
+                self.reroute_waiting(&cluster, &link);
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    fn reroute_waiting(&self, cluster: &str, link: &Outbound) {
+        let waiting: Vec<Envelope> = {
+            let mut q = link.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.unacked.drain(..).collect()
+        };
+        if waiting.is_empty() {
+            return;
+        }
+        tracing::warn!(peer = %cluster, count = waiting.len(), "cluster is gone; routing what waited for it again");
+        for envelope in waiting {
+            let rerouted = self.reroute.get().is_some_and(|r| r.send(envelope).is_ok());
+            if !rerouted {
+                self.metrics
+                    .cluster_give_ups
+                    .get_or_create(&crate::metrics::CallMetrics::reason("cluster-gone"))
+                    .inc();
+            }
         }
     }
 
@@ -253,6 +301,9 @@ impl Links {
             other => bail!("expected a welcome from {cluster}, got {other:?}"),
         };
         ack(link, received);
+        link.up.store(true, std::sync::atomic::Ordering::Relaxed);
+        link.failing
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(peer = %cluster, %address, "cluster link up");
         // Everything not acknowledged is (re)sent, then new envelopes as they come.
         let mut sent_up_to = received;

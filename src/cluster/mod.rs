@@ -168,6 +168,14 @@ impl Cluster {
         ));
         let me = self.clone();
         tokio::spawn(async move { me.directory.follow_moves().await });
+        let (reroute, mut rerouted) = tokio::sync::mpsc::unbounded_channel();
+        self.links.set_reroute(reroute);
+        let (me, for_reroute) = (self.clone(), shared.clone());
+        tokio::spawn(async move {
+            while let Some(envelope) = rerouted.recv().await {
+                me.handle(&for_reroute, envelope).await;
+            }
+        });
         let (later, mut queued) = tokio::sync::mpsc::unbounded_channel();
         let _ = self.later.set(later);
         let for_later = shared.clone();
@@ -236,6 +244,17 @@ impl Cluster {
     /// An envelope from another cluster, handled in order by its link.
     pub async fn receive(&self, shared: &Shared, envelope: Envelope) {
         self.metrics.cluster_received.inc();
+        self.handle(shared, envelope).await
+    }
+
+    /// Whether the link to `peer` is failing now: its users may have moved on.
+    pub fn is_down(&self, peer: &str) -> bool {
+        self.links.is_down(peer)
+    }
+
+    /// An envelope as the receiving cluster handles it: from a link, or one that waited
+    /// for a cluster that is gone and is routed again here.
+    async fn handle(&self, shared: &Shared, envelope: Envelope) {
         let Payload::Stanza { xml, target } = envelope.payload;
         let stanza = match tandem_xmpp::stream::parse_stanza(&xml) {
             Ok(s) => s,

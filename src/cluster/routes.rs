@@ -117,7 +117,13 @@ pub async fn keep_directory(
             _ = shutdown.changed(), if stop_at.is_none() => {
                 stop_at = Some(tokio::time::Instant::now() + std::time::Duration::from_secs(1));
             }
-            _ = stopping => return,
+            _ = stopping => {
+                // The others stop sending here at once instead of when the entry lapses.
+                if let Err(e) = directory.unregister().await {
+                    tracing::warn!(error = %e, "could not unregister the cluster from Redis");
+                }
+                return;
+            }
             update = updates.recv() => {
                 let Some(first) = update else { return };
                 let mut batch = vec![first];

@@ -172,7 +172,8 @@ pub async fn to_available_remote(shared: &Shared, bare: &BareJid, stanza: &Eleme
     };
     let mut clusters: Vec<&str> = located
         .iter()
-        .filter(|l| l.priority.is_some())
+        // Presence is not worth queueing for a cluster that cannot be reached now.
+        .filter(|l| l.priority.is_some() && !cluster.is_down(&l.cluster))
         .map(|l| l.cluster.as_str())
         .collect();
     clusters.sort_unstable();

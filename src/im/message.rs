@@ -114,6 +114,23 @@ async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: Message
         }
         Err(()) => Vec::new(),
     };
+    // Resources behind a failing link may have moved on: when the user has others, those
+    // get the message (the failing cluster's copy would only arrive later, or never).
+    let remote: Vec<_> = match &shared.cluster {
+        Some(cluster) if remote.iter().any(|l| cluster.is_down(&l.cluster)) => {
+            let reachable: Vec<_> = remote
+                .iter()
+                .filter(|l| !cluster.is_down(&l.cluster))
+                .cloned()
+                .collect();
+            if reachable.is_empty() && candidates.is_empty() {
+                remote
+            } else {
+                reachable
+            }
+        }
+        _ => remote,
+    };
     if !remote.is_empty() {
         return to_bare_across_clusters(shared, bare, stanza, kind, candidates, remote).await;
     }

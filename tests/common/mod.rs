@@ -330,6 +330,14 @@ impl Server {
         }
     }
 
+    /// Kills the process (SIGKILL): nothing is cleaned up, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stops and starts again on the same data dir (new ports).
     pub fn restart(&mut self) {
         self.stop();
