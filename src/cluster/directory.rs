@@ -75,12 +75,31 @@ impl Location {
     }
 }
 
-/// `<advertise> <expires unix ms>` -> the address, while not expired.
-fn live_address(value: &str, now_ms: u64) -> Option<String> {
-    let (address, expires) = value.rsplit_once(' ')?;
-    let expires: u64 = expires.parse().ok()?;
-    (expires > now_ms).then(|| address.to_string())
+/// What the registry says of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Liveness {
+    /// Registered and refreshed: its links connect here.
+    Live(String),
+    /// Its registration lapsed or it shut down: whatever points at it is stale.
+    Gone,
+    /// Not registered (yet): Redis may have restarted; wait and see.
+    Unknown,
 }
+
+/// `<advertise> <expires unix ms>`.
+fn liveness_of(value: &str, now_ms: u64) -> Liveness {
+    match value.rsplit_once(' ') {
+        Some((address, expires)) => match expires.parse::<u64>() {
+            Ok(e) if e > now_ms => Liveness::Live(address.to_string()),
+            Ok(_) => Liveness::Gone,
+            Err(_) => Liveness::Unknown,
+        },
+        None => Liveness::Unknown,
+    }
+}
+
+/// How long the cluster registry is served from the cache.
+const REGISTRY_CACHE_FOR: Duration = Duration::from_secs(1);
 
 fn user_key(bare: &str) -> String {
     format!("tandem:{{{bare}}}:res")
@@ -136,6 +155,7 @@ pub struct Directory {
     cluster: String,
     ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, Vec<Location>)>>,
+    clusters: Mutex<Option<(Instant, HashMap<String, Liveness>)>>,
 }
 
 impl Directory {
@@ -172,6 +192,7 @@ impl Directory {
             cluster: cluster.to_string(),
             ttl,
             cache: Mutex::new(HashMap::new()),
+            clusters: Mutex::new(None),
         })
     }
 
@@ -186,30 +207,36 @@ impl Directory {
 
     /// Every live resource of `bare`, in whichever cluster.
     pub async fn locate(&self, bare: &str) -> Result<Vec<Location>, DirectoryError> {
-        if let Some((at, entries)) = self
+        let cached = self
             .cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(bare)
-        {
-            if at.elapsed() < CACHE_FOR {
-                return Ok(entries.clone());
+            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+            .map(|(_, entries)| entries.clone());
+        let mut entries = match cached {
+            Some(entries) => entries,
+            None => {
+                let fields: HashMap<String, String> = self
+                    .connection
+                    .query(redis::cmd("HGETALL").arg(user_key(bare)))
+                    .await?;
+                let now = unix_ms();
+                let mut entries: Vec<Location> = fields
+                    .iter()
+                    .filter_map(|(resource, value)| Location::decode(resource, value, now))
+                    .collect();
+                entries.sort_by(|a, b| a.resource.cmp(&b.resource));
+                self.cache
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(bare.to_string(), (Instant::now(), entries.clone()));
+                entries
             }
-        }
-        let fields: HashMap<String, String> = self
-            .connection
-            .query(redis::cmd("HGETALL").arg(user_key(bare)))
-            .await?;
-        let now = unix_ms();
-        let mut entries: Vec<Location> = fields
-            .iter()
-            .filter_map(|(resource, value)| Location::decode(resource, value, now))
-            .collect();
-        entries.sort_by(|a, b| a.resource.cmp(&b.resource));
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(bare.to_string(), (Instant::now(), entries.clone()));
+        };
+        // A dead cluster's entries outlive it until they lapse; they point nowhere.
+        let registry = self.registry().await?;
+        entries.retain(|l| !matches!(registry.get(&l.cluster), Some(Liveness::Gone)));
         Ok(entries)
     }
 
@@ -320,22 +347,49 @@ impl Directory {
     }
 
     /// Takes this cluster out (a clean shutdown): the others stop counting on it at once.
+    /// A lapsed entry rather than none: a missing one means "not known yet" (Redis was
+    /// restarted and the cluster has not written itself again).
     pub async fn unregister(&self) -> Result<(), DirectoryError> {
         let _: i64 = self
             .connection
-            .query(redis::cmd("HDEL").arg(CLUSTERS_KEY).arg(&self.cluster))
+            .query(
+                redis::cmd("HSET")
+                    .arg(CLUSTERS_KEY)
+                    .arg(&self.cluster)
+                    .arg("- 0"),
+            )
             .await?;
         Ok(())
     }
 
-    /// Where another cluster's links connect; `None` when it is not registered or its
-    /// registration expired (it is gone).
-    pub async fn address_of(&self, cluster: &str) -> Result<Option<String>, DirectoryError> {
-        let value: Option<String> = self
+    /// Whether another cluster is alive, and where its links connect.
+    pub async fn liveness(&self, cluster: &str) -> Result<Liveness, DirectoryError> {
+        Ok(self
+            .registry()
+            .await?
+            .remove(cluster)
+            .unwrap_or(Liveness::Unknown))
+    }
+
+    /// Every cluster's registration, briefly cached.
+    async fn registry(&self) -> Result<HashMap<String, Liveness>, DirectoryError> {
+        if let Some((at, clusters)) = &*self.clusters.lock().unwrap_or_else(|p| p.into_inner()) {
+            if at.elapsed() < REGISTRY_CACHE_FOR {
+                return Ok(clusters.clone());
+            }
+        }
+        let raw: HashMap<String, String> = self
             .connection
-            .query(redis::cmd("HGET").arg(CLUSTERS_KEY).arg(cluster))
+            .query(redis::cmd("HGETALL").arg(CLUSTERS_KEY))
             .await?;
-        Ok(value.and_then(|v| live_address(&v, unix_ms())))
+        let now = unix_ms();
+        let clusters: HashMap<String, Liveness> = raw
+            .into_iter()
+            .map(|(name, value)| (name, liveness_of(&value, now)))
+            .collect();
+        *self.clusters.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), clusters.clone()));
+        Ok(clusters)
     }
 
     /// Drops cache entries as other clusters announce moves, for as long as it runs;
@@ -401,15 +455,12 @@ mod tests {
     #[test]
     fn a_cluster_registration_lapses() {
         assert_eq!(
-            live_address("127.0.0.1:5280 2000", 1000).as_deref(),
-            Some("127.0.0.1:5280")
+            liveness_of("127.0.0.1:5280 2000", 1000),
+            Liveness::Live("127.0.0.1:5280".into())
         );
-        assert_eq!(live_address("127.0.0.1:5280 2000", 2000), None);
-        assert_eq!(
-            live_address("127.0.0.1:5280", 1),
-            None,
-            "an unversioned value"
-        );
+        assert_eq!(liveness_of("127.0.0.1:5280 2000", 2000), Liveness::Gone);
+        assert_eq!(liveness_of("- 0", 1), Liveness::Gone, "a clean shutdown");
+        assert_eq!(liveness_of("127.0.0.1:5280", 1), Liveness::Unknown);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
-use super::directory::Directory;
+use super::directory::{Directory, Liveness};
 use super::envelope::{encode, Decoder, Envelope, Frame, Payload};
 
 /// Envelopes waiting for an acknowledgement, per remote cluster.
@@ -236,7 +236,7 @@ impl Links {
                 tracing::warn!(peer = %cluster, error = %format!("{e:#}"), waiting, "cluster link down; retrying in {backoff:?}");
                 self.metrics.cluster_link_failures.inc();
             }
-            if matches!(self.directory.address_of(&cluster).await, Ok(None)) {
+            if matches!(self.directory.liveness(&cluster).await, Ok(Liveness::Gone)) {
                 self.reroute_waiting(&cluster, &link);
             }
             tokio::time::sleep(backoff).await;
@@ -265,12 +265,16 @@ impl Links {
     }
 
     async fn connect_and_pump(&self, cluster: &str, link: &Outbound) -> Result<()> {
-        let address = self
+        let address = match self
             .directory
-            .address_of(cluster)
+            .liveness(cluster)
             .await
             .context("looking up the cluster's address")?
-            .with_context(|| format!("cluster {cluster} is not registered"))?;
+        {
+            Liveness::Live(address) => address,
+            Liveness::Gone => bail!("cluster {cluster} is gone"),
+            Liveness::Unknown => bail!("cluster {cluster} is not registered (yet)"),
+        };
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&address))
             .await
             .context("connect timed out")?
