@@ -11,7 +11,7 @@ mod im_client;
 mod redis;
 
 use cluster::Deployment;
-use common::{Server, STEP};
+use common::{Server, DOMAIN, STEP};
 use im_client::{available, body_of, chat, expect, presence, presence_from};
 use tokio_xmpp::parsers::jid::Jid;
 use tokio_xmpp::parsers::message::MessageType;
@@ -402,4 +402,59 @@ async fn a_dead_clusters_messages_reach_its_users_where_they_reconnect() {
         .unwrap();
     let (_, body) = expect(&mut bob, "the last message", body_of).await;
     assert_eq!(body, "last", "no duplicate came before it");
+}
+
+/// MongooseIM's "messages before available presence" and "offline when the user left
+/// everywhere", across clusters: a connected but unavailable bob gets what is sent to his
+/// full JID at once and what is sent to his bare JID when he becomes available; once he has
+/// left every cluster, messages wait in (shared) offline storage for his next login, which
+/// may be at the other cluster.
+#[tokio::test]
+async fn unavailable_and_offline_recipients_in_other_clusters_get_their_messages_later() {
+    let d = Deployment::new();
+    let eu = d.cluster("eu-1");
+    let us = d.cluster("us-1");
+    eu.add_user("alice", "pw");
+    eu.add_user("bob", "pw");
+    let (mut alice, _) = online(&eu, "alice").await;
+    let (mut bob, bob_jid) = im_client::connect(&us, "bob", false).await;
+    // bound, not available: the entry exists without a priority
+    let key = format!("tandem:{{bob@{DOMAIN}}}:res");
+    d.redis
+        .wait_for(&["HGETALL", &key], "bob bound at us-1", |o| {
+            o.lines()
+                .any(|l| l.starts_with("us-1 ") && l.ends_with(" -"))
+        });
+    alice
+        .send_stanza(chat(&bob_jid.to_string(), "to your resource"))
+        .await
+        .unwrap();
+    let (_, body) = expect(&mut bob, "the full-JID message", body_of).await;
+    assert_eq!(body, "to your resource");
+    alice
+        .send_stanza(chat("bob@localhost", "to your account"))
+        .await
+        .unwrap();
+    // Nothing to deliver it to yet: it waits until bob is available.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    available(&mut bob).await;
+    let (_, body) = expect(
+        &mut bob,
+        "the bare-JID message at available presence",
+        body_of,
+    )
+    .await;
+    assert_eq!(body, "to your account");
+
+    bob.send_end().await.unwrap();
+    d.redis
+        .wait_for(&["HLEN", &key], "bob gone everywhere", |o| o == "0");
+    alice
+        .send_stanza(chat("bob@localhost", "while you were away"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (mut bob, _) = online(&eu, "bob").await;
+    let (_, body) = expect(&mut bob, "the offline message at the next login", body_of).await;
+    assert_eq!(body, "while you were away");
 }
