@@ -101,6 +101,15 @@ fn liveness_of(value: &str, now_ms: u64) -> Liveness {
 /// How long the cluster registry is served from the cache.
 const REGISTRY_CACHE_FOR: Duration = Duration::from_secs(1);
 
+/// A SIP address-of-record's bindings by cluster: field = contact, value =
+/// `<cluster> <expires unix ms>`.
+fn registration_key(aor: &str) -> String {
+    format!("tandem:{{{aor}}}:reg")
+}
+
+/// Clusters with a trunk (`[sip] outbound_proxy`): field = cluster, value = expiry.
+const TRUNKS_KEY: &str = "tandem:trunks";
+
 fn user_key(bare: &str) -> String {
     format!("tandem:{{{bare}}}:res")
 }
@@ -344,6 +353,97 @@ impl Directory {
             )
             .await?;
         Ok(())
+    }
+
+    /// Records that `contacts` of `aor` registered here (until `expires_at`, unix seconds)
+    /// and that `removed` no longer are.
+    pub async fn put_registrations(
+        &self,
+        aor: &str,
+        contacts: &[(String, u64)],
+        removed: &[String],
+    ) -> Result<(), DirectoryError> {
+        let key = registration_key(aor);
+        let mut pipe = redis::pipe();
+        let mut longest = 0;
+        for (contact, expires_at) in contacts {
+            let expires_ms = expires_at.saturating_mul(1000);
+            longest = longest.max(expires_ms);
+            pipe.cmd("HSET")
+                .arg(&key)
+                .arg(contact)
+                .arg(format!("{} {expires_ms}", self.cluster))
+                .ignore();
+        }
+        for contact in removed {
+            pipe.cmd("HDEL").arg(&key).arg(contact).ignore();
+        }
+        if longest > 0 {
+            pipe.cmd("PEXPIREAT")
+                .arg(&key)
+                .arg(longest)
+                .arg("GT")
+                .ignore();
+            // A key without an expiry yet takes this one (GT alone never sets a first one).
+            pipe.cmd("PEXPIREAT")
+                .arg(&key)
+                .arg(longest)
+                .arg("NX")
+                .ignore();
+        }
+        self.connection.pipeline(&pipe).await
+    }
+
+    /// The live clusters where `aor` has unexpired bindings.
+    pub async fn registration_clusters(&self, aor: &str) -> Result<Vec<String>, DirectoryError> {
+        let fields: HashMap<String, String> = self
+            .connection
+            .query(redis::cmd("HGETALL").arg(registration_key(aor)))
+            .await?;
+        let registry = self.registry().await?;
+        let now = unix_ms();
+        let mut clusters: Vec<String> = fields
+            .values()
+            .filter_map(|v| {
+                let (cluster, expires) = v.split_once(' ')?;
+                (expires.parse::<u64>().ok()? > now).then(|| cluster.to_string())
+            })
+            .filter(|c| !matches!(registry.get(c), Some(Liveness::Gone)))
+            .collect();
+        clusters.sort();
+        clusters.dedup();
+        Ok(clusters)
+    }
+
+    /// Says this cluster has a trunk, until the next refresh is due.
+    pub async fn register_trunk(&self) -> Result<(), DirectoryError> {
+        let expires = unix_ms() + self.ttl.as_millis() as u64;
+        let _: i64 = self
+            .connection
+            .query(
+                redis::cmd("HSET")
+                    .arg(TRUNKS_KEY)
+                    .arg(&self.cluster)
+                    .arg(expires),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A live cluster other than this one that has a trunk.
+    pub async fn trunk_cluster(&self) -> Result<Option<String>, DirectoryError> {
+        let trunks: HashMap<String, u64> = self
+            .connection
+            .query(redis::cmd("HGETALL").arg(TRUNKS_KEY))
+            .await?;
+        let now = unix_ms();
+        let mut live: Vec<String> = trunks
+            .into_iter()
+            .filter(|(c, expires)| *expires > now && *c != self.cluster)
+            .map(|(c, _)| c)
+            .collect();
+        live.sort();
+        Ok(live.into_iter().next())
     }
 
     /// Takes this cluster out (a clean shutdown): the others stop counting on it at once.

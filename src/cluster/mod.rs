@@ -78,7 +78,17 @@ pub struct Cluster {
     /// Stanzas for resources that are not here, looked up and forwarded in order by one
     /// task (for callers that cannot wait, such as the SIP bridge).
     later: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(jid::FullJid, Element)>>,
+    /// This cluster's gateway can call SIP numbers (`[sip] outbound_proxy`).
+    has_trunk: bool,
+    /// The SIP domain of local accounts' addresses-of-record.
+    sip_domain: String,
+    /// Calls of local users that another cluster's gateway bridges: Jingle sid -> cluster.
+    calls_elsewhere: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
+
+/// Calls remembered in [`Cluster::calls_elsewhere`] at most (a client that never ends its
+/// calls must not grow it without bound).
+const MAX_CALLS_ELSEWHERE: usize = 100_000;
 
 impl Cluster {
     /// Loads the link certificates and prepares the Redis connection; nothing listens
@@ -114,6 +124,9 @@ impl Cluster {
             listen: c.listen,
             advertise: c.advertise.clone(),
             later: std::sync::OnceLock::new(),
+            has_trunk: config.gateway.sip_domain.is_some() && config.sip.outbound_proxy.is_some(),
+            sip_domain: config.sip_domain().to_owned(),
+            calls_elsewhere: Default::default(),
         })))
     }
 
@@ -124,6 +137,66 @@ impl Cluster {
     /// The resource of the gateway's JIDs for call `sid`, naming this cluster as its owner.
     pub fn call_resource(&self, sid: &str) -> String {
         format!("{}{CALL_OWNER_SEPARATOR}{sid}", self.name)
+    }
+
+    /// The cluster bridging the local user's call `sid`, if another one does.
+    pub fn call_elsewhere(&self, sid: &str) -> Option<String> {
+        let calls = self
+            .calls_elsewhere
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        calls.get(sid).cloned()
+    }
+
+    /// Remembers that `cluster` bridges the local user's call `sid`.
+    pub fn remember_call_elsewhere(&self, sid: &str, cluster: &str) {
+        let mut calls = self
+            .calls_elsewhere
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if calls.len() >= MAX_CALLS_ELSEWHERE {
+            tracing::warn!("too many calls bridged elsewhere remembered; forgetting them");
+            calls.clear();
+        }
+        calls.insert(sid.to_string(), cluster.to_string());
+    }
+
+    pub fn forget_call_elsewhere(&self, sid: &str) {
+        let mut calls = self
+            .calls_elsewhere
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        calls.remove(sid);
+    }
+
+    /// Which cluster's gateway should bridge a local user's new call to `to`: `None` for
+    /// this one. A SIP number needs a trunk (another cluster's when this one has none); a
+    /// local account's phone is called from the cluster it registered at.
+    pub async fn gateway_for_new_call(&self, to: &jid::Jid, is_sip_number: bool) -> Option<String> {
+        if is_sip_number {
+            if self.has_trunk {
+                return None;
+            }
+            return self.directory.trunk_cluster().await.ok().flatten();
+        }
+        let user = to.node()?;
+        let aor = format!("sip:{user}@{}", self.sip_domain);
+        let clusters = self.directory.registration_clusters(&aor).await.ok()?;
+        if clusters.iter().any(|c| *c == self.name) {
+            return None;
+        }
+        clusters.into_iter().next()
+    }
+
+    /// Records where a local account's phone registered (see
+    /// [`Directory::put_registrations`]); in the background, as REGISTER does not wait.
+    pub fn registered(&self, aor: String, contacts: Vec<(String, u64)>, removed: Vec<String>) {
+        let directory = self.directory.clone();
+        tokio::spawn(async move {
+            if let Err(e) = directory.put_registrations(&aor, &contacts, &removed).await {
+                tracing::warn!(%aor, error = %e, "could not record the registration in Redis");
+            }
+        });
     }
 
     /// The clusters this one has opened links to.
@@ -192,7 +265,14 @@ impl Cluster {
         });
         let me = self.clone();
         tracker.spawn(async move {
-            routes::keep_directory(me.directory.clone(), updates, advertise, shutdown).await
+            routes::keep_directory(
+                me.directory.clone(),
+                updates,
+                advertise,
+                me.has_trunk,
+                shutdown,
+            )
+            .await
         });
         Ok(local)
     }

@@ -96,6 +96,7 @@ pub async fn keep_directory(
     directory: Arc<Directory>,
     mut updates: UpdateReceiver,
     advertise: String,
+    has_trunk: bool,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     // After shutdown starts, sessions close and unbind for a moment more.
@@ -156,7 +157,10 @@ pub async fn keep_directory(
             }
             _ = refresh.tick() => {
                 let all: Vec<_> = mine.iter().map(|(jid, p)| entry(&directory, jid, *p)).collect();
-                let registered = directory.register(&advertise).await;
+                let mut registered = directory.register(&advertise).await;
+                if has_trunk && registered.is_ok() {
+                    registered = directory.register_trunk().await;
+                }
                 match registered.and(directory.put(&all, dirty).await) {
                     Ok(()) => {
                         if dirty {

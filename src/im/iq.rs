@@ -43,6 +43,12 @@ pub async fn handle_outbound(
         }
         return;
     };
+    if let Some(owner) = gateway_elsewhere(shared, &iq, &to).await {
+        if !delivery::to_gateway_of(shared, &owner, &iq) && is_request {
+            reply_error(session, &iq, StanzaErrorCondition::RemoteServerTimeout);
+        }
+        return;
+    }
     // A call another cluster's gateway bridges.
     if let Some(owner) = delivery::gateway_call_elsewhere(shared, &to) {
         if !delivery::to_gateway_of(shared, owner, &iq) && is_request {
@@ -93,6 +99,41 @@ pub async fn handle_outbound(
         // On behalf of another account, nothing is offered yet.
         Err(_) => reply_error(session, &iq, StanzaErrorCondition::ServiceUnavailable),
     }
+}
+
+/// The cluster whose gateway bridges this Jingle request of a local user, when it is not
+/// this one: a call it already bridges, or a new call that needs its trunk (this cluster
+/// has none) or the phone registered there.
+async fn gateway_elsewhere(shared: &Shared, iq: &Element, to: &jid::Jid) -> Option<String> {
+    let cluster = shared.cluster.as_ref()?;
+    let jingle = iq.get_child("jingle", "urn:xmpp:jingle:1")?;
+    // Clients choose sids: one user's cannot be mistaken for another's.
+    let call = format!("{}\u{0}{}", iq.attr("from")?, jingle.attr("sid")?);
+    if let Some(owner) = cluster.call_elsewhere(&call) {
+        if jingle.attr("action") == Some("session-terminate") {
+            cluster.forget_call_elsewhere(&call);
+        }
+        return Some(owner);
+    }
+    if !is_session_initiate(iq) {
+        return None;
+    }
+    let sip_number = shared
+        .gateway
+        .as_ref()
+        .is_some_and(|g| to.domain().as_str() == g.domain);
+    let phone_call = !sip_number
+        && delivery::is_local(shared, to)
+        && to.node().is_some()
+        && delivery::available(shared, &to.to_bare()).is_empty()
+        && !available_elsewhere(shared, &to.to_bare()).await;
+    if !(sip_number || phone_call) {
+        return None;
+    }
+    let owner = cluster.gateway_for_new_call(to, sip_number).await?;
+    tracing::info!(%to, gateway = %owner, "call bridged by another cluster's gateway");
+    cluster.remember_call_elsewhere(&call, &owner);
+    Some(owner)
 }
 
 /// Whether the user has an available resource in another cluster (then her XMPP client,

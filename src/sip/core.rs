@@ -42,6 +42,8 @@ pub struct Endpoint {
     pub(super) layer: TransactionLayer<Message, Destination>,
     /// The SIP <-> Jingle bridge, when `[gateway] sip_domain` is set.
     pub(super) bridge: Option<super::bridge::Bridge>,
+    /// `[cluster]`: where registrations are recorded for the other clusters.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Our OPTIONS probes in flight, with the contact they probe.
     probes: std::collections::HashMap<ClientKey, String>,
 }
@@ -71,6 +73,7 @@ impl Endpoint {
             registrar: Default::default(),
             layer: TransactionLayer::new(timers),
             bridge: None,
+            cluster: None,
             probes: Default::default(),
         }
     }

@@ -51,6 +51,7 @@ pub async fn start(
         config.sip.digest_algorithms.clone(),
         Default::default(),
     );
+    endpoint.cluster = shared.cluster.clone();
     if let Some(sip_domain) = &config.gateway.sip_domain {
         endpoint = endpoint.with_bridge(bridge::Bridge::new(config, sip_domain.clone(), shared));
     }

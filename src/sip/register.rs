@@ -102,6 +102,19 @@ pub async fn handle(
                 );
             }
             tracing::info!(%aor, bindings = bindings.len(), "registered");
+            if let Some(cluster) = &endpoint.cluster {
+                let here: Vec<(String, u64)> = bindings
+                    .iter()
+                    .filter(|b| b.source == register.source)
+                    .map(|b| (b.contact.clone(), b.expires_at))
+                    .collect();
+                let removed: Vec<String> = current
+                    .iter()
+                    .filter(|c| !bindings.iter().any(|b| b.contact == c.contact))
+                    .map(|c| c.contact.clone())
+                    .collect();
+                cluster.registered(aor.clone(), here, removed);
+            }
             // New phones are probed once: an answer shows they are reachable where they said.
             for b in bindings.iter().filter(|b| {
                 !current
