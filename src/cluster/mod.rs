@@ -182,7 +182,7 @@ impl Cluster {
         let user = to.node()?;
         let aor = format!("sip:{user}@{}", self.sip_domain);
         let clusters = self.directory.registration_clusters(&aor).await.ok()?;
-        if clusters.iter().any(|c| *c == self.name) {
+        if clusters.contains(&self.name) {
             return None;
         }
         clusters.into_iter().next()
