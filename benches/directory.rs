@@ -51,7 +51,9 @@ fn setup() -> &'static (tokio::runtime::Runtime, Directory, Redis) {
         let (directory, other) = runtime.block_on(async {
             let mut tries = 0;
             loop {
-                let d = Directory::connect(&url, "eu-1", Duration::from_secs(300)).await.unwrap();
+                let d = Directory::connect(&url, "eu-1", Duration::from_secs(300))
+                    .await
+                    .unwrap();
                 if d.register("127.0.0.1:1").await.is_ok() {
                     let other = Directory::connect(&url, "us-1", Duration::from_secs(300))
                         .await
@@ -88,7 +90,9 @@ fn setup() -> &'static (tokio::runtime::Runtime, Directory, Redis) {
 #[divan::bench]
 fn lookup_cached(bencher: divan::Bencher) {
     let (runtime, directory, _) = setup();
-    runtime.block_on(directory.locate("u1@example.test")).unwrap();
+    runtime
+        .block_on(directory.locate("u1@example.test"))
+        .unwrap();
     bencher.bench(|| {
         let found = runtime.block_on(directory.locate(divan::black_box("u1@example.test")));
         assert_eq!(found.unwrap().len(), 2);

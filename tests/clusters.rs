@@ -458,3 +458,32 @@ async fn unavailable_and_offline_recipients_in_other_clusters_get_their_messages
     let (_, body) = expect(&mut bob, "the offline message at the next login", body_of).await;
     assert_eq!(body, "while you were away");
 }
+
+/// alice on two clusters at once: a roster change made from one reaches her other session
+/// (which asked for the roster) as a push from its own cluster (RFC 6121 §2.1.6).
+#[tokio::test]
+async fn roster_pushes_reach_the_users_sessions_in_other_clusters() {
+    let d = Deployment::new();
+    let eu = d.cluster("eu-1");
+    let us = d.cluster("us-1");
+    eu.add_user("alice", "pw");
+    let mut laptop = common::RawClient::login(eu.starttls, "alice", "pw", Some("laptop")).await;
+    let mut phone = common::RawClient::login(us.starttls, "alice", "pw", Some("phone")).await;
+    phone
+        .send("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+        .await;
+    phone.read_until("id='r1'").await;
+    let key = format!("tandem:{{alice@{DOMAIN}}}:res");
+    d.redis.wait_for(&["HGETALL", &key], "both sessions", |o| {
+        o.contains("eu-1 ") && o.contains("us-1 ")
+    });
+    laptop
+        .send("<iq type='set' id='add'><query xmlns='jabber:iq:roster'><item jid='carol@localhost' name='Carol'/></query></iq>")
+        .await;
+    laptop.read_until("id='add'").await;
+    let push = phone.read_until("carol@localhost").await;
+    assert!(
+        push.contains("jabber:iq:roster") && push.contains("Carol"),
+        "{push}"
+    );
+}

@@ -179,6 +179,14 @@ pub async fn from_cluster(
         },
         Target::LocalOnly => match kind {
             Some(StanzaKind::Presence) => presence::from_cluster(shared, stanza).await,
+            // Only the server sends roster pushes (it has no `from`).
+            Some(StanzaKind::Iq)
+                if stanza.attr("from").is_none()
+                    && stanza.attr("type") == Some("set")
+                    && stanza.get_child("query", "jabber:iq:roster").is_some() =>
+            {
+                roster::push_from_cluster(shared, &stanza)
+            }
             Some(StanzaKind::Message) => message::route(shared, stanza).await,
             _ => {}
         },

@@ -31,15 +31,41 @@ pub async fn store_and_push(
         tracing::error!(user = %username, error = %e, "could not store a roster item");
         return false;
     }
-    if item.is_visible() {
-        push(shared, owner, item.to_element());
+    let pushed = if item.is_visible() {
+        item.to_element()
     } else if was_visible {
-        let removed = Element::new("item", ROSTER_NS)
+        Element::new("item", ROSTER_NS)
             .with_attr("jid", item.jid.to_string())
-            .with_attr("subscription", "remove");
-        push(shared, owner, removed);
+            .with_attr("subscription", "remove")
+    } else {
+        return true;
+    };
+    push(shared, owner, pushed.clone());
+    // The user's sessions in other clusters get it from their own cluster.
+    if shared.cluster.is_some() {
+        let iq = Element::new("iq", CLIENT_NS)
+            .with_attr("type", "set")
+            .with_attr("to", owner.to_string())
+            .with_child(Element::new("query", ROSTER_NS).with_child(pushed));
+        super::delivery::to_other_clusters(shared, owner, &iq, false).await;
     }
     true
+}
+
+/// A roster push another cluster fanned out: to this cluster's interested sessions of the
+/// owner.
+pub fn push_from_cluster(shared: &Shared, iq: &Element) {
+    let Some(owner) = iq.attr("to").and_then(|t| BareJid::new(t).ok()) else {
+        return;
+    };
+    let items = iq
+        .get_child("query", ROSTER_NS)
+        .into_iter()
+        .flat_map(|q| q.children())
+        .filter(|c| c.name() == "item");
+    for item in items {
+        push(shared, &owner, item.clone());
+    }
 }
 
 fn push(shared: &Shared, owner: &BareJid, item: Element) {
