@@ -1572,3 +1572,44 @@ async fn a_phone_at_one_cluster_calls_a_user_at_another_and_back() {
         "{line}"
     );
 }
+
+/// us-1 has no trunk; eu-1's goes to kamailio. alice, connected to us-1, calls a SIP
+/// address: her call is bridged by eu-1 through its trunk, and the rest of it follows.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_without_a_trunk_calls_out_through_one_that_has_it() {
+    let Some(phone) = baresip::Baresip::start("<sip:carol@127.0.0.1>;regint=0;answermode=auto")
+    else {
+        return;
+    };
+    let Some(trunk) = kamailio::Kamailio::start(phone.sip_port) else {
+        return;
+    };
+    let d = cluster::Deployment::new();
+    let eu = d.cluster_with(
+        "eu-1",
+        "127.0.0.1:0",
+        &format!("outbound_proxy = \"sip:127.0.0.1:{}\"\n", trunk.port),
+        GATEWAY,
+    );
+    let us = d.cluster_with("us-1", "127.0.0.1:0", "", GATEWAY);
+    eu.add_user("alice", "alicepw");
+    d.redis
+        .wait_for(&["HGETALL", "tandem:trunks"], "eu-1's trunk", |o| {
+            o.contains("eu-1")
+        });
+    let mut alice = RawClient::login(us.starttls, "alice", "alicepw", Some("laptop")).await;
+    alice.send("<presence/>").await;
+    alice.sync().await;
+    let to = "carol@sip.localhost";
+    let media = udp_pair().await;
+    initiate(&mut alice, to, "trunk2", &media.0).await;
+    trunk.wait_for("trunk: INVITE sip:carol@", Duration::from_secs(10));
+    alice.read_until("session-accept").await;
+    us.wait_for_log(
+        "call bridged by another cluster's gateway",
+        Duration::from_secs(5),
+    );
+    talk_and_hang_up(&mut alice, &phone, to, "trunk2", &media.0).await;
+    let line = eu.wait_for_log("call ended", Duration::from_secs(5));
+    assert!(line.contains("origin=Jingle"), "{line}");
+}
