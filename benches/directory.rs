@@ -3,7 +3,7 @@
 //! after an invalidation). `cargo bench --bench directory`.
 
 #[path = "../src/cluster/directory.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod directory;
 
 use std::process::{Child, Command, Stdio};

@@ -360,11 +360,11 @@ async fn accept_streams(
                                         .and_then(|chain| chain.first())
                                         .map(|cert| super::peer_cert::sip_identities(cert))
                                         .unwrap_or_default();
-                                    serve_stream(tls, peer, local, transport, names, transports, inbound, shutdown).await
+                                    serve_stream(tls, StreamPeer { addr: peer, local, transport, names }, transports, inbound, shutdown).await
                                 }
                                 _ => tracing::debug!(%peer, "SIP TLS handshake failed"),
                             },
-                            None => serve_stream(tcp, peer, local, transport, Vec::new(), transports, inbound, shutdown).await,
+                            None => serve_stream(tcp, StreamPeer { addr: peer, local, transport, names: Vec::new() }, transports, inbound, shutdown).await,
                         }
                     });
             }
@@ -373,18 +373,30 @@ async fn accept_streams(
     }
 }
 
+/// Who is at the other end of a TCP or TLS connection, and how it came in.
+struct StreamPeer {
+    addr: SocketAddr,
+    local: Option<SocketAddr>,
+    transport: SipTransport,
+    /// SIP identities of a verified TLS client certificate.
+    names: Vec<String>,
+}
+
 /// One TCP or TLS connection: frames what arrives (Content-Length, §18.3), writes what the
 /// core sends back on it.
 async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
-    peer: SocketAddr,
-    local: Option<SocketAddr>,
-    transport: SipTransport,
-    peer_names: Vec<String>,
+    connection: StreamPeer,
     transports: Arc<Transports>,
     inbound: mpsc::Sender<Inbound>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let StreamPeer {
+        addr: peer,
+        local,
+        transport,
+        names: peer_names,
+    } = connection;
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(STREAM_QUEUE);
     let id = transports.register_stream(tx.clone());

@@ -148,7 +148,8 @@ fn final_syntax_errors_are_malformed() {
 
 #[test]
 fn client_first_variants() {
-    let cases: &[(&[u8], Result<(&str, Option<&str>), SaslCondition>)] = &[
+    type Case<'a> = (&'a [u8], Result<(&'a str, Option<&'a str>), SaslCondition>);
+    let cases: &[Case] = &[
         (b"y,,n=user,r=abc", Ok(("user", None))),
         (
             b"n,a=admin=40x,n=user,r=abc",
