@@ -22,14 +22,13 @@ use tokio_xmpp::Stanza;
 #[tokio::test]
 async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
     let d = Deployment::new();
-    let eu = d.cluster("eu-1");
-    let us = d.cluster("us-1");
-    eu.add_user("alice", "pw");
-    eu.add_user("bob", "pw");
-    let (mut alice, alice_jid) = online(&eu, "alice").await;
-    let (mut bob, bob_jid) = online(&us, "bob").await;
-    d.wait_available("alice", "eu-1");
-    d.wait_available("bob", "us-1");
+    let Pair {
+        mut alice,
+        alice_jid,
+        mut bob,
+        bob_jid,
+        ..
+    } = alice_and_bob(&d, d.cluster("eu-1"), d.cluster("us-1")).await;
 
     // Messages both ways: to the bare JID (eu-1 -> us-1) and to the full JID (back).
     alice
@@ -95,6 +94,33 @@ async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
     .await;
 }
 
+/// alice available at eu-1 and bob at us-1, both visible in Redis.
+struct Pair {
+    eu: Server,
+    us: Server,
+    alice: Client,
+    alice_jid: Jid,
+    bob: Client,
+    bob_jid: Jid,
+}
+
+async fn alice_and_bob(d: &Deployment, eu: Server, us: Server) -> Pair {
+    eu.add_user("alice", "pw");
+    eu.add_user("bob", "pw");
+    let (alice, alice_jid) = online(&eu, "alice").await;
+    let (bob, bob_jid) = online(&us, "bob").await;
+    d.wait_available("alice", "eu-1");
+    d.wait_available("bob", "us-1");
+    Pair {
+        eu,
+        us,
+        alice,
+        alice_jid,
+        bob,
+        bob_jid,
+    }
+}
+
 /// Logged in on `server` and available.
 async fn online(server: &Server, user: &str) -> (Client, Jid) {
     let (mut client, jid) = im_client::connect(server, user, false).await;
@@ -115,13 +141,12 @@ fn error_of(stanza: &Stanza) -> Option<String> {
 #[tokio::test]
 async fn messages_sent_while_the_recipient_moves_arrive_once_and_in_order() {
     let d = Deployment::new();
-    let eu = d.cluster("eu-1");
-    let us = d.cluster("us-1");
-    eu.add_user("alice", "pw");
-    eu.add_user("bob", "pw");
-    let (mut alice, _) = online(&eu, "alice").await;
-    let (mut bob, _) = online(&us, "bob").await;
-    d.wait_available("bob", "us-1");
+    let Pair {
+        eu,
+        mut alice,
+        mut bob,
+        ..
+    } = alice_and_bob(&d, d.cluster("eu-1"), d.cluster("us-1")).await;
 
     const N: usize = 60;
     let sender = tokio::spawn(async move {
@@ -264,11 +289,12 @@ async fn a_link_cut_mid_stream_loses_and_duplicates_nothing() {
         .parse()
         .unwrap();
     *target.lock().unwrap() = Some(listening);
-    eu.add_user("alice", "pw");
-    eu.add_user("bob", "pw");
-    let (mut alice, _) = online(&eu, "alice").await;
-    let (mut bob, _) = online(&us, "bob").await;
-    d.wait_available("bob", "us-1");
+    let Pair {
+        eu,
+        mut alice,
+        mut bob,
+        ..
+    } = alice_and_bob(&d, eu, us).await;
 
     const N: usize = 300;
     let sender = tokio::spawn(async move {
@@ -312,14 +338,13 @@ async fn a_link_cut_mid_stream_loses_and_duplicates_nothing() {
 #[tokio::test]
 async fn a_redis_cluster_holds_the_table_as_well_as_one_node() {
     let d = Deployment::with_redis_cluster();
-    let eu = d.cluster("eu-1");
-    let us = d.cluster("us-1");
-    eu.add_user("alice", "pw");
-    eu.add_user("bob", "pw");
-    let (mut alice, alice_jid) = online(&eu, "alice").await;
-    let (mut bob, bob_jid) = online(&us, "bob").await;
-    d.wait_available("alice", "eu-1");
-    d.wait_available("bob", "us-1");
+    let Pair {
+        mut alice,
+        alice_jid,
+        mut bob,
+        bob_jid,
+        ..
+    } = alice_and_bob(&d, d.cluster("eu-1"), d.cluster("us-1")).await;
     alice
         .send_stanza(chat("bob@localhost", "through a redis cluster"))
         .await
@@ -357,13 +382,13 @@ async fn a_redis_cluster_holds_the_table_as_well_as_one_node() {
 #[tokio::test]
 async fn a_dead_clusters_messages_reach_its_users_where_they_reconnect() {
     let d = Deployment::new();
-    let eu = d.cluster("eu-1");
-    let mut us = d.cluster("us-1");
-    eu.add_user("alice", "pw");
-    eu.add_user("bob", "pw");
-    let (mut alice, _) = online(&eu, "alice").await;
-    let (mut bob, _) = online(&us, "bob").await;
-    d.wait_available("bob", "us-1");
+    let Pair {
+        eu,
+        mut us,
+        mut alice,
+        mut bob,
+        ..
+    } = alice_and_bob(&d, d.cluster("eu-1"), d.cluster("us-1")).await;
     alice
         .send_stanza(chat("bob@localhost", "before"))
         .await

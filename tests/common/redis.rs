@@ -16,22 +16,10 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = Redis {
-            port,
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
-            cluster_node: false,
-        };
-        redis.spawn();
-        redis
+        Redis::launch(false)
     }
 
-    fn start_cluster_node() -> Redis {
+    fn launch(cluster_node: bool) -> Redis {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -41,7 +29,7 @@ impl Redis {
             port,
             dir: tempfile::tempdir().unwrap(),
             child: None,
-            cluster_node: true,
+            cluster_node,
         };
         redis.spawn();
         redis
@@ -129,7 +117,7 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn start() -> RedisCluster {
-        let nodes: Vec<Redis> = (0..3).map(|_| Redis::start_cluster_node()).collect();
+        let nodes: Vec<Redis> = (0..3).map(|_| Redis::launch(true)).collect();
         let addrs: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
