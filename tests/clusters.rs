@@ -23,6 +23,8 @@ use tokio_xmpp::Stanza;
 async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
     let d = Deployment::new();
     let Pair {
+        eu: _eu,
+        us: _us,
         mut alice,
         alice_jid,
         mut bob,
@@ -94,7 +96,8 @@ async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
     .await;
 }
 
-/// alice available at eu-1 and bob at us-1, both visible in Redis.
+/// alice available at eu-1 and bob at us-1, both visible in Redis. Bind both servers when
+/// destructuring: a field left to `..` is dropped, and its tandem with it.
 struct Pair {
     eu: Server,
     us: Server,
@@ -143,6 +146,7 @@ async fn messages_sent_while_the_recipient_moves_arrive_once_and_in_order() {
     let d = Deployment::new();
     let Pair {
         eu,
+        us: _us,
         mut alice,
         mut bob,
         ..
@@ -291,6 +295,7 @@ async fn a_link_cut_mid_stream_loses_and_duplicates_nothing() {
     *target.lock().unwrap() = Some(listening);
     let Pair {
         eu,
+        us: _us,
         mut alice,
         mut bob,
         ..
@@ -339,6 +344,8 @@ async fn a_link_cut_mid_stream_loses_and_duplicates_nothing() {
 async fn a_redis_cluster_holds_the_table_as_well_as_one_node() {
     let d = Deployment::with_redis_cluster();
     let Pair {
+        eu: _eu,
+        us: _us,
         mut alice,
         alice_jid,
         mut bob,
