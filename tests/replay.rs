@@ -161,7 +161,7 @@ fn bad_input_is_reported_by_packet_and_never_crashes() {
 }
 
 /// Live mode: the traces whose outcome needs no XMPP client (unknown user, offline user)
-/// played over UDP to a running tandem that trusts the sender; a trace that needs alice's
+/// played over UDP (and TCP) to a running tandem that trusts the sender; a trace that needs alice's
 /// client to answer busy does not match, since no client is there.
 #[test]
 fn live_mode_checks_a_running_tandems_sip_answers() {
@@ -189,6 +189,16 @@ fn live_mode_checks_a_running_tandems_sip_answers() {
         "{}",
         text(&out)
     );
+    // A TCP trace goes over TCP (one connection per remote endpoint of the trace), and the
+    // answers come back on it.
+    let out = tandem(&[
+        "replay",
+        "--live",
+        &server.sip_tcp.to_string(),
+        &trace("unknown_user_tcp.txt"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("1 passed, 0 failed"), "{}", text(&out));
     // Nothing listening: a clear error, not a hang.
     let closed = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()

@@ -1,5 +1,6 @@
 //! `tandem replay --live HOST:PORT`: the trace's remote side is played to a running tandem
-//! over UDP, with the trace's timing, and tandem's SIP answers are checked against the
+//! with the trace's timing, over the transport each message used in the trace (UDP, or one
+//! TCP connection to HOST:PORT per remote TCP endpoint of the trace), and tandem's SIP answers are checked against the
 //! SIP part of the fixture's expected output. The XMPP side is whatever clients that
 //! tandem has (live mode cannot script them), so traces that need an XMPP user to answer
 //! match only when such a client behaves as the fixture says; the sender must be one of
@@ -12,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tandem_sip::trace::TraceTransport;
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
 
 use super::fixture::Fixture;
 use super::identities::Identities;
@@ -51,8 +55,12 @@ pub async fn live(
         .await
         .with_context(|| format!("reaching {target}"))?;
     let local = socket.local_addr()?;
+    let (from_streams, stream_messages) = mpsc::unbounded_channel();
     let mut peer = Peer {
         socket,
+        streams: HashMap::new(),
+        from_streams,
+        stream_messages,
         tandem,
         target,
         identities: Identities::default(),
@@ -82,10 +90,7 @@ pub async fn live(
             }
             peer.socket.send(text.as_bytes()).await?;
         } else {
-            problems.push(tandem_sip::trace::TraceProblem {
-                packet: message.packet,
-                what: "a TCP message: live mode sends UDP only; skipped".into(),
-            });
+            peer.send_tcp(message.source, &message.bytes).await?;
         }
         pending = source.next_message(&mut problems)?;
     }
@@ -102,6 +107,11 @@ pub async fn live(
 /// The running tandem as the trace's remote side sees it.
 struct Peer<'w> {
     socket: UdpSocket,
+    /// Our TCP connections, by the trace's remote endpoint they stand for.
+    streams: HashMap<SocketAddr, OwnedWriteHalf>,
+    /// What tandem writes on any of them, framed (each connection's reader sends here).
+    from_streams: mpsc::UnboundedSender<Vec<u8>>,
+    stream_messages: mpsc::UnboundedReceiver<Vec<u8>>,
     /// tandem's address in the trace, and where it is now.
     tandem: SocketAddr,
     target: SocketAddr,
@@ -114,6 +124,48 @@ struct Peer<'w> {
 }
 
 impl Peer<'_> {
+    /// Sends a TCP message of the trace's remote endpoint `source` on the connection that
+    /// stands for it, opened on first use.
+    async fn send_tcp(&mut self, source: SocketAddr, bytes: &[u8]) -> Result<()> {
+        if !self.streams.contains_key(&source) {
+            let stream = TcpStream::connect(self.target).await.with_context(|| {
+                format!(
+                    "nothing listens at the --live address over TCP ({})",
+                    self.target
+                )
+            })?;
+            stream.set_nodelay(true)?;
+            let local = stream.local_addr()?;
+            self.remotes.insert(source.to_string(), local.to_string());
+            let (mut reader, writer) = stream.into_split();
+            let messages = self.from_streams.clone();
+            tokio::spawn(async move {
+                let mut framer = tandem_sip::message::StreamFramer::new(Default::default());
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = reader.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    framer.push(&buf[..n]);
+                    while let Some(frame) = framer.next_message() {
+                        let Ok(frame) = frame else { return };
+                        if messages.send(frame).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+            self.streams.insert(source, writer);
+        }
+        let mut text = self.identities.rewrite(&String::from_utf8_lossy(bytes));
+        for (then, now) in &self.remotes {
+            text = text.replace(then.as_str(), now);
+        }
+        let writer = self.streams.get_mut(&source).expect("opened above");
+        writer.write_all(text.as_bytes()).await?;
+        Ok(())
+    }
+
     /// Writes down what tandem says until `until`.
     async fn receive_until(&mut self, until: Instant) -> Result<()> {
         loop {
@@ -121,7 +173,15 @@ impl Peer<'_> {
             if wait.is_zero() {
                 return Ok(());
             }
-            match tokio::time::timeout(wait, self.socket.recv(&mut self.buf)).await {
+            let udp = tokio::select! {
+                udp = tokio::time::timeout(wait, self.socket.recv(&mut self.buf)) => udp,
+                Some(frame) = self.stream_messages.recv() => {
+                    let text = String::from_utf8_lossy(&frame).into_owned();
+                    self.record(text)?;
+                    continue;
+                }
+            };
+            match udp {
                 Err(_) => return Ok(()),
                 // An ICMP port-unreachable surfaces here: tandem is not (yet) listening.
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {

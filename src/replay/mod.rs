@@ -251,17 +251,10 @@ async fn one(trace: &Path, args: &Args, live: Option<std::net::SocketAddr>) -> T
     let show_progress = args.format == Format::Text
         && std::io::stderr().is_terminal()
         && source.total_bytes > 8 << 20;
-    let mut shown = 0u64;
-    let progress = |read: u64, total: u64| {
-        if show_progress && total > 0 {
-            let percent = read * 100 / total;
-            if percent != shown {
-                shown = percent;
-                eprint!("\r{}: {percent}%", trace.display());
-                if percent == 100 {
-                    eprintln!();
-                }
-            }
+    let bar = show_progress.then(|| progress_bar(trace, source.total_bytes));
+    let progress = |read: u64, _total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_position(read);
         }
     };
     let produced_path = scratch_file(&expected_path);
@@ -277,6 +270,9 @@ async fn one(trace: &Path, args: &Args, live: Option<std::net::SocketAddr>) -> T
         Some(target) => live::live(source, &fixture, target, &mut writer).await,
         None => run::replay(source, &fixture, &mut writer, progress).await,
     };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     drop(writer);
     let outcome = match outcome {
         Ok(o) => o,
@@ -417,4 +413,17 @@ fn diff_inputs(expected: &Path, produced: &Path) -> (String, String) {
             }
         }
     }
+}
+
+/// A bar over the capture's bytes, on standard error.
+fn progress_bar(trace: &Path, total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(trace.display().to_string());
+    bar
 }
