@@ -75,7 +75,9 @@ fn setup() -> &'static (tokio::runtime::Runtime, Directory, Redis) {
                             Location {
                                 resource: resource.into(),
                                 cluster: d.cluster().into(),
+                                node: "bench:1".into(),
                                 priority: Some(0),
+                                interested: true,
                             },
                         )
                     })

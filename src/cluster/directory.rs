@@ -46,16 +46,23 @@ pub enum DirectoryError {
 pub struct Location {
     pub resource: String,
     pub cluster: String,
+    /// The process in the cluster that holds the session (`host:pid`).
+    pub node: String,
     /// Priority of its last available presence; `None` while unavailable.
     pub priority: Option<i8>,
+    /// The session asked for the roster, so it gets roster pushes (RFC 6121 §2.1.6).
+    pub interested: bool,
 }
 
 impl Location {
+    /// `<cluster> <expires ms> <priority or -> <node> <r or ->`.
     fn encode(&self, expires_ms: u64) -> String {
-        match self.priority {
-            Some(p) => format!("{} {expires_ms} {p}", self.cluster),
-            None => format!("{} {expires_ms} -", self.cluster),
-        }
+        let priority = self.priority.map_or("-".to_string(), |p| p.to_string());
+        let interested = if self.interested { "r" } else { "-" };
+        format!(
+            "{} {expires_ms} {priority} {} {interested}",
+            self.cluster, self.node
+        )
     }
 
     /// `None` for a malformed or expired value (another version's, or a dead cluster's).
@@ -67,12 +74,27 @@ impl Location {
             "-" => None,
             p => Some(p.parse().ok()?),
         };
+        let node = parts.next().unwrap_or_default();
+        let interested = parts.next() == Some("r");
         (expires > now_ms && !cluster.is_empty()).then(|| Location {
             resource: resource.to_string(),
             cluster: cluster.to_string(),
+            node: node.to_string(),
             priority,
+            interested,
         })
     }
+}
+
+/// This process, as locations name it: `host:pid`.
+pub fn this_node() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty() && !h.contains(' '))
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "node".into());
+    format!("{host}:{}", std::process::id())
 }
 
 /// What the registry says of a cluster.
@@ -535,7 +557,9 @@ mod tests {
         let l = Location {
             resource: "phone".into(),
             cluster: "eu-1".into(),
+            node: "host-a:42".into(),
             priority: Some(-3),
+            interested: true,
         };
         assert_eq!(
             Location::decode("phone", &l.encode(2000), 1000),
@@ -544,6 +568,7 @@ mod tests {
         assert_eq!(Location::decode("phone", &l.encode(2000), 2000), None);
         let away = Location {
             priority: None,
+            interested: false,
             ..l
         };
         assert_eq!(Location::decode("phone", &away.encode(9), 1), Some(away));

@@ -15,8 +15,8 @@ use crate::server::SessionHandle;
 
 #[derive(Debug)]
 pub enum Update {
-    /// Bound, or its presence changed: `Some(priority)` while available.
-    Put(FullJid, Option<i8>),
+    /// Bound, or its presence or roster interest changed: `Some(priority)` while available.
+    Put(FullJid, Option<i8>, bool),
     Remove(FullJid),
 }
 
@@ -47,7 +47,7 @@ impl GlobalRouteTable {
 
 impl RouteTable<SessionHandle> for GlobalRouteTable {
     fn bind(&self, jid: FullJid, handle: SessionHandle) -> Option<SessionHandle> {
-        self.queue(Update::Put(jid.clone(), None));
+        self.queue(Update::Put(jid.clone(), None, false));
         self.local.bind(jid, handle)
     }
 
@@ -75,13 +75,16 @@ impl RouteTable<SessionHandle> for GlobalRouteTable {
     ) {
         let priority = presence.as_ref().map(|(p, _)| *p);
         self.local.set_presence(jid, is_mine, presence);
-        if self.local.get(jid).is_some_and(|r| is_mine(&r.handle)) {
-            self.queue(Update::Put(jid.clone(), priority));
+        if let Some(route) = self.local.get(jid).filter(|r| is_mine(&r.handle)) {
+            self.queue(Update::Put(jid.clone(), priority, route.interested));
         }
     }
 
     fn set_interested(&self, jid: &FullJid, is_mine: &dyn Fn(&SessionHandle) -> bool) {
-        self.local.set_interested(jid, is_mine)
+        self.local.set_interested(jid, is_mine);
+        if let Some(route) = self.local.get(jid).filter(|r| is_mine(&r.handle)) {
+            self.queue(Update::Put(jid.clone(), route.priority, true));
+        }
     }
 
     fn len(&self) -> usize {
@@ -101,7 +104,8 @@ pub async fn keep_directory(
 ) {
     // After shutdown starts, sessions close and unbind for a moment more.
     let mut stop_at: Option<tokio::time::Instant> = None;
-    let mut mine: HashMap<FullJid, Option<i8>> = HashMap::new();
+    let mut mine: HashMap<FullJid, (Option<i8>, bool)> = HashMap::new();
+    let node = super::directory::this_node();
     let refresh_every = directory.ttl() / 3;
     let mut refresh = tokio::time::interval(refresh_every);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -134,9 +138,9 @@ pub async fn keep_directory(
                 let mut puts = Vec::new();
                 for update in batch {
                     match update {
-                        Update::Put(jid, priority) => {
-                            mine.insert(jid.clone(), priority);
-                            puts.push(entry(&directory, &jid, priority));
+                        Update::Put(jid, priority, interested) => {
+                            mine.insert(jid.clone(), (priority, interested));
+                            puts.push(entry(&directory, &node, &jid, (priority, interested)));
                         }
                         Update::Remove(jid) => {
                             mine.remove(&jid);
@@ -156,7 +160,7 @@ pub async fn keep_directory(
                 }
             }
             _ = refresh.tick() => {
-                let all: Vec<_> = mine.iter().map(|(jid, p)| entry(&directory, jid, *p)).collect();
+                let all: Vec<_> = mine.iter().map(|(jid, state)| entry(&directory, &node, jid, *state)).collect();
                 let mut registered = directory.register(&advertise).await;
                 if has_trunk && registered.is_ok() {
                     registered = directory.register_trunk().await;
@@ -178,13 +182,20 @@ pub async fn keep_directory(
     }
 }
 
-fn entry(directory: &Directory, jid: &FullJid, priority: Option<i8>) -> (String, Location) {
+fn entry(
+    directory: &Directory,
+    node: &str,
+    jid: &FullJid,
+    (priority, interested): (Option<i8>, bool),
+) -> (String, Location) {
     (
         jid.to_bare().to_string(),
         Location {
             resource: jid.resource().to_string(),
             cluster: directory.cluster().to_string(),
+            node: node.to_string(),
             priority,
+            interested,
         },
     )
 }

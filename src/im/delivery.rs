@@ -164,16 +164,16 @@ pub async fn to_full_anywhere(shared: &Shared, jid: &FullJid, stanza: Element) -
 /// A copy of `stanza` to each other cluster where `bare` has an available resource, for its
 /// local sessions there. Returns how many clusters got one.
 pub async fn to_available_remote(shared: &Shared, bare: &BareJid, stanza: &Element) -> usize {
-    to_other_clusters(shared, bare, stanza, true).await
+    to_other_clusters(shared, bare, stanza, |l| l.priority.is_some()).await
 }
 
-/// A copy of `stanza` to each other cluster where `bare` has a session (available or not
-/// when `only_available` is false), for its local sessions there.
+/// A copy of `stanza` to each other cluster where `bare` has a session that `wanted`
+/// accepts, for its local sessions there.
 pub async fn to_other_clusters(
     shared: &Shared,
     bare: &BareJid,
     stanza: &Element,
-    only_available: bool,
+    wanted: impl Fn(&crate::cluster::directory::Location) -> bool,
 ) -> usize {
     let Some(cluster) = &shared.cluster else {
         return 0;
@@ -184,7 +184,7 @@ pub async fn to_other_clusters(
     let mut clusters: Vec<&str> = located
         .iter()
         // Not worth queueing for a cluster that cannot be reached now.
-        .filter(|l| (l.priority.is_some() || !only_available) && !cluster.is_down(&l.cluster))
+        .filter(|l| wanted(l) && !cluster.is_down(&l.cluster))
         .map(|l| l.cluster.as_str())
         .collect();
     clusters.sort_unstable();

@@ -47,7 +47,7 @@ pub async fn store_and_push(
             .with_attr("type", "set")
             .with_attr("to", owner.to_string())
             .with_child(Element::new("query", ROSTER_NS).with_child(pushed));
-        super::delivery::to_other_clusters(shared, owner, &iq, false).await;
+        super::delivery::to_other_clusters(shared, owner, &iq, |l| l.interested).await;
     }
     true
 }

@@ -90,7 +90,7 @@ impl Deployment {
         let key = format!("tandem:{{{user}@{DOMAIN}}}:res");
         let there = |out: &str| {
             out.lines()
-                .any(|l| l.starts_with(&format!("{cluster} ")) && !l.ends_with(" -"))
+                .any(|l| location_at(l, cluster).is_some_and(|priority| priority != "-"))
         };
         let Some(redis_cluster) = &self.redis_cluster else {
             self.redis
@@ -109,4 +109,12 @@ impl Deployment {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
+}
+
+/// The priority field of a location value (`<cluster> <expires> <priority> <node> <flags>`)
+/// when it is at `cluster`; `-` while the session is unavailable.
+pub fn location_at<'v>(value: &'v str, cluster: &str) -> Option<&'v str> {
+    let mut fields = value.split(' ');
+    (fields.next()? == cluster).then_some(())?;
+    fields.nth(1)
 }
