@@ -25,6 +25,9 @@ use super::envelope::{encode, Decoder, Envelope, Frame, Payload};
 pub const LINK_BUFFER: usize = 20_000;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A link with envelopes outstanding and no acknowledgement for this long is dropped and
+/// opened again (and, if the peer is gone, what it held is routed again).
+const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Both rustls configurations of a cluster's links.
 pub struct LinkTls {
@@ -138,12 +141,18 @@ impl Links {
         directory: Arc<Directory>,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Links {
+        // It only has to differ between starts: the clock stands in if randomness fails.
         let mut seed = [0u8; 8];
-        // A clock-derived value would do too; it only has to differ between starts.
-        let _ = getrandom::fill(&mut seed);
+        let incarnation = match getrandom::fill(&mut seed) {
+            Ok(()) => u64::from_le_bytes(seed),
+            Err(_) => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1),
+        };
         Links {
             name: name.to_string(),
-            incarnation: u64::from_le_bytes(seed) | 1,
+            incarnation: incarnation | 1,
             tls,
             directory,
             outbound: Mutex::new(HashMap::new()),
@@ -264,7 +273,7 @@ impl Links {
         }
     }
 
-    async fn connect_and_pump(&self, cluster: &str, link: &Outbound) -> Result<()> {
+    async fn connect_and_pump(&self, cluster: &str, link: &Arc<Outbound>) -> Result<()> {
         let address = match self
             .directory
             .liveness(cluster)
@@ -309,8 +318,47 @@ impl Links {
         link.failing
             .store(false, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(peer = %cluster, %address, "cluster link up");
-        // Everything not acknowledged is (re)sent, then new envelopes as they come.
+        // Acknowledgements are read apart from writing, so a sender that always has more to
+        // write still sees them; their arrival times show whether the peer is alive.
+        let started = tokio::time::Instant::now();
+        let last_ack = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut acks = {
+            let (link, last_ack) = (link.clone(), last_ack.clone());
+            tokio::spawn(async move {
+                loop {
+                    match read_frame(&mut reader, &mut decoder).await? {
+                        Frame::Ack { id } => {
+                            ack(&link, id);
+                            let now = started.elapsed().as_millis() as u64;
+                            last_ack.store(now, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        other => bail!("unexpected frame {other:?}"),
+                    }
+                }
+            })
+        };
+        let result = self
+            .pump(link, &mut writer, received, &mut acks, started, &last_ack)
+            .await;
+        acks.abort();
+        result
+    }
+
+    /// Sends everything not acknowledged, then new envelopes as they come, until the link
+    /// fails: a write error, the acknowledgement reader ending, or no acknowledgement for
+    /// [`ACK_TIMEOUT`] while some are outstanding (a peer that vanished without a reset).
+    async fn pump<W: AsyncWrite + Unpin>(
+        &self,
+        link: &Outbound,
+        writer: &mut W,
+        received: u64,
+        acks: &mut tokio::task::JoinHandle<Result<()>>,
+        started: tokio::time::Instant,
+        last_ack: &std::sync::atomic::AtomicU64,
+    ) -> Result<()> {
+        let mut out = Vec::new();
         let mut sent_up_to = received;
+        let mut waiting_since: Option<tokio::time::Instant> = None;
         loop {
             out.clear();
             {
@@ -325,16 +373,38 @@ impl Links {
                 }
             }
             if !out.is_empty() {
-                writer.write_all(&out).await?;
+                tokio::time::timeout(ACK_TIMEOUT, writer.write_all(&out))
+                    .await
+                    .context("the peer stopped reading")??;
                 continue;
             }
             writer.flush().await?;
+            let outstanding = !link
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .unacked
+                .is_empty();
+            if outstanding {
+                let acked_at = started
+                    + Duration::from_millis(last_ack.load(std::sync::atomic::Ordering::Relaxed));
+                let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.max(acked_at).elapsed() > ACK_TIMEOUT {
+                    bail!("no acknowledgement for {ACK_TIMEOUT:?}");
+                }
+            } else {
+                waiting_since = None;
+            }
             tokio::select! {
                 _ = link.wake.notified() => {}
-                frame = read_frame(&mut reader, &mut decoder) => match frame? {
-                    Frame::Ack { id } => ack(link, id),
-                    other => bail!("unexpected frame {other:?}"),
-                },
+                ended = &mut *acks => {
+                    return match ended {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(e),
+                        Err(e) => Err(e.into()),
+                    };
+                }
+                _ = tokio::time::sleep(Duration::from_secs(1)), if outstanding => {}
             }
         }
     }

@@ -11,32 +11,42 @@ use super::envelope::{encode, Decoder, Frame};
 use super::link::{dns_names, read_frame, write_frame};
 use crate::server::Shared;
 
-/// Per remote cluster: its incarnation and the last envelope id taken from it.
+/// Per remote cluster: what was taken from it, behind a lock that handling an envelope
+/// holds, so a reconnection cannot resume while the previous connection is still handling.
 #[derive(Default)]
-pub struct Received(Mutex<HashMap<String, (u64, u64)>>);
+pub struct Received(Mutex<HashMap<String, Arc<tokio::sync::Mutex<PeerState>>>>);
+
+#[derive(Default)]
+struct PeerState {
+    incarnation: u64,
+    /// The last envelope id taken from this incarnation.
+    taken: u64,
+    /// Bumped by each new connection: an older connection stops handling.
+    connection: u64,
+}
 
 impl Received {
-    /// The last id taken from this incarnation; a new incarnation starts again from 0.
-    fn resume(&self, cluster: &str, incarnation: u64) -> u64 {
+    fn peer(&self, cluster: &str) -> Arc<tokio::sync::Mutex<PeerState>> {
         let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = all.entry(cluster.to_string()).or_insert((incarnation, 0));
-        if entry.0 != incarnation {
-            *entry = (incarnation, 0);
-        }
-        entry.1
+        all.entry(cluster.to_string()).or_default().clone()
     }
 
-    fn taken(&self, cluster: &str, id: u64) {
-        if let Some(e) = self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(cluster)
-        {
-            e.1 = e.1.max(id);
+    /// Starts a connection: where to resume, and the connection's number. A new
+    /// incarnation of the sender starts again from 0.
+    async fn resume(&self, cluster: &str, incarnation: u64) -> (u64, u64) {
+        let peer = self.peer(cluster);
+        let mut state = peer.lock().await;
+        if state.incarnation != incarnation {
+            state.incarnation = incarnation;
+            state.taken = 0;
         }
+        state.connection += 1;
+        (state.taken, state.connection)
     }
 }
+
+/// How long a new connection has to finish TLS and say hello.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn accept_loop(
     listener: tokio::net::TcpListener,
@@ -70,7 +80,10 @@ async fn serve(
     received: Arc<Received>,
 ) -> Result<()> {
     tcp.set_nodelay(true)?;
-    let tls = acceptor.accept(tcp).await.context("TLS handshake")?;
+    let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+        .await
+        .context("TLS handshake timed out")?
+        .context("TLS handshake")?;
     let names = tls
         .get_ref()
         .1
@@ -80,7 +93,10 @@ async fn serve(
         .unwrap_or_default();
     let (mut reader, mut writer) = tokio::io::split(tls);
     let mut decoder = Decoder::default();
-    let (peer, incarnation) = match read_frame(&mut reader, &mut decoder).await? {
+    let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut reader, &mut decoder))
+        .await
+        .context("no hello in time")??;
+    let (peer, incarnation) = match hello {
         Frame::Hello {
             cluster,
             incarnation,
@@ -92,7 +108,8 @@ async fn serve(
         bail!("certificate names {names:?}, not the cluster {peer} it claims to be");
     }
     let cluster = shared.cluster.as_ref().context("cluster is off")?.clone();
-    let mut last = received.resume(&peer, incarnation);
+    let (mut last, connection) = received.resume(&peer, incarnation).await;
+    let state = received.peer(&peer);
     write_frame(
         &mut writer,
         &Frame::Welcome {
@@ -108,10 +125,16 @@ async fn serve(
         let Frame::Envelope(envelope) = frame else {
             bail!("unexpected frame {frame:?}");
         };
-        if envelope.id > last {
-            cluster.receive(&shared, envelope.clone()).await;
-            last = envelope.id;
-            received.taken(&peer, last);
+        {
+            let mut state = state.lock().await;
+            if state.connection != connection || state.incarnation != incarnation {
+                bail!("superseded by a newer connection from {peer}");
+            }
+            if envelope.id > state.taken {
+                cluster.receive(&shared, envelope.clone()).await;
+                state.taken = envelope.id;
+            }
+            last = state.taken;
         }
         // Acknowledge once the frames read so far are all handled.
         if !decoder.has_frame() {
@@ -122,27 +145,25 @@ async fn serve(
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn resent_envelopes_are_skipped_until_the_sender_restarts() {
+    #[tokio::test]
+    async fn a_reconnection_resumes_after_what_was_taken_and_supersedes_the_old_one() {
         let r = Received::default();
-        assert_eq!(r.resume("eu-1", 7), 0);
-        r.taken("eu-1", 5);
-        r.taken("eu-1", 3);
+        assert_eq!(r.resume("eu-1", 7).await, (0, 1));
+        r.peer("eu-1").lock().await.taken = 5;
         assert_eq!(
-            r.resume("eu-1", 7),
-            5,
-            "a reconnection resumes after the last taken"
+            r.resume("eu-1", 7).await,
+            (5, 2),
+            "resume after the last taken"
         );
         assert_eq!(
-            r.resume("eu-1", 8),
-            0,
-            "a restarted sender numbers from 1 again"
+            r.resume("eu-1", 8).await,
+            (0, 3),
+            "a restarted sender numbers from 1"
         );
-        assert_eq!(r.resume("us-1", 7), 0, "per cluster");
+        assert_eq!(r.resume("us-1", 7).await, (0, 1), "per cluster");
     }
 }
