@@ -23,7 +23,7 @@ use tokio_xmpp::Stanza;
 async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
     let d = Deployment::new();
     let Pair {
-        eu: _eu,
+        eu,
         us: _us,
         mut alice,
         alice_jid,
@@ -86,6 +86,13 @@ async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
     })
     .await;
     expect(&mut alice, "bob's presence", |s| {
+        presence_from(s, "bob@localhost", PresenceType::None).then_some(())
+    })
+    .await;
+    // alice logs in again: her probe for bob is answered by bob's cluster (RFC 6121 §4.3).
+    alice.send_end().await.unwrap();
+    let (mut alice, _) = online(&eu, "alice").await;
+    expect(&mut alice, "bob's presence, answering the probe", |s| {
         presence_from(s, "bob@localhost", PresenceType::None).then_some(())
     })
     .await;

@@ -493,6 +493,20 @@ impl Directory {
             .unwrap_or(Liveness::Unknown))
     }
 
+    /// Whether the last look at the registry saw `cluster` alive (no Redis round trip).
+    pub fn known_live(&self, cluster: &str) -> bool {
+        let clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        clusters
+            .as_ref()
+            .is_some_and(|(_, all)| matches!(all.get(cluster), Some(Liveness::Live(_))))
+    }
+
+    /// Reads the registry again (the periodic refresh keeps [`Self::known_live`] current).
+    pub async fn refresh_registry(&self) -> Result<(), DirectoryError> {
+        *self.clusters.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.registry().await.map(|_| ())
+    }
+
     /// Every cluster's registration, briefly cached.
     async fn registry(&self) -> Result<HashMap<String, Liveness>, DirectoryError> {
         if let Some((at, clusters)) = &*self.clusters.lock().unwrap_or_else(|p| p.into_inner()) {

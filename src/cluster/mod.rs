@@ -47,6 +47,16 @@ pub fn scope() -> Scope {
     SCOPE.try_with(Clone::clone).unwrap_or_default()
 }
 
+/// Runs `work` allowed to reach other clusters again (an answer to a stanza that was fanned
+/// out to this cluster only, such as a probe), keeping the hop count.
+pub async fn beyond_local<F: std::future::Future>(work: F) -> F::Output {
+    let scope = Scope {
+        local_only: false,
+        ..scope()
+    };
+    SCOPE.scope(scope, work).await
+}
+
 /// The hop count a stanza leaves with, or `None` when it would exceed `max` (a routing loop,
 /// or a user moving faster than the tables follow).
 fn next_hop(hops: u8, max: u8) -> Option<u8> {
@@ -132,6 +142,11 @@ impl Cluster {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether `name` is a registered, live cluster (from the last look at the registry).
+    pub fn knows(&self, name: &str) -> bool {
+        self.directory.known_live(name)
     }
 
     /// The resource of the gateway's JIDs for call `sid`, naming this cluster as its owner.
@@ -246,6 +261,13 @@ impl Cluster {
         let (me, for_reroute) = (self.clone(), shared.clone());
         tokio::spawn(async move {
             while let Some(envelope) = rerouted.recv().await {
+                let Payload::Stanza { target, .. } = &envelope.payload;
+                // Fan-outs to a gone cluster's sessions (presence, roster pushes, a call it
+                // bridged) have nobody left to reach; what was addressed goes on.
+                if matches!(target, Target::LocalOnly | Target::Gateway) {
+                    me.give_up("cluster-gone");
+                    continue;
+                }
                 me.handle(&for_reroute, envelope).await;
             }
         });

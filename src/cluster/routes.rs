@@ -47,8 +47,9 @@ impl GlobalRouteTable {
 
 impl RouteTable<SessionHandle> for GlobalRouteTable {
     fn bind(&self, jid: FullJid, handle: SessionHandle) -> Option<SessionHandle> {
-        self.queue(Update::Put(jid.clone(), None, false));
-        self.local.bind(jid, handle)
+        let replaced = self.local.bind(jid.clone(), handle);
+        self.queue(Update::Put(jid, None, false));
+        replaced
     }
 
     fn unbind(&self, jid: &FullJid, is_mine: &dyn Fn(&SessionHandle) -> bool) -> bool {
@@ -164,6 +165,9 @@ pub async fn keep_directory(
                 let mut registered = directory.register(&advertise).await;
                 if has_trunk && registered.is_ok() {
                     registered = directory.register_trunk().await;
+                }
+                if registered.is_ok() {
+                    registered = directory.refresh_registry().await;
                 }
                 match registered.and(directory.put(&all, dirty).await) {
                     Ok(()) => {

@@ -51,6 +51,11 @@ pub fn bounce(shared: &Shared, stanza: &Element, condition: StanzaErrorCondition
         to_full(shared, &sender, reply);
         return;
     }
+    // An error for the gateway of a call bridged in another cluster goes to that gateway.
+    if let Some(owner) = gateway_call_elsewhere(shared, &Jid::from(sender.clone())) {
+        to_gateway_of(shared, owner, &reply);
+        return;
+    }
     // The sender is in another cluster (the stanza came over a link): the error goes back
     // there. Errors are never answered, so this cannot loop.
     let Some(shared) = shared.me() else { return };
@@ -90,8 +95,13 @@ pub fn to_full_or_queue(shared: &Shared, jid: &FullJid, stanza: Element) -> bool
 /// The cluster that owns the gateway call `to` belongs to, when it is another one.
 pub fn gateway_call_elsewhere<'j>(shared: &Shared, to: &'j Jid) -> Option<&'j str> {
     let cluster = shared.cluster.as_ref()?;
+    // Only the gateway's own JIDs carry an owner; an account's resource may contain '~'.
+    let gateway = shared.gateway.as_ref()?;
+    if to.domain().as_str() != gateway.domain {
+        return None;
+    }
     let owner = crate::cluster::call_owner(to.resource()?.as_str())?;
-    (owner != cluster.name()).then_some(owner)
+    (owner != cluster.name() && cluster.knows(owner)).then_some(owner)
 }
 
 /// Sends a stanza for a gateway call to the cluster that owns it; true if it went.

@@ -87,13 +87,18 @@ pub async fn from_cluster(shared: &Shared, stanza: Element) {
         let Some(prober) = super::from_jid(&stanza).and_then(|f| f.try_into_full().ok()) else {
             return;
         };
-        for route in delivery::available(shared, &to.to_bare()) {
-            if let Some(last) = &route.last_presence {
-                let mut copy = (**last).clone();
-                copy.set_attr("to", prober.to_string());
-                delivery::to_full_anywhere(shared, &prober, copy).await;
+        // The answers go back to the prober's cluster: out of the local-only scope the probe
+        // came in.
+        crate::cluster::beyond_local(async {
+            for route in delivery::available(shared, &to.to_bare()) {
+                if let Some(last) = &route.last_presence {
+                    let mut copy = (**last).clone();
+                    copy.set_attr("to", prober.to_string());
+                    delivery::to_full_anywhere(shared, &prober, copy).await;
+                }
             }
-        }
+        })
+        .await;
         return;
     }
     match to.try_into_full() {
