@@ -39,6 +39,8 @@ pub enum DirectoryError {
     Redis(#[from] RedisError),
     #[error("redis did not answer within {0:?}")]
     Timeout(Duration),
+    #[error("redis failed a moment ago; not asked again yet")]
+    Unavailable,
 }
 
 /// Where one resource of a user is.
@@ -186,10 +188,40 @@ pub struct Directory {
     cluster: String,
     ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, Vec<Location>)>>,
-    clusters: Mutex<Option<(Instant, HashMap<String, Liveness>)>>,
+    /// The registry's raw values (liveness is judged against the clock when read).
+    clusters: Mutex<Option<(Instant, HashMap<String, String>)>>,
+    broken_until: Mutex<Option<Instant>>,
 }
 
+/// After a failed command, Redis is not asked again for this long: callers fail at once
+/// instead of each waiting out [`COMMAND_TIMEOUT`] (the SIP endpoint among them).
+const BREAK_FOR: Duration = Duration::from_secs(1);
+
 impl Directory {
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T, DirectoryError> {
+        self.guarded(self.connection.query(cmd)).await
+    }
+
+    async fn pipeline(&self, pipe: &Pipeline) -> Result<(), DirectoryError> {
+        self.guarded(self.connection.pipeline(pipe)).await
+    }
+
+    async fn guarded<T>(
+        &self,
+        command: impl std::future::Future<Output = Result<T, DirectoryError>>,
+    ) -> Result<T, DirectoryError> {
+        let broken_until = *self.broken_until.lock().unwrap_or_else(|p| p.into_inner());
+        if broken_until.is_some_and(|until| Instant::now() < until) {
+            return Err(DirectoryError::Unavailable);
+        }
+        let result = command.await;
+        if result.is_err() {
+            *self.broken_until.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(Instant::now() + BREAK_FOR);
+        }
+        result
+    }
+
     /// Connects lazily: Redis being down at startup is survivable, like later.
     pub async fn connect(
         urls: &[String],
@@ -224,6 +256,7 @@ impl Directory {
             ttl,
             cache: Mutex::new(HashMap::new()),
             clusters: Mutex::new(None),
+            broken_until: Mutex::new(None),
         })
     }
 
@@ -249,7 +282,6 @@ impl Directory {
             Some(entries) => entries,
             None => {
                 let fields: HashMap<String, String> = self
-                    .connection
                     .query(redis::cmd("HGETALL").arg(user_key(bare)))
                     .await?;
                 let now = unix_ms();
@@ -319,7 +351,7 @@ impl Directory {
                 for (bare, location) in entries {
                     write(&mut pipe, bare, location);
                 }
-                self.connection.pipeline(&pipe).await?;
+                self.pipeline(&pipe).await?;
             }
             // A Redis Cluster pipeline must stay within one slot: one per user, at once.
             Connection::Cluster(_) => {
@@ -331,14 +363,14 @@ impl Directory {
                         pipe
                     })
                     .collect();
-                let writes = pipes.iter().map(|p| self.connection.pipeline(p));
+                let writes = pipes.iter().map(|p| self.pipeline(p));
                 for written in futures_util::future::join_all(writes).await {
                     written?;
                 }
             }
         }
         if announce {
-            self.connection.pipeline(&announcements).await?;
+            self.pipeline(&announcements).await?;
         }
         Ok(())
     }
@@ -351,10 +383,9 @@ impl Directory {
             .arg(user_key(bare))
             .arg(resource)
             .arg(&self.cluster);
-        let _: i64 = self.connection.query(&cmd).await?;
+        let _: i64 = self.query(&cmd).await?;
         self.invalidate(bare);
         let _: i64 = self
-            .connection
             .query(redis::cmd("PUBLISH").arg(MOVED_CHANNEL).arg(bare))
             .await?;
         Ok(())
@@ -366,7 +397,6 @@ impl Directory {
     pub async fn register(&self, advertise: &str) -> Result<(), DirectoryError> {
         let expires = unix_ms() + self.ttl.as_millis() as u64;
         let _: i64 = self
-            .connection
             .query(
                 redis::cmd("HSET")
                     .arg(CLUSTERS_KEY)
@@ -413,13 +443,12 @@ impl Directory {
                 .arg("NX")
                 .ignore();
         }
-        self.connection.pipeline(&pipe).await
+        self.pipeline(&pipe).await
     }
 
     /// The live clusters where `aor` has unexpired bindings.
     pub async fn registration_clusters(&self, aor: &str) -> Result<Vec<String>, DirectoryError> {
         let fields: HashMap<String, String> = self
-            .connection
             .query(redis::cmd("HGETALL").arg(registration_key(aor)))
             .await?;
         let registry = self.registry().await?;
@@ -441,7 +470,6 @@ impl Directory {
     pub async fn register_trunk(&self) -> Result<(), DirectoryError> {
         let expires = unix_ms() + self.ttl.as_millis() as u64;
         let _: i64 = self
-            .connection
             .query(
                 redis::cmd("HSET")
                     .arg(TRUNKS_KEY)
@@ -454,10 +482,8 @@ impl Directory {
 
     /// A live cluster other than this one that has a trunk.
     pub async fn trunk_cluster(&self) -> Result<Option<String>, DirectoryError> {
-        let trunks: HashMap<String, u64> = self
-            .connection
-            .query(redis::cmd("HGETALL").arg(TRUNKS_KEY))
-            .await?;
+        let trunks: HashMap<String, u64> =
+            self.query(redis::cmd("HGETALL").arg(TRUNKS_KEY)).await?;
         let now = unix_ms();
         let mut live: Vec<String> = trunks
             .into_iter()
@@ -473,7 +499,6 @@ impl Directory {
     /// restarted and the cluster has not written itself again).
     pub async fn unregister(&self) -> Result<(), DirectoryError> {
         let _: i64 = self
-            .connection
             .query(
                 redis::cmd("HSET")
                     .arg(CLUSTERS_KEY)
@@ -486,19 +511,25 @@ impl Directory {
 
     /// Whether another cluster is alive, and where its links connect.
     pub async fn liveness(&self, cluster: &str) -> Result<Liveness, DirectoryError> {
-        Ok(self
-            .registry()
-            .await?
-            .remove(cluster)
-            .unwrap_or(Liveness::Unknown))
+        let cached = self.registry().await?.remove(cluster);
+        if let Some(known) = cached.filter(|l| *l != Liveness::Unknown) {
+            return Ok(known);
+        }
+        // Not in the cached copy: it may have registered since; ask Redis itself.
+        let value: Option<String> = self
+            .query(redis::cmd("HGET").arg(CLUSTERS_KEY).arg(cluster))
+            .await?;
+        Ok(value.map_or(Liveness::Unknown, |v| liveness_of(&v, unix_ms())))
     }
 
     /// Whether the last look at the registry saw `cluster` alive (no Redis round trip).
     pub fn known_live(&self, cluster: &str) -> bool {
         let clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
-        clusters
-            .as_ref()
-            .is_some_and(|(_, all)| matches!(all.get(cluster), Some(Liveness::Live(_))))
+        let now = unix_ms();
+        clusters.as_ref().is_some_and(|(_, all)| {
+            all.get(cluster)
+                .is_some_and(|v| matches!(liveness_of(v, now), Liveness::Live(_)))
+        })
     }
 
     /// Reads the registry again (the periodic refresh keeps [`Self::known_live`] current).
@@ -509,23 +540,31 @@ impl Directory {
 
     /// Every cluster's registration, briefly cached.
     async fn registry(&self) -> Result<HashMap<String, Liveness>, DirectoryError> {
-        if let Some((at, clusters)) = &*self.clusters.lock().unwrap_or_else(|p| p.into_inner()) {
-            if at.elapsed() < REGISTRY_CACHE_FOR {
-                return Ok(clusters.clone());
+        let cached = self
+            .clusters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < REGISTRY_CACHE_FOR)
+            .map(|(_, raw)| raw.clone());
+        let raw = match cached {
+            Some(raw) => raw,
+            None => {
+                let raw: HashMap<String, String> =
+                    self.query(redis::cmd("HGETALL").arg(CLUSTERS_KEY)).await?;
+                *self.clusters.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now(), raw.clone()));
+                raw
             }
-        }
-        let raw: HashMap<String, String> = self
-            .connection
-            .query(redis::cmd("HGETALL").arg(CLUSTERS_KEY))
-            .await?;
+        };
         let now = unix_ms();
-        let clusters: HashMap<String, Liveness> = raw
+        Ok(raw
             .into_iter()
-            .map(|(name, value)| (name, liveness_of(&value, now)))
-            .collect();
-        *self.clusters.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((Instant::now(), clusters.clone()));
-        Ok(clusters)
+            .map(|(name, value)| {
+                let liveness = liveness_of(&value, now);
+                (name, liveness)
+            })
+            .collect())
     }
 
     /// Drops cache entries as other clusters announce moves, for as long as it runs;

@@ -54,6 +54,10 @@ pub enum Target {
     /// These resources, which the sender saw here. Any that left: the stanza is routed
     /// again from here (the user moved), as long as none of the others got it.
     Resources(Vec<String>),
+    /// One of several copies of a message to an account, for these resources here; other
+    /// clusters (or the sender's) got the others. If they all left, it is kept in offline
+    /// storage rather than routed again, which would reach the other copies' resources twice.
+    Copies(Vec<String>),
     /// Route it as a stanza from a local user would be, but only to sessions of this
     /// cluster (presence and its probes, which the sender fans out per cluster itself).
     LocalOnly,

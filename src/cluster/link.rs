@@ -174,11 +174,6 @@ impl Links {
             .is_some_and(|l| !l.up.load(Relaxed) && l.failing.load(Relaxed))
     }
 
-    pub fn peers(&self) -> Vec<String> {
-        let all = self.outbound.lock().unwrap_or_else(|p| p.into_inner());
-        all.keys().cloned().collect()
-    }
-
     /// Queues `payload` for `cluster`, opening the link on first use.
     pub fn send(
         self: &Arc<Self>,

@@ -94,7 +94,15 @@ pub struct Cluster {
     sip_domain: String,
     /// Calls of local users that another cluster's gateway bridges: Jingle sid -> cluster.
     calls_elsewhere: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Local sessions that talked to other clusters' gateways, and which: told when the
+    /// session ends, so the calls they are in end on the SIP side.
+    gateway_peers: std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
+    /// Registration changes for Redis, written in order by one task.
+    registrations: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<RegistrationChange>>,
 }
+
+/// An address-of-record, its contacts registered here (with expiry), and contacts removed.
+type RegistrationChange = (String, Vec<(String, u64)>, Vec<String>);
 
 /// Calls remembered in [`Cluster::calls_elsewhere`] at most (a client that never ends its
 /// calls must not grow it without bound).
@@ -137,6 +145,8 @@ impl Cluster {
             has_trunk: config.gateway.sip_domain.is_some() && config.sip.outbound_proxy.is_some(),
             sip_domain: config.sip_domain().to_owned(),
             calls_elsewhere: Default::default(),
+            gateway_peers: Default::default(),
+            registrations: std::sync::OnceLock::new(),
         })))
     }
 
@@ -204,19 +214,28 @@ impl Cluster {
     }
 
     /// Records where a local account's phone registered (see
-    /// [`Directory::put_registrations`]); in the background, as REGISTER does not wait.
+    /// [`Directory::put_registrations`]); in the background, in order, as REGISTER does
+    /// not wait. A write lost while Redis is down is made again by the phone's next
+    /// REGISTER.
     pub fn registered(&self, aor: String, contacts: Vec<(String, u64)>, removed: Vec<String>) {
-        let directory = self.directory.clone();
-        tokio::spawn(async move {
-            if let Err(e) = directory.put_registrations(&aor, &contacts, &removed).await {
-                tracing::warn!(%aor, error = %e, "could not record the registration in Redis");
-            }
-        });
+        if let Some(queue) = self.registrations.get() {
+            let _ = queue.send((aor, contacts, removed));
+        }
     }
 
-    /// The clusters this one has opened links to.
-    pub fn linked_peers(&self) -> Vec<String> {
-        self.links.peers()
+    /// Notes that the local session `from` sent something to `cluster`'s gateway.
+    pub fn talked_to_gateway(&self, from: &str, cluster: &str) {
+        let mut all = self.gateway_peers.lock().unwrap_or_else(|p| p.into_inner());
+        let peers = all.entry(from.to_string()).or_default();
+        if !peers.iter().any(|p| p == cluster) {
+            peers.push(cluster.to_string());
+        }
+    }
+
+    /// The gateways of other clusters the ending session `from` talked to.
+    pub fn gateways_talked_to(&self, from: &str) -> Vec<String> {
+        let mut all = self.gateway_peers.lock().unwrap_or_else(|p| p.into_inner());
+        all.remove(from).unwrap_or_default()
     }
 
     /// Queues `stanza` for `to`, which is not bound here: forwarded in order after a
@@ -269,6 +288,16 @@ impl Cluster {
                     continue;
                 }
                 me.handle(&for_reroute, envelope).await;
+            }
+        });
+        let (registrations, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        let _ = self.registrations.set(registrations);
+        let directory = self.directory.clone();
+        tokio::spawn(async move {
+            while let Some((aor, contacts, removed)) = changes.recv().await {
+                if let Err(e) = directory.put_registrations(&aor, &contacts, &removed).await {
+                    tracing::warn!(%aor, error = %e, "could not record the registration in Redis");
+                }
             }
         });
         let (later, mut queued) = tokio::sync::mpsc::unbounded_channel();

@@ -106,10 +106,12 @@ pub fn gateway_call_elsewhere<'j>(shared: &Shared, to: &'j Jid) -> Option<&'j st
 
 /// Sends a stanza for a gateway call to the cluster that owns it; true if it went.
 pub fn to_gateway_of(shared: &Shared, owner: &str, stanza: &Element) -> bool {
-    shared
-        .cluster
-        .as_ref()
-        .is_some_and(|c| c.forward(owner, stanza, crate::cluster::envelope::Target::Gateway))
+    shared.cluster.as_ref().is_some_and(|c| {
+        if let Some(from) = stanza.attr("from") {
+            c.talked_to_gateway(from, owner);
+        }
+        c.forward(owner, stanza, crate::cluster::envelope::Target::Gateway)
+    })
 }
 
 /// Where a stanza for a full JID went.

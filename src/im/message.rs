@@ -223,8 +223,13 @@ async fn to_bare_across_clusters(
             .or_default()
             .push(format!("{bare}/{}", l.resource));
     }
+    let copies = by_cluster.len() + usize::from(delivered);
     for (peer, resources) in by_cluster {
-        let target = crate::cluster::envelope::Target::Resources(resources);
+        let target = if copies > 1 {
+            crate::cluster::envelope::Target::Copies(resources)
+        } else {
+            crate::cluster::envelope::Target::Resources(resources)
+        };
         delivered |= cluster.forward(peer, &stanza, target);
     }
     if !delivered && matches!(kind, MessageType::Normal | MessageType::Chat) {

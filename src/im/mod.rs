@@ -95,9 +95,9 @@ pub async fn session_ended(shared: &Shared, im: &mut ImSession, handle: &Session
         let gone = Element::new("presence", tandem_xmpp::stream::writer::CLIENT_NS)
             .with_attr("type", "unavailable")
             .with_attr("from", im.jid.to_string());
-        // Calls bridged by other clusters' gateways too: every cluster this one talks to.
+        // Calls bridged by other clusters' gateways end too: those the session talked to.
         if let Some(cluster) = &shared.cluster {
-            for peer in cluster.linked_peers() {
+            for peer in cluster.gateways_talked_to(&im.jid.to_string()) {
                 cluster.forward(&peer, &gone, crate::cluster::envelope::Target::Gateway);
             }
         }
@@ -133,6 +133,15 @@ pub async fn from_cluster(
     use crate::cluster::envelope::Target;
     let kind = StanzaKind::of(&stanza);
     match target {
+        Target::Copies(resources) => {
+            let mut delivered = false;
+            for jid in resources.iter().filter_map(|j| FullJid::new(j).ok()) {
+                delivered |= delivery::to_full(shared, &jid, stanza.clone());
+            }
+            if !delivered && kind == Some(StanzaKind::Message) {
+                message::redeliver(shared, stanza).await;
+            }
+        }
         Target::Resources(resources) => {
             let mut delivered = false;
             for jid in resources.iter().filter_map(|j| FullJid::new(j).ok()) {
