@@ -12,7 +12,7 @@ mod redis;
 
 use cluster::Deployment;
 use common::{Server, DOMAIN, STEP};
-use im_client::{available, body_of, chat, expect, presence, presence_from};
+use im_client::{available, body_of, chat, expect, presence_from};
 use tokio_xmpp::parsers::jid::Jid;
 use tokio_xmpp::parsers::message::MessageType;
 use tokio_xmpp::parsers::presence::Type as PresenceType;
@@ -70,25 +70,7 @@ async fn users_on_different_clusters_subscribe_see_presence_and_chat() {
     .await;
 
     // A subscription across clusters, then presence follows it.
-    alice
-        .send_stanza(presence(PresenceType::Subscribe, "bob@localhost"))
-        .await
-        .unwrap();
-    expect(&mut bob, "alice's subscribe", |s| {
-        presence_from(s, "alice@localhost", PresenceType::Subscribe).then_some(())
-    })
-    .await;
-    bob.send_stanza(presence(PresenceType::Subscribed, "alice@localhost"))
-        .await
-        .unwrap();
-    expect(&mut alice, "bob's subscribed", |s| {
-        presence_from(s, "bob@localhost", PresenceType::Subscribed).then_some(())
-    })
-    .await;
-    expect(&mut alice, "bob's presence", |s| {
-        presence_from(s, "bob@localhost", PresenceType::None).then_some(())
-    })
-    .await;
+    im_client::subscribe(&mut alice, "alice@localhost", &mut bob, "bob@localhost").await;
     // alice logs in again: her probe for bob is answered by bob's cluster (RFC 6121 §4.3).
     alice.send_end().await.unwrap();
     let (mut alice, _) = online(&eu, "alice").await;

@@ -7,7 +7,7 @@ mod common;
 mod im_client;
 
 use common::Server;
-use im_client::{body_of, chat, connect, expect, presence, presence_from};
+use im_client::{body_of, chat, connect, expect, presence_from, subscribe};
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::Stanza;
 
@@ -32,43 +32,10 @@ async fn two_users_subscribe_see_presence_and_chat_over_starttls_and_direct_tls(
         .await
         .unwrap();
 
-    // Mutual subscription, RFC 6121 §3.
-    alice
-        .send_stanza(presence(PresenceType::Subscribe, "bob@localhost"))
-        .await
-        .unwrap();
-    expect(&mut bob, "alice's subscribe", |s| {
-        presence_from(s, "alice@localhost", PresenceType::Subscribe).then_some(())
-    })
-    .await;
-    bob.send_stanza(presence(PresenceType::Subscribed, "alice@localhost"))
-        .await
-        .unwrap();
-    expect(&mut alice, "bob's subscribed", |s| {
-        presence_from(s, "bob@localhost", PresenceType::Subscribed).then_some(())
-    })
-    .await;
-    // Approval delivers bob's current presence to alice.
-    expect(&mut alice, "bob's presence", |s| {
-        presence_from(s, "bob@localhost", PresenceType::None).then_some(())
-    })
-    .await;
+    // Mutual subscription, RFC 6121 §3; approval delivers bob's current presence to alice.
+    subscribe(&mut alice, "alice@localhost", &mut bob, "bob@localhost").await;
 
-    bob.send_stanza(presence(PresenceType::Subscribe, "alice@localhost"))
-        .await
-        .unwrap();
-    expect(&mut alice, "bob's subscribe", |s| {
-        presence_from(s, "bob@localhost", PresenceType::Subscribe).then_some(())
-    })
-    .await;
-    alice
-        .send_stanza(presence(PresenceType::Subscribed, "bob@localhost"))
-        .await
-        .unwrap();
-    expect(&mut bob, "alice's presence", |s| {
-        presence_from(s, "alice@localhost", PresenceType::None).then_some(())
-    })
-    .await;
+    subscribe(&mut bob, "bob@localhost", &mut alice, "alice@localhost").await;
 
     // A new presence broadcast reaches the subscribed contact.
     let mut away = Presence::new(PresenceType::None);

@@ -111,3 +111,28 @@ pub async fn available(client: &mut Client) {
         .await
         .unwrap();
 }
+
+/// `subscriber` (bare JID `who`) subscribes to `contact` (bare JID `whom`), who approves
+/// (RFC 6121 §3.1); the approval brings the contact's current presence.
+pub async fn subscribe(subscriber: &mut Client, who: &str, contact: &mut Client, whom: &str) {
+    subscriber
+        .send_stanza(presence(PresenceType::Subscribe, whom))
+        .await
+        .unwrap();
+    expect(contact, "the subscription request", |s| {
+        presence_from(s, who, PresenceType::Subscribe).then_some(())
+    })
+    .await;
+    contact
+        .send_stanza(presence(PresenceType::Subscribed, who))
+        .await
+        .unwrap();
+    expect(subscriber, "the approval", |s| {
+        presence_from(s, whom, PresenceType::Subscribed).then_some(())
+    })
+    .await;
+    expect(subscriber, "the contact's presence", |s| {
+        presence_from(s, whom, PresenceType::None).then_some(())
+    })
+    .await;
+}
