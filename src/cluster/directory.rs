@@ -193,6 +193,9 @@ pub struct Directory {
     broken_until: Mutex<Option<Instant>>,
 }
 
+/// Locations written per pipeline.
+const WRITE_CHUNK: usize = 1000;
+
 /// After a failed command, Redis is not asked again for this long: callers fail at once
 /// instead of each waiting out [`COMMAND_TIMEOUT`] (the SIP endpoint among them).
 const BREAK_FOR: Duration = Duration::from_secs(1);
@@ -334,24 +337,20 @@ impl Directory {
                 .arg(self.ttl.as_millis() as u64)
                 .ignore();
         };
-        let mut announcements = redis::pipe();
         for (bare, _) in entries {
             self.invalidate(bare);
-            if announce {
-                announcements
-                    .cmd("PUBLISH")
-                    .arg(MOVED_CHANNEL)
-                    .arg(bare)
-                    .ignore();
-            }
         }
         match &self.connection {
+            // In chunks, so each pipeline finishes well within the command timeout however
+            // many sessions this cluster has.
             Connection::Single(_) => {
-                let mut pipe = redis::pipe();
-                for (bare, location) in entries {
-                    write(&mut pipe, bare, location);
+                for chunk in entries.chunks(WRITE_CHUNK) {
+                    let mut pipe = redis::pipe();
+                    for (bare, location) in chunk {
+                        write(&mut pipe, bare, location);
+                    }
+                    self.pipeline(&pipe).await?;
                 }
-                self.pipeline(&pipe).await?;
             }
             // A Redis Cluster pipeline must stay within one slot: one per user, at once.
             Connection::Cluster(_) => {
@@ -363,14 +362,26 @@ impl Directory {
                         pipe
                     })
                     .collect();
-                let writes = pipes.iter().map(|p| self.pipeline(p));
-                for written in futures_util::future::join_all(writes).await {
-                    written?;
+                for chunk in pipes.chunks(WRITE_CHUNK) {
+                    let writes = chunk.iter().map(|p| self.pipeline(p));
+                    for written in futures_util::future::join_all(writes).await {
+                        written?;
+                    }
                 }
             }
         }
         if announce {
-            self.pipeline(&announcements).await?;
+            for chunk in entries.chunks(WRITE_CHUNK) {
+                let mut announcements = redis::pipe();
+                for (bare, _) in chunk {
+                    announcements
+                        .cmd("PUBLISH")
+                        .arg(MOVED_CHANNEL)
+                        .arg(bare)
+                        .ignore();
+                }
+                self.pipeline(&announcements).await?;
+            }
         }
         Ok(())
     }
