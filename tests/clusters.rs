@@ -512,3 +512,26 @@ async fn roster_pushes_reach_the_users_sessions_in_other_clusters() {
         "{push}"
     );
 }
+
+/// RFC 6120 §7.7.2.2 across clusters: the same full JID bound in another cluster closes the
+/// older session with a `conflict` stream error, as it would within one.
+#[tokio::test]
+async fn binding_a_resource_in_another_cluster_closes_the_older_session() {
+    let d = Deployment::new();
+    let eu = d.cluster("eu-1");
+    let us = d.cluster("us-1");
+    eu.add_user("alice", "pw");
+    let mut old = common::RawClient::login(eu.starttls, "alice", "pw", Some("laptop")).await;
+    let key = format!("tandem:{{alice@{DOMAIN}}}:res");
+    d.redis
+        .wait_for(&["HGET", &key, "laptop"], "laptop at eu-1", |o| {
+            o.starts_with("eu-1 ")
+        });
+    let _new = common::RawClient::login(us.starttls, "alice", "pw", Some("laptop")).await;
+    let closed = old.read_until("</stream:stream>").await;
+    assert!(closed.contains("<conflict"), "{closed}");
+    d.redis
+        .wait_for(&["HGET", &key, "laptop"], "laptop at us-1", |o| {
+            o.starts_with("us-1 ")
+        });
+}

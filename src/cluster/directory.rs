@@ -306,6 +306,20 @@ impl Directory {
         Ok(entries)
     }
 
+    /// The cluster holding `bare`/`resource` now, if any (asked of Redis, not the cache).
+    pub async fn owner(
+        &self,
+        bare: &str,
+        resource: &str,
+    ) -> Result<Option<String>, DirectoryError> {
+        let value: Option<String> = self
+            .query(redis::cmd("HGET").arg(user_key(bare)).arg(resource))
+            .await?;
+        Ok(value
+            .and_then(|v| Location::decode(resource, &v, unix_ms()))
+            .map(|l| l.cluster))
+    }
+
     /// Forgets the cached entries of `bare` (another cluster moved it).
     pub fn invalidate(&self, bare: &str) {
         self.cache

@@ -45,6 +45,9 @@ pub struct Envelope {
 pub enum Payload {
     /// A stanza (XML, in the jabber:client namespace) and who should get it here.
     Stanza { xml: String, target: Target },
+    /// The full JID was bound in the sending cluster: the session here must go, with a
+    /// `conflict` stream error (RFC 6120 §7.7.2.2, newest wins across the domain).
+    Evict { jid: String },
 }
 
 /// What the receiving cluster does with a forwarded stanza.

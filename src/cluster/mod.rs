@@ -280,10 +280,17 @@ impl Cluster {
         let (me, for_reroute) = (self.clone(), shared.clone());
         tokio::spawn(async move {
             while let Some(envelope) = rerouted.recv().await {
-                let Payload::Stanza { target, .. } = &envelope.payload;
                 // Fan-outs to a gone cluster's sessions (presence, roster pushes, a call it
-                // bridged) have nobody left to reach; what was addressed goes on.
-                if matches!(target, Target::LocalOnly | Target::Gateway) {
+                // bridged) have nobody left to reach, nor do evictions; what was addressed
+                // goes on.
+                let addressed = matches!(
+                    &envelope.payload,
+                    Payload::Stanza {
+                        target: Target::Resources(_) | Target::Copies(_),
+                        ..
+                    }
+                );
+                if !addressed {
                     me.give_up("cluster-gone");
                     continue;
                 }
@@ -315,15 +322,28 @@ impl Cluster {
             }
         });
         let me = self.clone();
+        let (evictions, mut to_evict) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+        let evicting = self.clone();
+        tokio::spawn(async move {
+            while let Some((cluster, jid)) = to_evict.recv().await {
+                let origin = evicting.name.clone();
+                if evicting
+                    .links
+                    .send(&cluster, &origin, 1, Payload::Evict { jid })
+                    .is_err()
+                {
+                    evicting.give_up("link-full");
+                }
+            }
+        });
         tracker.spawn(async move {
-            routes::keep_directory(
-                me.directory.clone(),
-                updates,
+            let writer = routes::Writer {
+                directory: me.directory.clone(),
                 advertise,
-                me.has_trunk,
-                shutdown,
-            )
-            .await
+                has_trunk: me.has_trunk,
+                evictions,
+            };
+            routes::keep_directory(writer, updates, shutdown).await
         });
         Ok(local)
     }
@@ -386,7 +406,21 @@ impl Cluster {
     /// An envelope as the receiving cluster handles it: from a link, or one that waited
     /// for a cluster that is gone and is routed again here.
     async fn handle(&self, shared: &Shared, envelope: Envelope) {
-        let Payload::Stanza { xml, target } = envelope.payload;
+        let (xml, target) = match envelope.payload {
+            Payload::Stanza { xml, target } => (xml, target),
+            Payload::Evict { jid } => {
+                if let Some(route) = jid::FullJid::new(&jid)
+                    .ok()
+                    .and_then(|j| shared.routes.get(&j))
+                {
+                    tracing::info!(%jid, peer = %envelope.origin, "resource bound again in another cluster; closing it here");
+                    route
+                        .handle
+                        .evict(tandem_xmpp::stream::StreamErrorCondition::Conflict);
+                }
+                return;
+            }
+        };
         let stanza = match tandem_xmpp::stream::parse_stanza(&xml) {
             Ok(s) => s,
             Err(e) => {

@@ -15,7 +15,9 @@ use crate::server::SessionHandle;
 
 #[derive(Debug)]
 pub enum Update {
-    /// Bound, or its presence or roster interest changed: `Some(priority)` while available.
+    /// Just bound: a session of another cluster at the same full JID must go.
+    Bind(FullJid),
+    /// Its presence or roster interest changed: `Some(priority)` while available.
     Put(FullJid, Option<i8>, bool),
     Remove(FullJid),
 }
@@ -48,7 +50,7 @@ impl GlobalRouteTable {
 impl RouteTable<SessionHandle> for GlobalRouteTable {
     fn bind(&self, jid: FullJid, handle: SessionHandle) -> Option<SessionHandle> {
         let replaced = self.local.bind(jid.clone(), handle);
-        self.queue(Update::Put(jid, None, false));
+        self.queue(Update::Bind(jid));
         replaced
     }
 
@@ -93,16 +95,30 @@ impl RouteTable<SessionHandle> for GlobalRouteTable {
     }
 }
 
+/// What [`keep_directory`] writes with, and where it reports resources to evict elsewhere.
+pub struct Writer {
+    pub directory: Arc<Directory>,
+    /// This cluster's link address, registered with every refresh.
+    pub advertise: String,
+    pub has_trunk: bool,
+    /// (cluster, full JID): a session there to close, as the JID was bound here.
+    pub evictions: mpsc::UnboundedSender<(String, String)>,
+}
+
 /// Writes local changes to Redis as they come (batched while Redis is busy) and rewrites
 /// every local entry each third of the TTL, which also rebuilds the table after Redis was
-/// lost. Registers `advertise` as this cluster's link address on every rewrite.
+/// lost. Registers this cluster's link address on every rewrite.
 pub async fn keep_directory(
-    directory: Arc<Directory>,
+    writer: Writer,
     mut updates: UpdateReceiver,
-    advertise: String,
-    has_trunk: bool,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    let Writer {
+        directory,
+        advertise,
+        has_trunk,
+        evictions,
+    } = writer;
     // After shutdown starts, sessions close and unbind for a moment more.
     let mut stop_at: Option<tokio::time::Instant> = None;
     let mut mine: HashMap<FullJid, (Option<i8>, bool)> = HashMap::new();
@@ -139,6 +155,19 @@ pub async fn keep_directory(
                 let mut puts = Vec::new();
                 for update in batch {
                     match update {
+                        Update::Bind(jid) => {
+                            // Newest wins across clusters (RFC 6120 §7.7.2.2).
+                            if let Ok(Some(owner)) = directory
+                                .owner(jid.to_bare().as_str(), jid.resource().as_str())
+                                .await
+                            {
+                                if owner != directory.cluster() {
+                                    let _ = evictions.send((owner, jid.to_string()));
+                                }
+                            }
+                            mine.insert(jid.clone(), (None, false));
+                            puts.push(entry(&directory, &node, &jid, (None, false)));
+                        }
                         Update::Put(jid, priority, interested) => {
                             mine.insert(jid.clone(), (priority, interested));
                             puts.push(entry(&directory, &node, &jid, (priority, interested)));
