@@ -8,6 +8,7 @@
 #
 #   benches/cluster-load.sh
 #   PAIRS=20 COUNT=100000 WINDOW=50 benches/cluster-load.sh
+#   PROFILE=1 benches/cluster-load.sh     # also prints where both tandems spend the cross run
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PAIRS=${PAIRS:-20}
@@ -89,7 +90,18 @@ LIGHT=(--pairs 5 --count 5000 --window 1)
 echo "== throughput, local: $COUNT messages over $PAIRS pairs, window $WINDOW, all on eu-1"
 lg "${LOADED[@]}"
 echo "== throughput, cross-cluster: senders on eu-1, receivers on us-1"
+if [ -n "${PROFILE:-}" ]; then
+    # Where the two tandems spend their time on the cross-cluster load (perf, both pids).
+    perf record -q -F 999 -p "$(IFS=,; echo "${PIDS[*]}")" -o "$DIR/perf.data" 2>/dev/null &
+    PERF=$!
+    sleep 0.5
+fi
 lg "${LOADED[@]}" "${CROSS[@]}"
+if [ -n "${PROFILE:-}" ]; then
+    kill -INT "$PERF"; wait "$PERF" 2>/dev/null || true
+    perf report -i "$DIR/perf.data" --no-children --percent-limit 1 --stdio 2>/dev/null \
+        | grep -E '^ +[0-9]' | head -40
+fi
 echo "== latency at light load, local (5 pairs, one message in flight each)"
 lg "${LIGHT[@]}"
 echo "== latency at light load, cross-cluster"
