@@ -63,16 +63,41 @@ pub fn load_or_generate(
             cert_path.display()
         ),
     }
+    let (certs, key) = load_identity(cert_path, key_path, "")?;
+    build(certs, key, client_auth)
+}
+
+/// A certificate chain (at least one certificate) and its private key, from PEM files.
+/// `what` (e.g. `"cluster "`) prefixes the names in error messages.
+pub fn load_identity(
+    cert_path: &Path,
+    key_path: &Path,
+    what: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
-        .with_context(|| format!("reading certificate {}", cert_path.display()))?
+        .with_context(|| format!("reading {what}certificate {}", cert_path.display()))?
         .collect::<Result<_, _>>()
-        .with_context(|| format!("parsing certificate {}", cert_path.display()))?;
+        .with_context(|| format!("parsing {what}certificate {}", cert_path.display()))?;
     if certs.is_empty() {
-        bail!("no certificate found in {}", cert_path.display());
+        bail!("no {what}certificate found in {}", cert_path.display());
     }
     let key = PrivateKeyDer::from_pem_file(key_path)
-        .with_context(|| format!("reading private key {}", key_path.display()))?;
-    build(certs, key, client_auth)
+        .with_context(|| format!("reading {what}private key {}", key_path.display()))?;
+    Ok((certs, key))
+}
+
+/// Every certificate of a PEM bundle, as trust anchors; `what` (e.g. `"client CA"`) names
+/// the bundle in error messages.
+pub fn load_roots(path: &Path, what: &str) -> Result<rustls::RootCertStore> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("reading {what} {}", path.display()))?
+    {
+        roots
+            .add(cert.with_context(|| format!("parsing {what} {}", path.display()))?)
+            .with_context(|| format!("{what} certificate"))?;
+    }
+    Ok(roots)
 }
 
 fn build(
@@ -108,14 +133,7 @@ fn client_verifier(
     auth: &ClientAuth<'_>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(auth.ca)
-        .with_context(|| format!("reading client CA {}", auth.ca.display()))?
-    {
-        roots
-            .add(cert.with_context(|| format!("parsing client CA {}", auth.ca.display()))?)
-            .context("client CA certificate")?;
-    }
+    let roots = load_roots(auth.ca, "client CA")?;
     let mut crls = Vec::new();
     for path in auth.crls {
         for crl in rustls::pki_types::CertificateRevocationListDer::pem_file_iter(path)

@@ -13,8 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
@@ -39,24 +38,8 @@ pub struct LinkTls {
 /// to the cluster name): that is how the other end knows who connected.
 pub fn load_tls(ca: &Path, cert: &Path, key: &Path) -> Result<LinkTls> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(ca)
-        .with_context(|| format!("reading cluster CA {}", ca.display()))?
-    {
-        roots
-            .add(c.with_context(|| format!("parsing cluster CA {}", ca.display()))?)
-            .context("cluster CA certificate")?;
-    }
-    let roots = Arc::new(roots);
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .with_context(|| format!("reading cluster certificate {}", cert.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("parsing cluster certificate {}", cert.display()))?;
-    if certs.is_empty() {
-        bail!("no certificate in {}", cert.display());
-    }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("reading cluster key {}", key.display()))?;
+    let roots = Arc::new(crate::tls::load_roots(ca, "cluster CA")?);
+    let (certs, key) = crate::tls::load_identity(cert, key, "cluster ")?;
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         roots.clone(),
         provider.clone(),
