@@ -92,7 +92,8 @@ pub struct Cluster {
     has_trunk: bool,
     /// The SIP domain of local accounts' addresses-of-record.
     sip_domain: String,
-    /// Calls of local users that another cluster's gateway bridges: Jingle sid -> cluster.
+    /// Calls of local users that another cluster's gateway bridges: call key (the user's
+    /// full JID and the Jingle sid) -> cluster.
     calls_elsewhere: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Local sessions that talked to other clusters' gateways, and which: told when the
     /// session ends, so the calls they are in end on the SIP side.
@@ -164,17 +165,18 @@ impl Cluster {
         format!("{}{CALL_OWNER_SEPARATOR}{sid}", self.name)
     }
 
-    /// The cluster bridging the local user's call `sid`, if another one does.
-    pub fn call_elsewhere(&self, sid: &str) -> Option<String> {
+    /// The cluster bridging the local user's call `call` (see `calls_elsewhere`), if
+    /// another one does.
+    pub fn call_elsewhere(&self, call: &str) -> Option<String> {
         let calls = self
             .calls_elsewhere
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        calls.get(sid).cloned()
+        calls.get(call).cloned()
     }
 
-    /// Remembers that `cluster` bridges the local user's call `sid`.
-    pub fn remember_call_elsewhere(&self, sid: &str, cluster: &str) {
+    /// Remembers that `cluster` bridges the local user's call `call`.
+    pub fn remember_call_elsewhere(&self, call: &str, cluster: &str) {
         let mut calls = self
             .calls_elsewhere
             .lock()
@@ -183,15 +185,15 @@ impl Cluster {
             tracing::warn!("too many calls bridged elsewhere remembered; forgetting them");
             calls.clear();
         }
-        calls.insert(sid.to_string(), cluster.to_string());
+        calls.insert(call.to_string(), cluster.to_string());
     }
 
-    pub fn forget_call_elsewhere(&self, sid: &str) {
+    pub fn forget_call_elsewhere(&self, call: &str) {
         let mut calls = self
             .calls_elsewhere
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        calls.remove(sid);
+        calls.remove(call);
     }
 
     /// Which cluster's gateway should bridge a local user's new call to `to`: `None` for

@@ -154,7 +154,7 @@ pub async fn keep_directory(
                 }
                 let mut puts = Vec::new();
                 for update in batch {
-                    match update {
+                    let (jid, state) = match update {
                         Update::Bind(jid) => {
                             // Newest wins across clusters (RFC 6120 §7.7.2.2).
                             if let Ok(Some(owner)) = directory
@@ -165,13 +165,9 @@ pub async fn keep_directory(
                                     let _ = evictions.send((owner, jid.to_string()));
                                 }
                             }
-                            mine.insert(jid.clone(), (None, false));
-                            puts.push(entry(&directory, &node, &jid, (None, false)));
+                            (jid, (None, false))
                         }
-                        Update::Put(jid, priority, interested) => {
-                            mine.insert(jid.clone(), (priority, interested));
-                            puts.push(entry(&directory, &node, &jid, (priority, interested)));
-                        }
+                        Update::Put(jid, priority, interested) => (jid, (priority, interested)),
                         Update::Remove(jid) => {
                             mine.remove(&jid);
                             puts.retain(|(bare, l): &(String, Location)| !(bare == jid.to_bare().as_str() && l.resource == jid.resource().as_str()));
@@ -181,8 +177,11 @@ pub async fn keep_directory(
                                 tracing::warn!(%jid, error = %e, "could not remove a location from Redis");
                                 dirty = true;
                             }
+                            continue;
                         }
-                    }
+                    };
+                    puts.push(entry(&directory, &node, &jid, state));
+                    mine.insert(jid, state);
                 }
                 if let Err(e) = directory.put(&puts, true).await {
                     tracing::warn!(error = %e, "could not write locations to Redis; retrying at the next refresh");

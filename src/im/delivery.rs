@@ -83,13 +83,11 @@ pub fn is_local(shared: &Shared, jid: &Jid) -> bool {
 /// For the SIP bridge, which cannot wait on lookups: delivers here, or queues the stanza for
 /// the cluster the resource is in. False when it can go nowhere.
 pub fn to_full_or_queue(shared: &Shared, jid: &FullJid, stanza: Element) -> bool {
-    if shared.routes.get(jid).is_some() || shared.cluster.is_none() {
-        return to_full(shared, jid, stanza);
+    match (shared.routes.get(jid), &shared.cluster) {
+        (Some(route), _) => route.handle.deliver(stanza),
+        (None, Some(cluster)) => cluster.send_later(jid.clone(), stanza),
+        (None, None) => false,
     }
-    shared
-        .cluster
-        .as_ref()
-        .is_some_and(|c| c.send_later(jid.clone(), stanza))
 }
 
 /// The cluster that owns the gateway call `to` belongs to, when it is another one.
@@ -151,8 +149,10 @@ pub async fn to_full_anywhere(shared: &Shared, jid: &FullJid, stanza: Element) -
             Reach::Nowhere
         };
     };
-    if shared.routes.get(jid).is_some() && to_full(shared, jid, stanza.clone()) {
-        return Reach::Local;
+    if let Some(route) = shared.routes.get(jid) {
+        if route.handle.deliver(stanza.clone()) {
+            return Reach::Local;
+        }
     }
     let Ok(located) = remote(shared, &jid.to_bare()).await else {
         return Reach::Unknown;
@@ -171,6 +171,12 @@ pub async fn to_full_anywhere(shared: &Shared, jid: &FullJid, stanza: Element) -
         }
         None => Reach::Nowhere,
     }
+}
+
+/// [`to_available`] (without readdressing) here and in every other cluster.
+pub async fn to_available_anywhere(shared: &Shared, bare: &BareJid, stanza: &Element) {
+    to_available(shared, bare, stanza, false);
+    to_available_remote(shared, bare, stanza).await;
 }
 
 /// A copy of `stanza` to each other cluster where `bare` has an available resource, for its

@@ -43,15 +43,13 @@ pub async fn handle_outbound(
         }
         return;
     };
-    if let Some(owner) = gateway_elsewhere(shared, &iq, &to).await {
+    // A call another cluster's gateway bridges (or is to bridge).
+    let owner = match gateway_elsewhere(shared, &iq, &to).await {
+        Some(owner) => Some(owner),
+        None => delivery::gateway_call_elsewhere(shared, &to).map(str::to_owned),
+    };
+    if let Some(owner) = owner {
         if !delivery::to_gateway_of(shared, &owner, &iq) && is_request {
-            reply_error(session, &iq, StanzaErrorCondition::RemoteServerTimeout);
-        }
-        return;
-    }
-    // A call another cluster's gateway bridges.
-    if let Some(owner) = delivery::gateway_call_elsewhere(shared, &to) {
-        if !delivery::to_gateway_of(shared, owner, &iq) && is_request {
             reply_error(session, &iq, StanzaErrorCondition::RemoteServerTimeout);
         }
         return;

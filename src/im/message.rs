@@ -116,20 +116,20 @@ async fn to_bare(shared: &Shared, bare: &BareJid, stanza: Element, kind: Message
     };
     // Resources behind a failing link may have moved on: when the user has others, those
     // get the message (the failing cluster's copy would only arrive later, or never).
-    let remote: Vec<_> = match &shared.cluster {
-        Some(cluster) if remote.iter().any(|l| cluster.is_down(&l.cluster)) => {
-            let reachable: Vec<_> = remote
-                .iter()
-                .filter(|l| !cluster.is_down(&l.cluster))
-                .cloned()
-                .collect();
-            if reachable.is_empty() && candidates.is_empty() {
-                remote
-            } else {
-                reachable
-            }
-        }
-        _ => remote,
+    let reachable: Vec<_> = remote
+        .iter()
+        .filter(|l| {
+            !shared
+                .cluster
+                .as_ref()
+                .is_some_and(|c| c.is_down(&l.cluster))
+        })
+        .cloned()
+        .collect();
+    let remote = if reachable.is_empty() && candidates.is_empty() {
+        remote
+    } else {
+        reachable
     };
     if !remote.is_empty() {
         return to_bare_across_clusters(shared, bare, stanza, kind, candidates, remote).await;

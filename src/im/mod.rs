@@ -134,20 +134,13 @@ pub async fn from_cluster(
     let kind = StanzaKind::of(&stanza);
     match target {
         Target::Copies(resources) => {
-            let mut delivered = false;
-            for jid in resources.iter().filter_map(|j| FullJid::new(j).ok()) {
-                delivered |= delivery::to_full(shared, &jid, stanza.clone());
-            }
-            if !delivered && kind == Some(StanzaKind::Message) {
+            if !to_resources_here(shared, &resources, &stanza) && kind == Some(StanzaKind::Message)
+            {
                 message::redeliver(shared, stanza).await;
             }
         }
         Target::Resources(resources) => {
-            let mut delivered = false;
-            for jid in resources.iter().filter_map(|j| FullJid::new(j).ok()) {
-                delivered |= delivery::to_full(shared, &jid, stanza.clone());
-            }
-            if delivered {
+            if to_resources_here(shared, &resources, &stanza) {
                 return;
             }
             // Every resource it was meant for left (or moved): route it again from here.
@@ -173,11 +166,11 @@ pub async fn from_cluster(
         }
         Target::Gateway => match &shared.gateway {
             Some(gateway) if gateway.send(stanza.clone()) => {}
-            // A departure broadcast to every linked cluster: no gateway here, nothing to end.
+            // A session's departure, for calls this gateway may be in: nothing to end here.
             _ if kind == Some(StanzaKind::Presence) => {}
             _ => {
                 tracing::warn!(to = ?stanza.attr("to"), "a stanza for this cluster's gateway could not be handed to it");
-                if stanza.attr("type") != Some("error") && kind != Some(StanzaKind::Presence) {
+                if stanza.attr("type") != Some("error") {
                     delivery::bounce(
                         shared,
                         &stanza,
@@ -200,6 +193,15 @@ pub async fn from_cluster(
             _ => {}
         },
     }
+}
+
+/// Delivers a copy to each of `resources` bound here; true if any took it.
+fn to_resources_here(shared: &Shared, resources: &[String], stanza: &Element) -> bool {
+    let mut delivered = false;
+    for jid in resources.iter().filter_map(|j| FullJid::new(j).ok()) {
+        delivered |= delivery::to_full(shared, &jid, stanza.clone());
+    }
+    delivered
 }
 
 /// The `to` of a stanza as a JID; `None` when absent (addressed to the sender's account).

@@ -71,8 +71,7 @@ async fn route_directed(shared: &Shared, to: &Jid, stanza: Element) {
             delivery::to_full_anywhere(shared, &full, stanza).await;
         }
         Err(bare) => {
-            delivery::to_available(shared, &bare, &stanza, false);
-            delivery::to_available_remote(shared, &bare, &stanza).await;
+            delivery::to_available_anywhere(shared, &bare, &stanza).await;
         }
     }
 }
@@ -290,8 +289,7 @@ pub async fn broadcast_unavailable(shared: &Shared, im: &mut ImSession, stanza: 
 async fn route_to_contact(shared: &Shared, contact: &BareJid, stanza: Element) {
     // Remote contacts would need s2s, which this server does not speak yet.
     if contact.domain().as_str() == shared.domain {
-        delivery::to_available(shared, contact, &stanza, false);
-        delivery::to_available_remote(shared, contact, &stanza).await;
+        delivery::to_available_anywhere(shared, contact, &stanza).await;
     }
 }
 
@@ -469,6 +467,5 @@ async fn inbound_subscription(
         ))
         .await;
     }
-    delivery::to_available(shared, owner, &stanza, false);
-    delivery::to_available_remote(shared, owner, &stanza).await;
+    delivery::to_available_anywhere(shared, owner, &stanza).await;
 }
