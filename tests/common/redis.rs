@@ -66,15 +66,7 @@ impl Redis {
 
     /// Runs a command with redis-cli; its output, or `None` when it failed.
     pub fn cli(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-            .filter(|s| !s.starts_with("Could not connect"))
+        redis_cli(&["-p", &self.port.to_string()], args)
     }
 
     /// Kills the server (no clean shutdown, as a crash would).
@@ -146,13 +138,19 @@ impl RedisCluster {
 
     /// Runs a command against the cluster (`-c`: follows redirections).
     pub fn cli(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("redis-cli")
-            .args(["-c", "-p", &self.nodes[0].port.to_string()])
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        redis_cli(&["-c", "-p", &self.nodes[0].port.to_string()], args)
     }
+}
+
+/// redis-cli with `options`, then the command `args`: its output, or `None` when it failed.
+fn redis_cli(options: &[&str], args: &[&str]) -> Option<String> {
+    let out = Command::new("redis-cli")
+        .args(options)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.starts_with("Could not connect"))
 }
